@@ -19,6 +19,7 @@ from instructeval.samples import read_records
 
 SUBJECTS = ("anatomy", "high_school_geography")
 LIMIT = 4
+GSM8K_LIMIT, GSM8K_NEW_TOKENS = 2, 32  # the first 32 generated tokens, on both sides: a CPU-sized check
 
 pytestmark = pytest.mark.slow
 
@@ -71,32 +72,55 @@ def reference(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[
 
     tmp = tmp_path_factory.mktemp("lmeval")
     manager = TaskManager(include_path=str(_builtin_override(tmp, data_dir)), include_defaults=False)
-    out = simple_evaluate(
-        model="hf",
-        model_args={"pretrained": str(demo_model_dir()), "device": "cpu", "dtype": "float32"},
-        tasks=[*(f"mmlu_{s}" for s in SUBJECTS), "gsm8k_cot"],
-        task_manager=manager,
-        limit=LIMIT,
-        batch_size=4,
-        log_samples=True,
-        bootstrap_iters=0,
-    )
-    assert out is not None
-    return out["samples"]
+    samples: dict[str, list[dict]] = {}
+    for tasks, limit, gen_kwargs in (
+        ([f"mmlu_{s}" for s in SUBJECTS], LIMIT, None),
+        (["gsm8k_cot"], GSM8K_LIMIT, {"max_gen_toks": GSM8K_NEW_TOKENS}),
+    ):
+        out = simple_evaluate(
+            model="hf",
+            model_args={"pretrained": str(demo_model_dir()), "device": "cpu", "dtype": "float32"},
+            tasks=tasks,
+            task_manager=manager,
+            limit=limit,
+            batch_size=4,
+            gen_kwargs=gen_kwargs,
+            log_samples=True,
+            bootstrap_iters=0,
+        )
+        assert out is not None
+        samples.update(out["samples"])
+    return samples
 
 
 @pytest.fixture(scope="module")
-def ours(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """Our run of the same subjects and gsm8k, through the public API."""
-    tasks = ",".join([*(f"mmlu_{s}" for s in SUBJECTS), "gsm8k"])
-    options = RunOptions(
-        model="demo", tasks=tasks, data_dir=data_dir, limit=LIMIT, output=tmp_path_factory.mktemp("runs")
+def ours(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Path]:
+    """Our runs of the same subjects and of gsm8k, through the public API."""
+    output = tmp_path_factory.mktemp("runs")
+    mmlu = RunOptions(
+        model="demo",
+        tasks=",".join(f"mmlu_{s}" for s in SUBJECTS),
+        data_dir=data_dir,
+        limit=LIMIT,
+        output=output,
+        run_name="mmlu",
     )
-    return evaluate(options, progress=lambda _line: None)
+    gsm8k = RunOptions(
+        model="demo",
+        tasks="gsm8k",
+        data_dir=data_dir,
+        limit=GSM8K_LIMIT,
+        max_gen_toks=GSM8K_NEW_TOKENS,
+        output=output,
+        run_name="gsm8k",
+    )
+    return {"mmlu": evaluate(mmlu, progress=print), "gsm8k": evaluate(gsm8k, progress=print)}
 
 
-def test_mmlu_loglikelihoods_and_predictions_match_lm_eval(ours: Path, reference: dict[str, list[dict]]) -> None:
-    records = read_records(ours / "samples" / "mmlu.jsonl")
+def test_mmlu_loglikelihoods_and_predictions_match_lm_eval(
+    ours: dict[str, Path], reference: dict[str, list[dict]]
+) -> None:
+    records = read_records(ours["mmlu"] / "samples" / "mmlu.jsonl")
     assert len(records) == LIMIT * len(SUBJECTS)
     for record in records:
         theirs = next(s for s in reference[record.subtask] if s["doc_id"] == record.doc_id)
@@ -109,9 +133,9 @@ def test_mmlu_loglikelihoods_and_predictions_match_lm_eval(ours: Path, reference
         assert record.scores["acc,none"] == float(theirs["acc"])
 
 
-def test_gsm8k_answers_match_lm_eval(ours: Path, reference: dict[str, list[dict]]) -> None:
-    records = read_records(ours / "samples" / "gsm8k.jsonl")
-    assert len(records) == LIMIT
+def test_gsm8k_answers_match_lm_eval(ours: dict[str, Path], reference: dict[str, list[dict]]) -> None:
+    records = read_records(ours["gsm8k"] / "samples" / "gsm8k.jsonl")
+    assert len(records) == GSM8K_LIMIT
     for record in records:
         theirs = next(s for s in reference["gsm8k_cot"] if s["doc_id"] == record.doc_id)
         assert record.responses == theirs["resps"][0]

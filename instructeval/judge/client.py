@@ -139,11 +139,15 @@ def make_backend(spec: ModelSpec, *, timeout_s: float) -> ChatBackend:
 
 
 def local_chat_backend(spec: ModelSpec) -> ChatBackend:
-    """Plug-in point for judges whose weights load in this process (demo, hf:, vllm:)."""
-    raise InstructEvalError(
-        f"a local judge ({spec}) is not available yet: serve it with an OpenAI-compatible server "
-        "(e.g. python -m llama_cpp.server) and pass --judge openai-compatible:<url>@<model>"
-    )
+    """A judge whose weights load in this process (demo, hf:); vllm: judges are served, not loaded here."""
+    if spec.kind == "vllm":
+        raise InstructEvalError(
+            f"a vllm judge ({spec}) runs as a server: start `vllm serve {spec.name}` and pass "
+            f"--judge openai-compatible:http://127.0.0.1:8000/v1@{spec.name}"
+        )
+    from instructeval.judge.local import LocalChatBackend
+
+    return LocalChatBackend(spec)
 
 
 def _short(text: str, limit: int = 200) -> str:
