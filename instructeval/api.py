@@ -254,7 +254,7 @@ def _run_task(
         task=info.name,
         protocol=info.protocol,
         protocol_version=info.version,
-        output_type=str(next(iter(output["configs"].values()), {}).get("output_type", "")),
+        output_type=str(next(iter(output["configs"].values()), {"output_type": ""}).get("output_type", "")),
         num_fewshot=int(next(iter(output["n-shot"].values()), 0) or 0),
         primary_metric=primary,
         metrics=scores,

@@ -13,10 +13,14 @@ DEFAULT_PASS_AT_K_TEMPERATURE = 0.8
 
 
 class _Options(Protocol):
-    self_consistency: int | None
-    samples: int | None
-    temperature: float | None
-    max_gen_toks: int | None
+    @property
+    def self_consistency(self) -> int | None: ...
+    @property
+    def samples(self) -> int | None: ...
+    @property
+    def temperature(self) -> float | None: ...
+    @property
+    def max_gen_toks(self) -> int | None: ...
 
 
 def apply_overrides(tasks: dict[str, Any], options: _Options, *, seed: int) -> dict[str, Any]:

@@ -17,3 +17,14 @@ def data_dir() -> Path:
     if not (path / "mmlu").is_dir():
         pytest.skip(f"benchmark data not found at {path}: set INSTRUCTEVAL_DATA_DIR")
     return path
+
+
+SLOW_TEST_TIMEOUT_S = 3600
+"""Tests marked slow run a real model end to end; on a loaded 2-core VM one can take tens of minutes."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests get a longer pytest-timeout than the project default (pyproject), unless they set their own."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))

@@ -13,9 +13,8 @@ from instructeval.judge import JudgeOptions, grade_run
 from instructeval.judge.client import make_backend
 from instructeval.models.spec import parse_model_spec
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_demo_model_as_local_judge(tmp_path: Path) -> None:
     answers = [
         sample("w1", "informative", "Paris is the capital of France.", "Name the capital of France."),

@@ -20,7 +20,8 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, required: bool = Fal
         "--judge",
         required=required,
         metavar="SPEC[,SPEC...]",
-        help="judge model spec(s), comma-separated: openai:<model> or openai-compatible:<base url>@<model>; "
+        help="judge model spec(s), comma-separated: openai:<model>, openai-compatible:<base url>@<model>, "
+        "or a local model loaded in-process (demo, hf:<id or folder>); "
         "the key comes from OPENAI_API_KEY (or INSTRUCTEVAL_JUDGE_API_KEY for compatible endpoints)",
     )
     group.add_argument(

@@ -10,9 +10,13 @@ import itertools
 import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
 
 from pydantic import BaseModel
 from sklearn.metrics import cohen_kappa_score
+
+Unit = TypeVar("Unit", bound=Hashable)
+"""What raters score: an answer id, or (answer id, repeat)."""
 
 SCALE = (1, 2, 3, 4, 5)
 
@@ -46,7 +50,7 @@ def weighted_kappa(a: Sequence[int], b: Sequence[int], labels: Sequence[int] = S
     return None if math.isnan(value) else value
 
 
-def agreement(ratings: Mapping[str, Mapping[Hashable, int]]) -> AgreementReport:
+def agreement(ratings: Mapping[str, Mapping[Unit, int]]) -> AgreementReport:
     """Kappa for every pair of raters over the units both rated (rater -> unit -> score)."""
     pairs = []
     for first, second in itertools.combinations(ratings, 2):

@@ -21,7 +21,7 @@ from instructeval.judge.report import OVERALL, BudgetReport, GroupScore, Pairwis
 from instructeval.judge.rubric import load_rubric
 from instructeval.judge.runner import Job, Progress, run_jobs
 from instructeval.results import SAMPLES_DIR
-from instructeval.stats import summarize
+from instructeval.stats import Kind, summarize
 
 PAIRWISE_RUBRIC = "pairwise"
 JUDGMENTS_FIELD = "pairwise_judgments"
@@ -167,7 +167,7 @@ def pairwise_rates(
         }
         for outcome in OUTCOMES:
             fractions = [statistics.fmean(o == outcome for o in valid[doc]) for doc in scored]
-            kind = "binary" if all(f in (0.0, 1.0) for f in fractions) else "bounded"
+            kind: Kind = "binary" if all(f in (0.0, 1.0) for f in fractions) else "bounded"
             rates[outcome][group] = GroupScore.of(summarize(fractions, kind=kind), **counts)
         agreement = [statistics.fmean(agreed[doc]) for doc in scored if agreed.get(doc)]
         kind = "binary" if all(f in (0.0, 1.0) for f in agreement) else "bounded"

@@ -77,7 +77,7 @@ def knowledge_result(
             splits[split] = cells
     return KnowledgeResult(
         knowledge_set=kset.name,
-        method=method,  # type: ignore[arg-type]
+        method=method,
         splits=splits,
         tuned_model=tuned_model,
         training=training or {},
