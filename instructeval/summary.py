@@ -6,10 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from instructeval.results import SampleRecord, Score
-from instructeval.stats import Estimate, macro_average, summarize
+from instructeval.stats import Estimate, Kind, macro_average, summarize
+
+UNIT_INTERVAL = (0.0, 1.0)
 
 
-def metric_kind(values: Sequence[float]) -> str:
+def metric_kind(values: Sequence[float]) -> Kind:
     """binary for 0/1 outcomes, bounded for scores in [0, 1], continuous otherwise (picks the CI method)."""
     if all(v in (0.0, 1.0) for v in values):
         return "binary"
@@ -20,7 +22,7 @@ def metric_kind(values: Sequence[float]) -> str:
 
 def estimate(values: Sequence[float], seed: int) -> Estimate:
     """Mean, stderr and 95 % CI of one metric's per-sample values."""
-    return summarize(list(values), kind=metric_kind(values), seed=seed)  # type: ignore[arg-type]
+    return summarize(list(values), kind=metric_kind(values), seed=seed)
 
 
 def _score(result: Estimate) -> Score:
@@ -45,7 +47,8 @@ def task_scores(records: Sequence[SampleRecord], aggregation: str, seed: int) ->
     for metric in metric_names(records):
         if aggregation == "macro" and len(by_subtask) > 1:
             parts = [estimate(_values(group, metric), seed) for group in by_subtask.values()]
-            scores[metric] = _score(macro_average(parts))
+            bounded = metric_kind(_values(records, metric)) != "continuous"
+            scores[metric] = _score(macro_average(parts, bounds=UNIT_INTERVAL if bounded else None))
         else:
             scores[metric] = _score(estimate(_values(records, metric), seed))
     return scores

@@ -173,6 +173,16 @@ def test_macro_average_weighs_tasks_equally():
     assert (estimate.n, estimate.ci_method) == (110, "macro-normal")
 
 
+def test_macro_average_interval_stays_inside_the_metric_bounds():
+    """Few examples near the ceiling: the normal interval would pass 1.0 for an accuracy (0.75 +- 0.35)."""
+    parts = [Estimate(1.0, 0.0, 1.0, 1.0, 2, "wilson"), Estimate(0.5, 0.354, None, None, 2, "wilson")]
+    unbounded = macro_average(parts)
+    bounded = macro_average(parts, bounds=(0.0, 1.0))
+    assert unbounded.ci_high is not None and unbounded.ci_high > 1.0
+    assert (bounded.ci_low, bounded.ci_high) == pytest.approx((unbounded.ci_low, 1.0))
+    assert (bounded.value, bounded.stderr) == (unbounded.value, unbounded.stderr)
+
+
 def test_macro_average_refuses_to_drop_missing_tasks():
     empty = Estimate(None, None, None, None, 0, None)
     single = Estimate(1.0, None, None, None, 1, None)

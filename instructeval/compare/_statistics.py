@@ -13,7 +13,6 @@ from instructeval.compare._pairing import PairedScores
 from instructeval.results import PairedTaskComparison, Score
 from instructeval.stats import (
     Estimate,
-    Kind,
     holm_bonferroni,
     macro_average,
     paired_bootstrap_ci,
@@ -21,7 +20,7 @@ from instructeval.stats import (
     summarize,
     wins_losses_ties,
 )
-from instructeval.summary import metric_kind
+from instructeval.summary import UNIT_INTERVAL, metric_kind
 
 Pairs = tuple[NDArray[np.float64], NDArray[np.float64]]
 
@@ -52,15 +51,18 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
             losses=0,
             ties=0,
         )
-    kind = cast(Kind, metric_kind(np.concatenate([paired.base, paired.other]).tolist()))
+    kind = metric_kind(np.concatenate([paired.base, paired.other]).tolist())
     groups = paired.by_subtask() if macro else [(paired.base, paired.other)]
     if len(groups) == 1:
         base = summarize(paired.base, kind=kind, seed=seed, resamples=resamples)
         other = summarize(paired.other, kind=kind, seed=seed, resamples=resamples)
         difference = paired_bootstrap_ci(paired.base, paired.other, seed=seed, resamples=resamples)
     else:
-        base = macro_average([summarize(a, kind=kind, seed=seed, resamples=resamples) for a, _ in groups])
-        other = macro_average([summarize(b, kind=kind, seed=seed, resamples=resamples) for _, b in groups])
+        bounds = None if kind == "continuous" else UNIT_INTERVAL
+        base, other = (
+            macro_average([summarize(side, kind=kind, seed=seed, resamples=resamples) for side in sides], bounds=bounds)
+            for sides in zip(*groups, strict=True)
+        )
         difference = stratified_paired_bootstrap_ci(groups, seed=seed, resamples=resamples)
     test = paired_test(paired.base, paired.other, kind, seed=seed, resamples=resamples)
     counts = wins_losses_ties(paired.base, paired.other)

@@ -105,10 +105,13 @@ def micro_average(
     return summarize(pooled, kind=kind, confidence=confidence, seed=seed, resamples=resamples)
 
 
-def macro_average(estimates: Sequence[Estimate], *, confidence: float = 0.95) -> Estimate:
+def macro_average(
+    estimates: Sequence[Estimate], *, confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> Estimate:
     """Mean of sub-task means (BBH-style: each task weighs the same), stderr sqrt(sum se^2) / k.
 
-    The sub-tasks are independent samples, so the variances add; the interval is normal. The value is
+    The sub-tasks are independent samples, so the variances add; the interval is normal, clipped to `bounds`
+    (e.g. (0, 1) for accuracies) where the metric cannot leave them. The value is
     None if any sub-task has none, and the stderr None if any sub-task's is undefined: a macro average
     over fewer tasks than asked for would silently be a different number.
     """
@@ -124,4 +127,7 @@ def macro_average(estimates: Sequence[Estimate], *, confidence: float = 0.95) ->
         return Estimate(value, None, None, None, n, None, confidence)
     stderr = math.sqrt(math.fsum(error**2 for error in errors)) / k
     half = float(norm.ppf((1.0 + confidence) / 2.0)) * stderr
-    return Estimate(value, stderr, value - half, value + half, n, "macro-normal", confidence)
+    low, high = value - half, value + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(value, stderr, low, high, n, "macro-normal", confidence)
