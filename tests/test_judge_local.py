@@ -32,7 +32,9 @@ def test_demo_model_as_local_judge(tmp_path: Path) -> None:
             assert 1 <= judgment["score"] <= 5
         else:
             assert judgment["status"] == "missing" and judgment["score"] is None
-    assert report.usage.replies_paid == 4 and report.usage.prompt_tokens > 0
+    # an unparseable verdict is asked again once (strict parsing), so 4 judgments take 4 to 8 replies
+    assert report.usage.replies_paid == sum(j["requests"] for j in judgments)
+    assert 4 <= report.usage.replies_paid <= 8 and report.usage.prompt_tokens > 0
 
     again = grade_run(run, options)
     assert again.usage.requests == 0 and again.usage.reused_judgments == 4

@@ -45,7 +45,10 @@ class PermanentError(Exception):
 
 
 class ChatBackend(Protocol):
-    """What the grader needs from a judge model."""
+    """What the grader needs from a judge model. `in_process` backends compute replies here: a per-request
+    timeout cannot stop them and retrying cannot speed them up, so only remote backends get one."""
+
+    in_process: bool
 
     async def complete(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float) -> ChatReply:
         """Send one chat request; raise TransientError or PermanentError on failure."""
@@ -58,6 +61,8 @@ class ChatBackend(Protocol):
 
 class OpenAIChatBackend:
     """Any OpenAI-compatible chat-completions endpoint through the `openai` client, with its retries off."""
+
+    in_process = False
 
     def __init__(self, base_url: str, model: str, api_key: str, timeout_s: float) -> None:
         self.model = model

@@ -14,6 +14,8 @@ from instructeval.models.spec import ModelSpec
 class LocalChatBackend:
     """The `ChatBackend` protocol over a transformers model; one generation at a time, off the event loop."""
 
+    in_process = True
+
     def __init__(self, spec: ModelSpec, device: str | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -16,7 +16,8 @@ from instructeval.judge.client import ChatBackend, ChatReply, PermanentError, Tr
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try: attempts after the first, exponential backoff bounds, per-attempt timeout."""
+    """How hard to try: attempts after the first, exponential backoff bounds, per-attempt timeout (remote
+    backends only)."""
 
     max_retries: int = 4
     base_delay_s: float = 1.0
@@ -54,7 +55,7 @@ async def complete_with_retries(
     errors: list[str] = []
     for attempt in range(policy.max_retries + 1):
         try:
-            async with slots, asyncio.timeout(policy.timeout_s):
+            async with slots, asyncio.timeout(None if backend.in_process else policy.timeout_s):
                 reply = await backend.complete(messages, max_tokens=max_tokens, temperature=temperature)
             return reply, attempt + 1
         except TimeoutError:
