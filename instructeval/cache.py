@@ -86,7 +86,7 @@ class ResumableLM:
         self.lm = lm
         self.cache = cache
         self.stats: Counter[str] = Counter()
-        lm.set_cache_hook(_Hook(cache))  # type: ignore[arg-type]
+        lm.set_cache_hook(_Hook(cache))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.lm, name)
