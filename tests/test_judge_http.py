@@ -82,7 +82,9 @@ def options(server: JudgeServer, cache: Path, **extra: object) -> JudgeOptions:
     settings: dict[str, object] = dict(
         judges=(server.judge_spec(),),
         concurrency=4,
-        timeout_s=2.0,
+        # The hang (30 s) is far past it; an ordinary reply must never reach it, even on a starved 2-core VM,
+        # or its retry would be billed twice (a server cannot tell a timed-out client from a gone one).
+        timeout_s=10.0,
         max_retries=RETRIES,
         backoff_base_s=0.01,
         cache_path=cache,
