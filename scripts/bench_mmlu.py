@@ -20,7 +20,6 @@ Targets: (b) <= 1.0x (a) and <= 1.10x (d); (c) >= 3x faster than (a).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -33,37 +32,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-4
-
-
-def builtin_overrides(folder: Path, data_dir: Path, subjects: list[str]) -> Path:
-    """YAMLs that point lm-eval's built-in `mmlu_<subject>` tasks at local copies of the same rows."""
-    import lm_eval
-
-    builtin = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / "default"
-    include = folder / "overrides"
-    include.mkdir(parents=True)
-    rows = {}
-    for split in ("test", "dev"):
-        with gzip.open(data_dir / "mmlu" / f"mmlu_{split}.jsonl.gz", "rt", encoding="utf-8") as handle:
-            rows[split] = [json.loads(line) for line in handle]
-    for subject in subjects:
-        files = {}
-        for split in ("test", "dev"):
-            path = folder / f"{subject}_{split}.jsonl"
-            with path.open("w", encoding="utf-8") as out:
-                for row in rows[split]:
-                    if row["subject"] == subject:
-                        out.write(json.dumps({**row, "answer": "ABCD".index(row["answer"])}) + "\n")
-            files[split] = str(path)
-        override = {
-            "include": str(builtin / f"mmlu_{subject}.yaml"),
-            "task": f"mmlu_{subject}",
-            "dataset_path": "json",
-            "dataset_name": None,
-            "dataset_kwargs": {"data_files": files},
-        }
-        (include / f"mmlu_{subject}.yaml").write_text(json.dumps(override))
-    return include
 
 
 def timed(label: str, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -81,9 +49,10 @@ def run_lm_eval(args: argparse.Namespace, tmp: Path, device: str) -> dict[str, l
     from lm_eval.tasks import TaskManager
 
     from instructeval.models.demo import demo_model_dir
+    from instructeval.parity import builtin_task_overrides
 
     manager = TaskManager(
-        include_path=str(builtin_overrides(tmp / "lmeval", args.data_dir, args.subjects)), include_defaults=False
+        include_path=str(builtin_task_overrides(tmp / "lmeval", args.data_dir, args.subjects)), include_defaults=False
     )
     out = simple_evaluate(
         model="hf",

@@ -56,7 +56,7 @@ def test_newest_complete_run_per_task(site: Path, runs: Path, tmp_path: Path) ->
     smol = model(data, SMOL)
     assert task_value(smol, "mmlu") == 0.29  # the newer complete run, not the failed one (0.99) nor the old one
     assert [r["status"] for r in smol["runs"]] == ["failed", "complete", "complete"]
-    assert {t["provenance"]["run"] for t in smol["tasks"]} == {f"{runs.name}/smol/new"}
+    assert {smol["runs"][t["provenance"]["run_index"]]["run"] for t in smol["tasks"]} == {f"{runs.name}/smol/new"}
     build_site([runs], tmp_path / "site", include_incomplete=True)
     assert task_value(model(load(tmp_path / "site"), SMOL), "mmlu") == 0.99
 

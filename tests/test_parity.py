@@ -7,14 +7,13 @@ tasks run by `lm_eval.simple_evaluate` with its plain `hf` backend on the same l
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 
 import pytest
 
 from instructeval.api import RunOptions, evaluate
 from instructeval.models.demo import demo_model_dir
+from instructeval.parity import builtin_task_overrides
 from instructeval.samples import read_records
 
 SUBJECTS = ("anatomy", "high_school_geography")
@@ -24,46 +23,6 @@ GSM8K_LIMIT, GSM8K_NEW_TOKENS = 2, 32  # the first 32 generated tokens, on both 
 pytestmark = pytest.mark.slow
 
 
-def _builtin_override(tmp: Path, data_dir: Path) -> Path:
-    """Override YAMLs that point lm-eval's built-in tasks at local copies of the same rows."""
-    import lm_eval
-
-    builtin = Path(lm_eval.__file__).parent / "tasks"
-    include = tmp / "overrides"
-    include.mkdir()
-    rows = {}
-    for split in ("test", "dev"):
-        with gzip.open(data_dir / "mmlu" / f"mmlu_{split}.jsonl.gz", "rt", encoding="utf-8") as handle:
-            rows[split] = [json.loads(line) for line in handle]
-    for subject in SUBJECTS:
-        files = {}
-        for split in ("test", "dev"):
-            path = tmp / f"{subject}_{split}.jsonl"
-            with path.open("w", encoding="utf-8") as out:
-                for row in rows[split]:
-                    if row["subject"] == subject:
-                        cais = {**row, "answer": "ABCD".index(row["answer"])}
-                        out.write(json.dumps(cais) + "\n")
-            files[split] = str(path)
-        override = {
-            "include": str(builtin / "mmlu" / "default" / f"mmlu_{subject}.yaml"),
-            "task": f"mmlu_{subject}",
-            "dataset_path": "json",
-            "dataset_name": None,
-            "dataset_kwargs": {"data_files": files},
-        }
-        (include / f"mmlu_{subject}.yaml").write_text(json.dumps(override))
-    gsm = {
-        "include": str(builtin / "gsm8k" / "gsm8k-cot.yaml"),
-        "task": "gsm8k_cot",
-        "dataset_path": "json",
-        "dataset_name": None,
-        "dataset_kwargs": {"data_files": {"test": str(data_dir / "gsm8k" / "test.jsonl")}},
-    }
-    (include / "gsm8k_cot.yaml").write_text(json.dumps(gsm))
-    return include
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, list[dict]]:
     """lm-eval's own run of the built-in tasks on the same rows."""
@@ -71,7 +30,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[
     from lm_eval.tasks import TaskManager
 
     tmp = tmp_path_factory.mktemp("lmeval")
-    manager = TaskManager(include_path=str(_builtin_override(tmp, data_dir)), include_defaults=False)
+    overrides = builtin_task_overrides(tmp, data_dir, SUBJECTS, gsm8k=True)
+    manager = TaskManager(include_path=str(overrides), include_defaults=False)
     samples: dict[str, list[dict]] = {}
     for tasks, limit, gen_kwargs in (
         ([f"mmlu_{s}" for s in SUBJECTS], LIMIT, None),

@@ -78,11 +78,13 @@ def discover(paths: Sequence[Path]) -> Found:
     for root in paths:
         if not root.exists():
             raise InstructEvalError(f"{root} does not exist: pass run folders or folders that contain them")
+        base = (root if root.is_dir() else root.parent).resolve()
         for path in _files(root, RESULTS_FILE):
-            if path.resolve() not in runs:
-                runs[path.resolve()] = Run(label=_label(root, path.parent), results=load_results(path.parent))
+            if (resolved := path.resolve()) not in runs:
+                runs[resolved] = Run(label=_label(base, resolved.parent), results=load_results(path.parent))
         for path in _files(root, COMPARISON_FILES):
-            comparisons.setdefault(path.resolve(), (_load_comparison(path), _label(root, path)))
+            if (resolved := path.resolve()) not in comparisons:
+                comparisons[resolved] = (_load_comparison(path), _label(base, resolved))
     if not runs and not comparisons:
         listed = ", ".join(str(p) for p in paths)
         raise InstructEvalError(
@@ -97,12 +99,10 @@ def _files(root: Path, pattern: str) -> Iterable[Path]:
     return sorted(p for p in root.rglob(pattern) if p.is_file())
 
 
-def _label(root: Path, path: Path) -> str:
-    """The path as the site shows it: from the given folder's name down, never the machine's absolute path."""
-    base = root if root.is_dir() else root.parent
-    name = base.resolve().name
-    relative = path.resolve().relative_to(base.resolve()).as_posix()
-    return f"{name}/{relative}" if relative != "." else name
+def _label(base: Path, resolved: Path) -> str:
+    """A resolved path as the site shows it: from the given (resolved) folder's name down, never the absolute path."""
+    relative = resolved.relative_to(base).as_posix()
+    return f"{base.name}/{relative}" if relative != "." else base.name
 
 
 def _load_comparison(path: Path) -> Comparison:

@@ -42,7 +42,11 @@ def run_provenance(run: Run) -> dict[str, Any]:
     }
 
 
-def _task(task: str, picked: Picked) -> dict[str, Any]:
+RunIndex = dict[int, int]
+"""Position of each run (by object identity) in the page's `runs` list, which holds each run's provenance once."""
+
+
+def _task(task: str, picked: Picked, run_index: RunIndex) -> dict[str, Any]:
     result = picked.result
     primary = result.primary_metric
     breakdowns = [
@@ -52,19 +56,18 @@ def _task(task: str, picked: Picked) -> dict[str, Any]:
         }
         for kind, groups in result.breakdown.items()
     ]
-    metrics = [
-        {"metric": name, "cell": cell(score), **scale_of([cell(score)])} for name, score in result.metrics.items()
-    ]
+    cells = {name: cell(score) for name, score in result.metrics.items()}
+    metrics = [{"metric": name, "cell": c, **scale_of([c])} for name, c in cells.items()]
     return {
         "task": task,
         "label": task_label(task),
         "metric": primary,
-        "cell": cell(result.metrics.get(primary)),
-        **scale_of(m["cell"] for m in metrics if m["metric"] == primary),
+        "cell": cells.get(primary),
+        **scale_of([cells.get(primary)]),
         "metrics": metrics,
         "breakdowns": breakdowns,
         "provenance": {
-            **run_provenance(picked.run),
+            "run_index": run_index[id(picked.run)],
             "protocol": f"{result.protocol} v{result.protocol_version}",
             "num_fewshot": result.num_fewshot,
             "data_source": result.data_source,
@@ -83,7 +86,7 @@ def _task_order(task: str) -> tuple[int, int, str]:
     return (2 if is_alignment(task) else 1, 0, task)
 
 
-def _writing(model: Model) -> dict[str, Any] | None:
+def _writing(model: Model, run_index: RunIndex) -> dict[str, Any] | None:
     if model.runs.writing is None:
         return None
     section, run = model.runs.writing
@@ -106,7 +109,7 @@ def _writing(model: Model) -> dict[str, Any] | None:
             }
             for rubric, groups in scores.items()
         ],
-        "provenance": run_provenance(run),
+        "provenance": {"run_index": run_index[id(run)]},
     }
 
 
@@ -115,7 +118,7 @@ def _missing(raw: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _knowledge(model: Model) -> list[dict[str, Any]]:
+def _knowledge(model: Model, run_index: RunIndex) -> list[dict[str, Any]]:
     return [
         {
             "set": result.knowledge_set,
@@ -126,7 +129,7 @@ def _knowledge(model: Model) -> list[dict[str, Any]]:
                 for split, cells in result.splits.items()
                 for scorer, c in cells.items()
             ],
-            "provenance": run_provenance(run),
+            "provenance": {"run_index": run_index[id(run)]},
         }
         for result, run in model.runs.knowledge
     ]
@@ -162,8 +165,10 @@ def _comparisons(model: Model, comparisons: Sequence[tuple[Comparison, str]]) ->
 
 
 def model_details(model: Model, comparisons: Sequence[tuple[Comparison, str]]) -> dict[str, Any]:
-    """Everything the model's page shows, JSON-ready."""
+    """Everything the model's page shows, JSON-ready; sections point into `runs` for their run's provenance."""
     tasks = sorted(model.runs.tasks.items(), key=lambda item: _task_order(item[0]))
+    runs = sorted(model.runs.runs, key=lambda r: r.started, reverse=True)
+    run_index = {id(run): i for i, run in enumerate(runs)}
     info = model.info
     return {
         **model.summary(),
@@ -176,9 +181,9 @@ def model_details(model: Model, comparisons: Sequence[tuple[Comparison, str]]) -
             "tasks": [task_label(t) for t in PROBLEM_SOLVING],
             "cell": average([primary_score(model.runs.tasks.get(t)) for t in PROBLEM_SOLVING]),
         },
-        "tasks": [_task(name, picked) for name, picked in tasks],
-        "writing": _writing(model),
-        "knowledge": _knowledge(model),
+        "tasks": [_task(name, picked, run_index) for name, picked in tasks],
+        "writing": _writing(model, run_index),
+        "knowledge": _knowledge(model, run_index),
         "comparisons": _comparisons(model, comparisons),
-        "runs": [run_provenance(r) for r in sorted(model.runs.runs, key=lambda r: r.started, reverse=True)],
+        "runs": [run_provenance(r) for r in runs],
     }

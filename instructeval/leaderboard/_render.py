@@ -90,10 +90,14 @@ def _prepare(out: Path) -> None:
     (out / "data").mkdir()
 
 
-def _page(template: Template, title: str, root: str, data: Any) -> str:
-    return template.substitute(
-        title=html.escape(title), root=root, data=script_json(data), generator=f"instructeval {__version__}"
-    )
+def extend_json(encoded_object: str, **encoded_members: str) -> str:
+    """A non-empty encoded JSON object with more members whose values are already encoded (each encoded once)."""
+    members = "".join(f",{json.dumps(key)}:{value}" for key, value in encoded_members.items())
+    return f"{encoded_object[:-1]}{members}}}"
+
+
+def _page(template: Template, title: str, root: str, data: str) -> str:
+    return template.substitute(title=html.escape(title), root=root, data=data, generator=f"instructeval {__version__}")
 
 
 def _write(path: Path, text: str) -> None:
@@ -128,13 +132,15 @@ def build_site(
     shutil.copytree(TEMPLATES_DIR / "assets", out / "assets")
     index = Template((TEMPLATES_DIR / "index.html").read_text(encoding="utf-8"))
     page = Template((TEMPLATES_DIR / "model.html").read_text(encoding="utf-8"))
-    summaries = [m.summary() for m in models]
-    _write(out / "index.html", _page(index, title, ".", {**head, "models": summaries, "views": views}))
-    for model, detail in zip(models, details, strict=True):
-        _write(out / model.page, _page(page, f"{model.name} · {title}", "..", {**head, "model": detail}))
+    head_json, views_json = script_json(head), script_json(views)
+    summaries = script_json([m.summary() for m in models])
+    _write(out / "index.html", _page(index, title, ".", extend_json(head_json, models=summaries, views=views_json)))
+    details_json = [script_json(detail) for detail in details]
+    for model, detail in zip(models, details_json, strict=True):
+        _write(out / model.page, _page(page, f"{model.name} · {title}", "..", extend_json(head_json, model=detail)))
     for view in views:
         _write(out / "data" / f"{view['id']}.csv", view_csv(view))
-    everything = {**head, "models": details, "views": views}
-    _write(out / "data" / "leaderboard.json", json.dumps(everything, separators=(",", ":"), ensure_ascii=False))
+    everything = extend_json(head_json, models=f"[{','.join(details_json)}]", views=views_json)
+    _write(out / "data" / "leaderboard.json", everything)
     _write(out / MARKER, f"built by instructeval {__version__}; rebuild instead of editing\n")
     return BuiltSite(index=out / "index.html", runs=len(found.runs), models=len(models), comparisons=len(comparisons))

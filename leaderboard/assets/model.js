@@ -25,12 +25,14 @@
       el("tbody", {}, rows.map((cells) => el("tr", {}, cells)))));
   }
 
+  /* A section's provenance: its run's facts (kept once, in model.runs) and the section's own extra facts. */
   function provenance(p, extra) {
+    const r = model.runs[p.run_index];
     return el("details", { class: "provenance" }, el("summary", { text: "Provenance" }), facts([
-      ["run folder", p.run], ["status", p.status], ["started", p.started_at], ["finished", p.finished_at],
-      ["suite version", p.suite_version], ["model revision", p.revision], ["adapter hash", p.adapter_hash],
-      ["seed", p.seed], ["limit", p.limit === null ? "none (full data)" : p.limit], ["device", p.device],
-      ["config hash", p.config_hash], ...(extra || []),
+      ["run folder", r.run], ["status", r.status], ["started", r.started_at], ["finished", r.finished_at],
+      ["suite version", r.suite_version], ["model revision", r.revision], ["adapter hash", r.adapter_hash],
+      ["seed", r.seed], ["limit", r.limit === null ? "none (full data)" : r.limit], ["device", r.device],
+      ["config hash", r.config_hash], ...(extra || []),
     ], "facts small"));
   }
 
