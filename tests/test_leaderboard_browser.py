@@ -25,10 +25,13 @@ from leaderboard_fixtures import (
     PWN_TASK,
     PWN_TITLE,
     SMOL,
+    results,
+    task,
     write_fixture_runs,
 )
 
 from instructeval.leaderboard import build_site, site_server
+from instructeval.results import save_results
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "leaderboard"
 CHROMIUM_FLAGS = (
@@ -297,3 +300,28 @@ def test_served_over_http(browser: Any, site: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_long_board_pages_and_sorts_across_pages(browser: Any, tmp_path: Path) -> None:
+    many = 130  # more than one page of 100 rows
+    for i in range(many):
+        name = f"model-{i:03d}"
+        save_results(
+            tmp_path / "runs" / name,
+            results(f"hf:{name}", name, "2026-02-01T10:00:00Z", {"mmlu": task("mmlu", (i * 37 % many) / many)}),
+        )
+    build_site([tmp_path / "runs"], tmp_path / "site")
+    open_page(browser, (tmp_path / "site" / "index.html").as_uri())
+    count = browser.find_element("css selector", "#count")
+    assert len(names(browser)) == 100 and "(rows 1 to 100 drawn)" in count.text
+    click(browser, "th button[data-col='mmlu']")  # descending, across all rows, not just the page drawn
+    first_page = column(browser, "mmlu")
+    click(browser, "#page-next")
+    second_page = column(browser, "mmlu")
+    assert len(second_page) == many - 100 and "(rows 101 to 130 drawn)" in count.text
+    values = [float(v) for v in first_page + second_page]
+    assert values == sorted(values, reverse=True) and len(set(names(browser))) == many - 100
+    click(browser, "#page-all")
+    assert len(names(browser)) == many and "drawn" not in browser.find_element("css selector", "#count").text
+    browser.find_element("css selector", "#filter-name").send_keys("model-12")  # a filter goes back to page 1
+    assert sorted(names(browser)) == [f"model-{i}" for i in range(120, 130)]

@@ -12,6 +12,7 @@
     { id: "ge100", label: "100B and more", test: (p) => p !== null && p >= 1e11 },
     { id: "unknown", label: "unknown size", test: (p) => p === null },
   ];
+  const PAGE_ROWS = 100; // rows drawn at once: a long board opens fast and pages (or shows all on request)
   const filters = { name: "", family: "", size: "" };
   const states = {};
   let current = null;
@@ -23,6 +24,8 @@
         sort: chart >= 0 ? { key: `s${chart}`, dir: -1 } : { key: "t0", dir: 1 },
         hidden: new Set(view.columns.filter((c) => c.hidden).map((c) => c.id)),
         chart: Math.max(chart, 0),
+        page: 0,
+        all: false,
       };
     }
     return states[view.id];
@@ -78,6 +81,7 @@
       type: "button", class: "sort", "data-key": key, "data-col": columnId, title: `${title || label}: click to sort`,
       onclick: () => {
         state.sort = active ? { key, dir: -state.sort.dir } : { key, dir: numeric ? -1 : 1 };
+        state.page = 0;
         drawTable(view);
       },
     }, label, arrow);
@@ -100,15 +104,39 @@
     return el("td", { class: column.kind === "model" ? "name" : "", text: value });
   }
 
+  /* Filters changed: back to the first page of the current view, redrawn. */
+  function refilter() {
+    stateOf(current).page = 0;
+    drawTable(current);
+  }
+
+  function pager(view, total) {
+    const state = stateOf(view);
+    const pages = Math.ceil(total / PAGE_ROWS);
+    if (pages <= 1) return [];
+    const go = (page, all) => () => { state.page = page; state.all = all; drawTable(view); };
+    return [
+      el("button", { type: "button", id: "page-prev", disabled: state.all || state.page === 0,
+        onclick: go(state.page - 1, false), text: "◀ previous" }),
+      el("button", { type: "button", id: "page-next", disabled: state.all || state.page >= pages - 1,
+        onclick: go(state.page + 1, false), text: "next ▶" }),
+      el("button", { type: "button", id: "page-all", onclick: go(0, !state.all),
+        text: state.all ? `pages of ${PAGE_ROWS}` : `show all ${total}` }),
+    ];
+  }
+
   function drawTable(view) {
     const state = stateOf(view);
     const rows = sorted(view, visibleRows(view));
+    state.page = Math.max(0, Math.min(state.page, Math.ceil(rows.length / PAGE_ROWS) - 1));
+    const first = state.all ? 0 : state.page * PAGE_ROWS;
+    const drawn = state.all ? rows : rows.slice(first, first + PAGE_ROWS);
     const shown = view.columns.map((c, j) => ({ c, j })).filter(({ c }) => !state.hidden.has(c.id));
     const head = el("tr", {},
       view.text_columns.map((c, i) => header(view, c.label, `t${i}`, c.label, c.kind === "size")),
       shown.map(({ c, j }) => header(view, c.label, `s${j}`, c.title, true, c.id)));
     const body = el("tbody", {});
-    for (const row of rows) {
+    for (const row of drawn) {
       const line = el("tr", {}, view.text_columns.map((_, i) => textCell(view, row, i)));
       for (const { c, j } of shown) {
         const cell = row.cells[j];
@@ -120,8 +148,10 @@
       body.append(line);
     }
     document.getElementById("board").replaceChildren(el("thead", {}, head), body);
+    const range = drawn.length < rows.length ? ` (rows ${first + 1} to ${first + drawn.length} drawn)` : "";
     document.getElementById("count").textContent =
-      `${rows.length} of ${view.rows.length} rows shown` + (rows.length ? "" : ": nothing matches the filters");
+      `${rows.length} of ${view.rows.length} rows shown${range}` + (rows.length ? "" : ": nothing matches the filters");
+    document.getElementById("pager").replaceChildren(...pager(view, rows.length));
     drawChart(view, rows);
   }
 
@@ -166,7 +196,7 @@
   function familyFilter() {
     const families = [...new Set(models.map((m) => m.family).filter((f) => f !== null))].sort();
     const select = el("select", { id: "filter-family", "aria-label": "family",
-      onchange: (e) => { filters.family = e.target.value; drawTable(current); } },
+      onchange: (e) => { filters.family = e.target.value; refilter(); } },
     el("option", { value: "", text: "all families" }),
     families.map((f) => el("option", { value: `f:${f}`, text: f })),
     el("option", { value: "?", text: "unknown family" }));
@@ -176,7 +206,7 @@
 
   function sizeFilter() {
     const select = el("select", { id: "filter-size", "aria-label": "size",
-      onchange: (e) => { filters.size = e.target.value; drawTable(current); } },
+      onchange: (e) => { filters.size = e.target.value; refilter(); } },
     el("option", { value: "", text: "all sizes" }),
     SIZES.map((s) => el("option", { value: s.id, text: s.label })));
     select.value = filters.size;
@@ -212,7 +242,7 @@
     }
     const name = el("input", { id: "filter-name", type: "search", placeholder: "filter by name",
       "aria-label": "filter by name", value: filters.name,
-      oninput: (e) => { filters.name = e.target.value; drawTable(view); } });
+      oninput: (e) => { filters.name = e.target.value; refilter(); } });
     const main = document.getElementById("main");
     if (!view.rows.length) {
       main.replaceChildren(el("h2", { text: view.label }), el("p", { class: "note", text: view.note }),
@@ -228,6 +258,7 @@
           el("a", { href: "data/leaderboard.json", download: "leaderboard.json", text: "JSON" }))),
       el("p", { id: "count", class: "count", "aria-live": "polite" }),
       el("div", { class: "table-wrap" }, el("table", { id: "board", class: "board", "data-view": view.id })),
+      el("div", { id: "pager", class: "pager" }),
       el("section", { class: "chart-box" }, el("h3", {}, "Chart: ", chartPicker(view)), el("div", { id: "chart" })),
     );
     drawTable(view);
