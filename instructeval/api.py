@@ -8,7 +8,7 @@ import platform
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -20,7 +20,7 @@ from instructeval.errors import InstructEvalError
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.paths import DATA_DIR_ENV, TASKS_DIR
 from instructeval.preflight import check_batch_size, check_data_layout, check_limit, check_model
-from instructeval.registry import DEMO_LIMIT, TaskInfo, resolve_tasks, subtask_breakdown
+from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, resolve_tasks, subtask_breakdown
 from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
 
@@ -71,6 +71,8 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     """Run every selected task, writing results.json and samples/ as each task finishes; return the run folder."""
     check_limit(options.limit)
     check_batch_size(options.batch_size)
+    if options.suite == "demo" and options.max_gen_toks is None:
+        options = replace(options, max_gen_toks=DEMO_MAX_GEN_TOKS)
     spec = parse_model_spec(options.model)
     infos = resolve_tasks(options.tasks, options.suite)
     source = resolve_source(options)

@@ -33,6 +33,8 @@ SUITES: dict[str, tuple[str, ...]] = {
     ),
 }
 DEMO_LIMIT = 2
+DEMO_MAX_GEN_TOKS = 128
+"""`--suite demo` defaults: 2 examples per task, at most 128 generated tokens (so the demo fits a few CPU minutes)."""
 
 
 @dataclass(frozen=True)
