@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,18 +74,19 @@ def parse_time(text: str) -> datetime:
 
 def discover(paths: Sequence[Path]) -> Found:
     """Load every results.json and comparison*.json under the paths (searched recursively), each file once."""
-    runs: dict[Path, Run] = {}
-    comparisons: dict[Path, tuple[Comparison, str]] = {}
+    runs: dict[FileId, Run] = {}
+    comparisons: dict[FileId, tuple[Comparison, str]] = {}
     for root in paths:
         if not root.exists():
             raise InstructEvalError(f"{root} does not exist: pass run folders or folders that contain them")
-        base = (root if root.is_dir() else root.parent).resolve()
-        for path in _files(root, RESULTS_FILE):
-            if (resolved := path.resolve()) not in runs:
-                runs[resolved] = Run(label=_label(base, resolved.parent), results=load_results(path.parent))
-        for path in _files(root, COMPARISON_FILES):
-            if (resolved := path.resolve()) not in comparisons:
-                comparisons[resolved] = (_load_comparison(path), _label(base, resolved))
+        folder = root if root.is_dir() else root.parent
+        name = folder.resolve().name
+        for file_id, path in _files(root, RESULTS_FILE).items():
+            if file_id not in runs:
+                runs[file_id] = Run(label=_label(folder, name, path.parent), results=load_results(path.parent))
+        for file_id, path in _files(root, COMPARISON_FILES).items():
+            if file_id not in comparisons:
+                comparisons[file_id] = (_load_comparison(path), _label(folder, name, path))
     if not runs and not comparisons:
         listed = ", ".join(str(p) for p in paths)
         raise InstructEvalError(
@@ -93,16 +95,28 @@ def discover(paths: Sequence[Path]) -> Found:
     return Found(runs=list(runs.values()), comparisons=list(comparisons.values()))
 
 
-def _files(root: Path, pattern: str) -> Iterable[Path]:
-    if root.is_file():
-        return [root] if root.match(pattern) else []
-    return sorted(p for p in root.rglob(pattern) if p.is_file())
+FileId = tuple[int, int]
+"""(device, inode): the same file reached through two given paths or a link is read once."""
 
 
-def _label(base: Path, resolved: Path) -> str:
-    """A resolved path as the site shows it: from the given (resolved) folder's name down, never the absolute path."""
-    relative = resolved.relative_to(base).as_posix()
-    return f"{base.name}/{relative}" if relative != "." else base.name
+def _files(root: Path, pattern: str) -> dict[FileId, Path]:
+    """The regular files named like `pattern` at or below root, in path order, one stat each."""
+    candidates = [root] if root.is_file() else sorted(root.rglob(pattern))
+    found: dict[FileId, Path] = {}
+    for path in candidates:
+        try:
+            info = path.stat()
+        except OSError:  # a dangling link
+            continue
+        if stat.S_ISREG(info.st_mode) and path.match(pattern):
+            found.setdefault((info.st_dev, info.st_ino), path)
+    return found
+
+
+def _label(folder: Path, name: str, path: Path) -> str:
+    """The path as the site shows it: from the given folder's name down, never the machine's absolute path."""
+    relative = path.relative_to(folder).as_posix()
+    return f"{name}/{relative}" if relative != "." else name
 
 
 def _load_comparison(path: Path) -> Comparison:
