@@ -86,9 +86,10 @@ def _round(value: float | None) -> float | None:
 
 def cell(score: Score | None) -> Cell:
     """A score as the site stores it; None (missing) when there is no finite value."""
-    if score is None or _round(score.value) is None:
+    value = None if score is None else _round(score.value)
+    if score is None or value is None:
         return None
-    return [_round(score.value), _round(score.ci_low), _round(score.ci_high), score.n]
+    return [value, _round(score.ci_low), _round(score.ci_high), score.n]
 
 
 def score_of(raw: Any) -> Score | None:
