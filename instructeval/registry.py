@@ -34,7 +34,7 @@ SUITES: dict[str, tuple[str, ...]] = {
 }
 DEMO_LIMIT = 2
 DEMO_MAX_GEN_TOKS = 128
-"""`--suite demo` defaults: 2 examples per task, at most 128 generated tokens (so the demo fits a few CPU minutes)."""
+"""`--suite demo` defaults: 2 examples per task, at most 128 generated tokens (so the demo stays small on a CPU)."""
 
 
 @dataclass(frozen=True)
