@@ -18,6 +18,7 @@ MMLU_SUBJECTS = ("high_school_geography", "college_biology")
 BBH_TASKS = ("boolean_expressions", "sports_understanding")
 MGSM_LANGS = ("en", "de")
 N_TEST = 3
+DROP_EXEMPLARS = 3  # tasks/drop takes its 3 shots from the file's first passages and tests on the rest
 
 
 def _read_jsonl_gz(path: Path) -> list[dict]:
@@ -67,7 +68,8 @@ def build(data: Path) -> None:
         OUT / "humaneval" / "HumanEval.jsonl.gz", _read_jsonl_gz(data / "humaneval" / "HumanEval.jsonl.gz")[:N_TEST]
     )
     _write_jsonl_gz(
-        OUT / "drop" / "drop_v0_dev.jsonl.gz", _read_jsonl_gz(data / "drop" / "drop_v0_dev.jsonl.gz")[:N_TEST]
+        OUT / "drop" / "drop_v0_dev.jsonl.gz",
+        _read_jsonl_gz(data / "drop" / "drop_v0_dev.jsonl.gz")[: DROP_EXEMPLARS + N_TEST],
     )
     _subset_bigbench(data / "crass" / "crass_ai" / "task.json", OUT / "crass" / "crass_ai" / "task.json", 4)
     for category in ("harmless", "helpful", "honest", "other"):
