@@ -1,21 +1,43 @@
-"""The shipped demo subset leaves every split `--suite demo` needs non-empty once a task takes its shots."""
+"""The shipped demo subset leaves every split `--suite demo` needs non-empty once a task takes its shots; data
+that cannot is a one-line DataError."""
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
+import json
 from pathlib import Path
+from types import ModuleType
 
+import pytest
+
+from instructeval.errors import DataError
 from instructeval.registry import DEMO_LIMIT
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_demo_drop_keeps_test_rows_after_its_exemplars() -> None:
+@pytest.fixture(scope="module")
+def hooks() -> ModuleType:
     spec = importlib.util.spec_from_file_location("drop_hooks", REPO / "tasks" / "drop" / "hooks.py")
     assert spec is not None and spec.loader is not None
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_drop_keeps_test_rows_after_its_exemplars(hooks: ModuleType) -> None:
     splits = hooks.load(data_source="embedded")
     assert len(splits["exemplars"]) == hooks.N_EXEMPLARS
     assert len(splits["test"]) >= DEMO_LIMIT
     assert not {r["passage"] for r in splits["test"]} & {e["passage"] for e in splits["exemplars"]}
+
+
+def test_drop_with_only_exemplar_passages_is_a_data_error(hooks: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "drop").mkdir()
+    with gzip.open(tmp_path / "drop" / "drop_v0_dev.jsonl.gz", "wt", encoding="utf-8") as out:
+        for i in range(hooks.N_EXEMPLARS):
+            context = f"Passage: passage {i}\nQuestion: question {i}?\nAnswer:"
+            out.write(json.dumps({"context": context, "completion": " 1", "ref_text": "1"}) + "\n")
+    with pytest.raises(DataError, match="distinct passages"):
+        hooks.load(data_source="local", data_dir=str(tmp_path))

@@ -6,6 +6,7 @@ import datasets
 from lm_eval.tasks.drop.utils import get_metrics
 
 from instructeval.data.source import DataSource, load_hub, read_jsonl, to_dataset_dict
+from instructeval.errors import DataError
 
 HUB_ID = "ucinlp/drop"
 N_EXEMPLARS = 3
@@ -25,6 +26,11 @@ def load(**metadata: Any) -> datasets.DatasetDict:
             exemplars.append(row)
     held_out = {e["passage"] for e in exemplars}
     test = [r for r in rows if r["passage"] not in held_out]
+    if not test:
+        raise DataError(
+            f"the DROP data has {len(rows)} questions, all on its {len(held_out)} few-shot passages: "
+            f"supply questions on at least {N_EXEMPLARS + 1} distinct passages"
+        )
     return to_dataset_dict({"test": test, "exemplars": exemplars})
 
 
