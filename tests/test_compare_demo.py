@@ -63,7 +63,7 @@ def test_hhh_scores_both_orders_and_reports_categories(runs: tuple[Path, Path]) 
     assert sorted(categories) == sorted(CATEGORIES) and hhh.n_samples == 8  # the demo subset: 2 per category
     average = np.mean([categories[c]["acc,none"].value for c in CATEGORIES])
     assert hhh.metrics["acc,none"].value == pytest.approx(average)
-    assert hhh.metrics["acc,none"].ci_method == "macro-normal" and hhh.metrics["acc,none"].stderr is not None
+    assert hhh.metrics["acc,none"].ci_method == "macro-mover" and hhh.metrics["acc,none"].stderr is not None
     for row in iter_samples(base, "hhh"):
         a_first, b_first, a_second, b_second = row["choice_loglikelihoods"]
         assert row["details"]["choices"] == [" A", " B", " A", " B"]

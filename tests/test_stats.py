@@ -183,6 +183,43 @@ def test_macro_average_interval_stays_inside_the_metric_bounds():
     assert (bounded.value, bounded.stderr) == (unbounded.value, unbounded.stderr)
 
 
+def test_macro_average_of_tasks_all_at_zero_keeps_an_upper_limit():
+    """Every language 0 of 4 (the demo's MGSM): stderrs are 0, but the MOVER interval keeps the Wilson upper limits."""
+    parts = [summarize([0, 0, 0, 0], kind="binary") for _ in range(2)]
+    estimate = macro_average(parts, bounds=(0.0, 1.0))
+    upper = parts[0].ci_high
+    assert upper is not None and upper > 0.4
+    assert (estimate.value, estimate.stderr, estimate.ci_method) == (0.0, 0.0, "macro-mover")
+    assert (estimate.ci_low, estimate.ci_high) == pytest.approx((0.0, (2 * upper**2) ** 0.5 / 2))
+
+
+def test_macro_average_of_symmetric_intervals_is_the_normal_interval():
+    parts = [Estimate(0.5, 0.03, 0.5 - Z95 * 0.03, 0.5 + Z95 * 0.03, 100, "t")] * 2
+    parts.append(Estimate(0.2, 0.04, 0.2 - Z95 * 0.04, 0.2 + Z95 * 0.04, 50, "t"))
+    mover = macro_average(parts)
+    normal = macro_average([Estimate(p.value, p.stderr, None, None, p.n, None) for p in parts])
+    assert mover.ci_method == "macro-mover" and normal.ci_method == "macro-normal"
+    assert (mover.ci_low, mover.ci_high) == pytest.approx((normal.ci_low, normal.ci_high))
+
+
+def test_macro_average_interval_covers_near_the_edges():
+    """400 simulated runs of 3 tasks (15 questions each, true rates 2 %, 10 %, 95 %): the MOVER interval from the
+    tasks' Wilson intervals covers the true macro mean at least 93 % of the time (0.99 seen in 1,000 runs); the
+    normal interval from the stderrs, which collapses whenever a task scores 0 or 15 of 15, covers far less (0.84)."""
+    rng = np.random.default_rng(0)
+    rates, truth = (0.02, 0.10, 0.95), (0.02 + 0.10 + 0.95) / 3
+    covered = {"macro-mover": 0, "macro-normal": 0}
+    runs = 400
+    for _ in range(runs):
+        parts = [summarize(rng.random(15) < rate, kind="binary") for rate in rates]
+        plain = [Estimate(p.value, p.stderr, None, None, p.n, None) for p in parts]
+        for estimate in (macro_average(parts, bounds=(0.0, 1.0)), macro_average(plain, bounds=(0.0, 1.0))):
+            assert estimate.ci_low is not None and estimate.ci_high is not None and estimate.ci_method
+            covered[estimate.ci_method] += estimate.ci_low <= truth <= estimate.ci_high
+    assert covered["macro-mover"] / runs >= 0.93
+    assert covered["macro-normal"] / runs < 0.90
+
+
 def test_macro_average_refuses_to_drop_missing_tasks():
     empty = Estimate(None, None, None, None, 0, None)
     single = Estimate(1.0, None, None, None, 1, None)

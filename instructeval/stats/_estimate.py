@@ -110,10 +110,14 @@ def macro_average(
 ) -> Estimate:
     """Mean of sub-task means (BBH-style: each task weighs the same), stderr sqrt(sum se^2) / k.
 
-    The sub-tasks are independent samples, so the variances add; the interval is normal, clipped to `bounds`
-    (e.g. (0, 1) for accuracies) where the metric cannot leave them. The value is
-    None if any sub-task has none, and the stderr None if any sub-task's is undefined: a macro average
-    over fewer tasks than asked for would silently be a different number.
+    The interval combines the sub-tasks' own intervals by MOVER (Zou & Donner 2008, "Construction of confidence
+    limits about effect measures: a general approach", Stat. Med. 27:1693): low = mean - sqrt(sum (m_i - l_i)^2)
+    / k, high = mean + sqrt(sum (u_i - m_i)^2) / k. With symmetric normal sub-intervals this is the normal
+    interval of the mean; with Wilson sub-intervals it keeps their asymmetry, so tasks all at 0 % give [0, u]
+    rather than a zero-width [0, 0]. When a sub-task has no interval at this confidence, the interval is normal
+    from the stderrs. Either is clipped to `bounds` (e.g. (0, 1) for accuracies) where the metric cannot leave
+    them. The value is None if any sub-task has none, and the stderr None if any sub-task's is undefined: a
+    macro average over fewer tasks than asked for would silently be a different number.
     """
     check_confidence(confidence)
     k = len(estimates)
@@ -123,11 +127,32 @@ def macro_average(
         return Estimate(None, None, None, None, n, None, confidence)
     value = math.fsum(values) / k
     errors = [estimate.stderr for estimate in estimates if estimate.stderr is not None]
-    if len(errors) < k:
+    stderr = math.sqrt(math.fsum(error**2 for error in errors)) / k if len(errors) == k else None
+    interval = _mover_interval(estimates, value, confidence)
+    if interval is not None:
+        method = "macro-mover"
+    elif stderr is not None:
+        half = float(norm.ppf((1.0 + confidence) / 2.0)) * stderr
+        interval, method = (value - half, value + half), "macro-normal"
+    else:
         return Estimate(value, None, None, None, n, None, confidence)
-    stderr = math.sqrt(math.fsum(error**2 for error in errors)) / k
-    half = float(norm.ppf((1.0 + confidence) / 2.0)) * stderr
-    low, high = value - half, value + half
+    low, high = interval
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Estimate(value, stderr, low, high, n, "macro-normal", confidence)
+    return Estimate(value, stderr, low, high, n, method, confidence)
+
+
+def _mover_interval(estimates: Sequence[Estimate], value: float, confidence: float) -> tuple[float, float] | None:
+    """MOVER limits of the equal-weight mean, or None unless every sub-task has an interval at `confidence`."""
+    below, above = [], []
+    for estimate in estimates:
+        mean, low, high = estimate.value, estimate.ci_low, estimate.ci_high
+        if mean is None or low is None or high is None or not math.isclose(estimate.confidence, confidence):
+            return None
+        below.append(mean - low)
+        above.append(high - mean)
+    k = len(estimates)
+    return (
+        value - math.sqrt(math.fsum(d * d for d in below)) / k,
+        value + math.sqrt(math.fsum(d * d for d in above)) / k,
+    )
