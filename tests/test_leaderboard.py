@@ -159,8 +159,10 @@ def test_cli_build_rebuild_and_errors(runs: Path, tmp_path: Path, capsys: pytest
     out = tmp_path / "site"
     assert main(["leaderboard", "build", str(runs), "--out", str(out), "--title", "T"]) == 0
     assert "5 models from 7 runs, 1 comparisons" in capsys.readouterr().out
+    (out / "assets" / "old.js").write_text("left by an older version", encoding="utf-8")
     assert main(["leaderboard", "build", str(runs / "llama"), "--out", str(out)]) == 0  # rebuilds over its own site
-    assert len(list((out / "models").iterdir())) == 1
+    assert len(list((out / "models").iterdir())) == 1  # the other models' pages are gone, and old files too
+    assert not (out / "assets" / "old.js").exists() and (out / "assets" / "style.css").is_file()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine", encoding="utf-8")
     cases = [

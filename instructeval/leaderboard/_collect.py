@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections import defaultdict
 from collections.abc import Sequence
@@ -81,10 +82,11 @@ def discover(paths: Sequence[Path]) -> Found:
             raise InstructEvalError(f"{root} does not exist: pass run folders or folders that contain them")
         folder = root if root.is_dir() else root.parent
         name = folder.resolve().name
-        for file_id, path in _files(root, RESULTS_FILE).items():
+        results_files, comparison_files = _files(root)
+        for file_id, path in results_files.items():
             if file_id not in runs:
                 runs[file_id] = Run(label=_label(folder, name, path.parent), results=load_results(path.parent))
-        for file_id, path in _files(root, COMPARISON_FILES).items():
+        for file_id, path in comparison_files.items():
             if file_id not in comparisons:
                 comparisons[file_id] = (_load_comparison(path), _label(folder, name, path))
     if not runs and not comparisons:
@@ -99,18 +101,25 @@ FileId = tuple[int, int]
 """(device, inode): the same file reached through two given paths or a link is read once."""
 
 
-def _files(root: Path, pattern: str) -> dict[FileId, Path]:
-    """The regular files named like `pattern` at or below root, in path order, one stat each."""
-    candidates = [root] if root.is_file() else sorted(root.rglob(pattern))
-    found: dict[FileId, Path] = {}
+def _files(root: Path) -> tuple[dict[FileId, Path], dict[FileId, Path]]:
+    """The regular results.json and comparison*.json files at or below root, in path order, in one walk."""
+    if root.is_file():
+        candidates = [root]
+    else:
+        candidates = sorted(Path(top, name) for top, _dirs, names in os.walk(root) for name in names)
+    results: dict[FileId, Path] = {}
+    comparisons: dict[FileId, Path] = {}
     for path in candidates:
+        found = results if path.name == RESULTS_FILE else comparisons if path.match(COMPARISON_FILES) else None
+        if found is None:
+            continue
         try:
             info = path.stat()
         except OSError:  # a dangling link
             continue
-        if stat.S_ISREG(info.st_mode) and path.match(pattern):
+        if stat.S_ISREG(info.st_mode):
             found.setdefault((info.st_dev, info.st_ino), path)
-    return found
+    return results, comparisons
 
 
 def _label(folder: Path, name: str, path: Path) -> str:

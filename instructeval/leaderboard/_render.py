@@ -6,7 +6,6 @@ import csv
 import html
 import io
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,10 +14,10 @@ from string import Template
 from typing import Any
 
 from instructeval import __version__
-from instructeval.errors import InstructEvalError
 from instructeval.leaderboard._collect import discover, latest_comparisons, select
 from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._meta import load_models_meta
+from instructeval.leaderboard._output import SiteFolder
 from instructeval.leaderboard._views import (
     alignment_view,
     comparison_view,
@@ -30,8 +29,6 @@ from instructeval.leaderboard._views import (
 from instructeval.paths import REPO_ROOT
 
 TEMPLATES_DIR = REPO_ROOT / "leaderboard"
-MARKER = ".instructeval-leaderboard"
-GENERATED = ("index.html", "models", "assets", "data", MARKER)
 DEFAULT_TITLE = "instructeval leaderboard"
 
 
@@ -74,22 +71,6 @@ def view_csv(view: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def _prepare(out: Path) -> None:
-    """Refuse to write into a folder that holds something else; clear what an earlier build wrote."""
-    if out.exists() and not out.is_dir():
-        raise InstructEvalError(f"--out {out} is a file: pass a folder for the site")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise InstructEvalError(f"--out {out} is not empty and holds no earlier leaderboard: pass a new folder")
-    for name in GENERATED:
-        target = out / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-    (out / "models").mkdir(parents=True)
-    (out / "data").mkdir()
-
-
 def extend_json(encoded_object: str, **encoded_members: str) -> str:
     """A non-empty encoded JSON object with more members whose values are already encoded (each encoded once)."""
     members = "".join(f",{json.dumps(key)}:{value}" for key, value in encoded_members.items())
@@ -98,10 +79,6 @@ def extend_json(encoded_object: str, **encoded_members: str) -> str:
 
 def _page(template: Template, title: str, root: str, data: str) -> str:
     return template.substitute(title=html.escape(title), root=root, data=data, generator=f"instructeval {__version__}")
-
-
-def _write(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8", errors="replace")
 
 
 def build_site(
@@ -128,19 +105,20 @@ def build_site(
     head = {"title": title, "generated_at": generated_at, "version": __version__, "runs": len(found.runs)}
     details = [model_details(m, comparisons) for m in models]
 
-    _prepare(out)
-    shutil.copytree(TEMPLATES_DIR / "assets", out / "assets")
+    site = SiteFolder(out)
+    site.copy_tree(TEMPLATES_DIR / "assets", "assets")
     index = Template((TEMPLATES_DIR / "index.html").read_text(encoding="utf-8"))
     page = Template((TEMPLATES_DIR / "model.html").read_text(encoding="utf-8"))
     head_json, views_json = script_json(head), script_json(views)
     summaries = script_json([m.summary() for m in models])
-    _write(out / "index.html", _page(index, title, ".", extend_json(head_json, models=summaries, views=views_json)))
+    index_page = site.write(
+        "index.html", _page(index, title, ".", extend_json(head_json, models=summaries, views=views_json))
+    )
     details_json = [script_json(detail) for detail in details]
     for model, detail in zip(models, details_json, strict=True):
-        _write(out / model.page, _page(page, f"{model.name} · {title}", "..", extend_json(head_json, model=detail)))
+        site.write(model.page, _page(page, f"{model.name} · {title}", "..", extend_json(head_json, model=detail)))
     for view in views:
-        _write(out / "data" / f"{view['id']}.csv", view_csv(view))
-    everything = extend_json(head_json, models=f"[{','.join(details_json)}]", views=views_json)
-    _write(out / "data" / "leaderboard.json", everything)
-    _write(out / MARKER, f"built by instructeval {__version__}; rebuild instead of editing\n")
-    return BuiltSite(index=out / "index.html", runs=len(found.runs), models=len(models), comparisons=len(comparisons))
+        site.write(f"data/{view['id']}.csv", view_csv(view))
+    site.write("data/leaderboard.json", extend_json(head_json, models=f"[{','.join(details_json)}]", views=views_json))
+    site.finish()
+    return BuiltSite(index=index_page, runs=len(found.runs), models=len(models), comparisons=len(comparisons))
