@@ -90,3 +90,25 @@ def test_existing_output_folder_is_refused(tmp_path: Path) -> None:
     result = _run("run", "--model", "demo", "--tasks", "crass", "--run-name", "mine", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "already exists" in result.stderr and "--resume" in result.stderr
+
+
+def test_an_unexpected_exception_is_one_line_with_its_traceback_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (stood in for by a command that raises KeyError) prints one line and keeps the traceback in a file."""
+
+    def broken(args: object) -> int:
+        raise KeyError("validation")
+
+    monkeypatch.setattr("instructeval.cli.tasks.list_tasks", broken)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.delenv("INSTRUCTEVAL_TRACEBACK", raising=False)
+    result = _run("tasks", cwd=tmp_path)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("instructeval: internal error (KeyError: 'validation'); finished work is kept")
+    saved = Path(result.stderr.split("traceback in ")[1].strip())
+    assert saved.parent == tmp_path and 'raise KeyError("validation")' in saved.read_text(encoding="utf-8")
+
+    monkeypatch.setenv("INSTRUCTEVAL_TRACEBACK", "1")
+    with pytest.raises(KeyError):
+        _run("tasks", cwd=tmp_path)

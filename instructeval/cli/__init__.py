@@ -1,10 +1,13 @@
-"""The `instructeval` command: thin argument parsing over the Python API; user errors print one line."""
+"""The `instructeval` command: thin argument parsing over the Python API; every error prints one line."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 
 from instructeval.errors import InstructEvalError
@@ -35,7 +38,7 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse, dispatch, and turn user errors into one line and exit code 2."""
+    """Entry point: parse, dispatch; user errors print one line and exit 2, unexpected ones one line and exit 1."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(arguments).parse_args(arguments)
     try:
@@ -46,6 +49,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("instructeval: interrupted; rerun the same command with --resume to continue", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line here, the traceback kept in a file for the report
+        if os.environ.get(SHOW_TRACEBACK):
+            raise
+        summary = str(exc).strip().splitlines()[0] if str(exc).strip() else "no message"
+        print(
+            f"instructeval: internal error ({type(exc).__name__}: {summary}); finished work is kept (a run resumes "
+            f"with --resume); please report it with the traceback in {_save_traceback()}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+SHOW_TRACEBACK = "INSTRUCTEVAL_TRACEBACK"
+"""Set (to anything) to let an unexpected exception raise with its traceback instead of the one-line report."""
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a new file in the temp folder; its path."""
+    with tempfile.NamedTemporaryFile("w", prefix="instructeval-error-", suffix=".txt", delete=False) as handle:
+        traceback.print_exc(file=handle)
+    return handle.name
 
 
 if __name__ == "__main__":
