@@ -3,8 +3,9 @@
     .venv/bin/python scripts/bench_leaderboard.py [--models 500] [--tasks 20] [--screenshot docs/leaderboard.png]
 
 Synthetic results.json files (one run per model, MMLU/BBH/MGSM/HHH with their real breakdown sizes, about 3% of
-tasks missing) are written to a temporary folder first; that is not timed. Baseline: the issue's targets, build
-<= 2 s and load to interactive <= 1 s; each figure is printed with its ratio to its target, and the build also
+tasks missing) are written to a temporary folder first; that is not timed. The first build goes into an empty
+folder, the timed rebuilds over it (as a user's next build does). Baseline: the issue's targets, build <= 2 s
+and load to interactive <= 1 s; each figure is printed with its ratio to its target, and the rebuild also
 against the time to read and validate the same results files alone (what any build pays). "Interactive" is the
 moment the page's script has drawn the table and wired the controls (performance.now() at that point, i.e. from
 navigation start), read back from the page.
@@ -114,13 +115,14 @@ def time_read(runs: Path, repeats: int) -> list[float]:
     return times
 
 
-def time_build(runs: Path, out: Path, repeats: int) -> list[float]:
+def time_build(runs: Path, out: Path, repeats: int) -> tuple[float, list[float]]:
+    """The first build into an empty folder, then `repeats` rebuilds over it (what a user's next build does)."""
     times = []
-    for _ in range(repeats):
+    for _ in range(1 + repeats):
         start = time.perf_counter()
         build_site([runs], out)
         times.append(time.perf_counter() - start)
-    return times
+    return times[0], times[1:]
 
 
 def _driver() -> Any:
@@ -162,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=500)
     parser.add_argument("--tasks", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3, help="builds timed")
+    parser.add_argument("--repeats", type=int, default=3, help="rebuilds timed, after the first build")
     parser.add_argument("--loads", type=int, default=9, help="page loads timed, per page and way")
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the index page here (PNG)")
     parser.add_argument("--no-browser", action="store_true", help="time the build only")
@@ -171,9 +173,11 @@ def main() -> None:
         runs, site = Path(tmp) / "runs", Path(tmp) / "site"
         write_runs(runs, args.models, args.tasks)
         report: dict[str, Any] = {"models": args.models, "tasks": args.tasks}
-        report["build"] = _figure(
-            f"build {args.models} models x {args.tasks} tasks", time_build(runs, site, args.repeats), BUILD_TARGET_S
-        )
+        first, rebuilds = time_build(runs, site, args.repeats)
+        report["first_build_s"] = round(first, 4)
+        ratio = first / BUILD_TARGET_S
+        print(f"first build into an empty folder: {first:.3f} s (target {BUILD_TARGET_S} s: {ratio:.2f}x)")
+        report["build"] = _figure(f"rebuild {args.models} models x {args.tasks} tasks", rebuilds, BUILD_TARGET_S)
         read = statistics.median(time_read(runs, args.repeats))
         report["read_baseline_s"] = round(read, 4)
         ratio = report["build"]["median_s"] / read

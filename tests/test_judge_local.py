@@ -43,3 +43,8 @@ def test_demo_model_as_local_judge(tmp_path: Path) -> None:
 def test_vllm_judge_points_to_a_server() -> None:
     with pytest.raises(InstructEvalError, match="vllm serve"):
         make_backend(parse_model_spec("vllm:some/model"), timeout_s=5)
+
+
+def test_local_judge_without_weights_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InstructEvalError, match="could not load"):
+        make_backend(parse_model_spec(f"hf:{tmp_path}"), timeout_s=5)

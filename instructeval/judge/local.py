@@ -7,8 +7,9 @@ import threading
 from typing import Any
 
 from instructeval.judge.client import ChatReply
-from instructeval.models.backends import local_weights, resolve_device
+from instructeval.models.backends import load_failed, local_weights, resolve_device
 from instructeval.models.spec import ModelSpec
+from instructeval.preflight import check_model
 
 
 class LocalChatBackend:
@@ -19,10 +20,14 @@ class LocalChatBackend:
     def __init__(self, spec: ModelSpec, device: str | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        check_model(spec, adapter=None)
         folder = local_weights(spec)
         self.device = resolve_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
+        try:  # the model first: its error names what is missing (config.json, weights)
+            self.model = AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        except (OSError, ValueError) as exc:
+            raise load_failed(spec, exc) from exc
         self._lock = threading.Lock()
 
     async def complete(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float) -> ChatReply:

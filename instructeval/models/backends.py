@@ -84,11 +84,16 @@ def _build_hf(spec: ModelSpec, options: BackendOptions) -> LM:
         kwargs["max_length"] = options.max_length
     try:
         return PrefixCachedHFLM(**kwargs)
-    except OSError as exc:
-        raise InstructEvalError(
-            f"could not load {spec.name} ({str(exc).splitlines()[0][:160]}): pass a local folder (hf:./path) "
-            "or run where the hub is reachable"
-        ) from exc
+    except (OSError, ValueError) as exc:
+        raise load_failed(spec, exc) from exc
+
+
+def load_failed(spec: ModelSpec, exc: Exception) -> InstructEvalError:
+    """The one-line error for weights that could not be read (a hub id offline, a folder without a model)."""
+    return InstructEvalError(
+        f"could not load {spec.name} ({str(exc).splitlines()[0][:160]}): pass a local folder (hf:./path) "
+        "or run where the hub is reachable"
+    )
 
 
 def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
