@@ -8,7 +8,6 @@ so the K samples of a repeated request are K entries, and a resumed run recomput
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM, hash_args
 
+from instructeval.sqlite_store import open_store
+
 CACHED_METHODS = ("loglikelihood", "loglikelihood_rolling", "generate_until")
 
 
@@ -24,14 +25,12 @@ class RequestCache:
     """An append-only sqlite store of model answers: (method, request hash) -> answers in order."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
+        self._db = open_store(
+            path,
             "CREATE TABLE IF NOT EXISTS answers (method TEXT, key TEXT, seq INTEGER, value TEXT, "
-            "PRIMARY KEY (method, key, seq))"
+            "PRIMARY KEY (method, key, seq))",
+            any_thread=True,
         )
 
     def get(self, method: str, key: str) -> list[Any]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from pathlib import Path
 
 from instructeval.judge.client import ChatReply
 from instructeval.paths import cache_root
+from instructeval.sqlite_store import open_store
 
 CACHE_FILE = "judge.sqlite"
 
@@ -42,13 +42,11 @@ class JudgeCache:
     """A small sqlite key-value store of replies; safe to share between runs and processes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
+        self._db = open_store(
+            path,
             "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, judge TEXT, text TEXT,"
-            " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)"
+            " prompt_tokens INTEGER, completion_tokens INTEGER, created REAL)",
         )
 
     def get(self, key: str) -> ChatReply | None:
