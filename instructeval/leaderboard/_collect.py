@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections import defaultdict
@@ -104,22 +105,24 @@ FileId = tuple[int, int]
 def _files(root: Path) -> tuple[dict[FileId, Path], dict[FileId, Path]]:
     """The regular results.json and comparison*.json files at or below root, in path order, in one walk."""
     if root.is_file():
-        candidates = [root]
+        candidates = [root] if _wanted(root.name) else []
     else:
-        candidates = sorted(Path(top, name) for top, _dirs, names in os.walk(root) for name in names)
+        candidates = sorted(Path(top, name) for top, _dirs, names in os.walk(root) for name in names if _wanted(name))
     results: dict[FileId, Path] = {}
     comparisons: dict[FileId, Path] = {}
     for path in candidates:
-        found = results if path.name == RESULTS_FILE else comparisons if path.match(COMPARISON_FILES) else None
-        if found is None:
-            continue
         try:
             info = path.stat()
         except OSError:  # a dangling link
             continue
         if stat.S_ISREG(info.st_mode):
+            found = results if path.name == RESULTS_FILE else comparisons
             found.setdefault((info.st_dev, info.st_ino), path)
     return results, comparisons
+
+
+def _wanted(name: str) -> bool:
+    return name == RESULTS_FILE or fnmatch.fnmatchcase(name, COMPARISON_FILES)
 
 
 def _label(folder: Path, name: str, path: Path) -> str:
