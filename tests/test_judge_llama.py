@@ -46,7 +46,8 @@ def _free_port() -> int:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model, port = _gguf(), _free_port()
     log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "smollm2"]
+    launcher = Path(__file__).with_name("llama_server.py")  # llama_cpp.server with AMX repacking off (see there)
+    command = [sys.executable, str(launcher), "--model", str(model), "--model_alias", "smollm2"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
