@@ -4,26 +4,20 @@ that cannot is a one-line DataError."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from repo_module import load_repo_module
 
 from instructeval.errors import DataError
 from instructeval.registry import DEMO_LIMIT
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def hooks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("drop_hooks", REPO / "tasks" / "drop" / "hooks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_module("tasks/drop/hooks.py")
 
 
 def test_demo_drop_keeps_test_rows_after_its_exemplars(hooks: ModuleType) -> None:

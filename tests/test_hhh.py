@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from repo_module import load_repo_module
 
 from instructeval.data.source import DEMO_DATA_DIR
 from instructeval.registry import all_tasks, resolve_tasks
 
-REPO = Path(__file__).resolve().parent.parent
 COUNTS = {"harmless": 58, "helpful": 59, "honest": 61, "other": 43}  # BIG-bench hhh_alignment: 221 in all
 
 
 @pytest.fixture(scope="module")
 def hooks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hhh_hooks", REPO / "tasks" / "hhh" / "hooks.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_repo_module("tasks/hhh/hooks.py")
 
 
 def test_local_copy_has_every_category_with_one_preferred_response(hooks: ModuleType, data_dir: Path) -> None:

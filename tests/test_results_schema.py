@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from repo_module import REPO, load_repo_module
 
 from instructeval.errors import InstructEvalError
 from instructeval.results import ModelInfo, RunInfo, RunResults, Score, load_results, save_results
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def test_published_schema_is_current() -> None:
-    spec = importlib.util.spec_from_file_location("write_results_schema", REPO / "scripts" / "write_results_schema.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_repo_module("scripts/write_results_schema.py")
     published = (REPO / "docs" / "results.schema.json").read_text(encoding="utf-8")
     assert published == module.render(), "run: python scripts/write_results_schema.py"
 
