@@ -14,6 +14,7 @@ from string import Template
 from typing import Any
 
 from instructeval import __version__
+from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard._collect import discover, latest_comparisons, select
 from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._meta import load_models_meta
@@ -90,6 +91,13 @@ def build_site(
     include_incomplete: bool = False,
 ) -> BuiltSite:
     """Build the static site from every results.json / comparison*.json under `paths` into `out`."""
+    with gc_paused():
+        return _build(paths, out, title=title, models_meta=models_meta, include_incomplete=include_incomplete)
+
+
+def _build(
+    paths: Sequence[Path], out: Path, *, title: str, models_meta: Path | None, include_incomplete: bool
+) -> BuiltSite:
     meta = load_models_meta(models_meta) if models_meta else {}
     found = discover(paths)
     models = name_models(select(found.runs, include_incomplete=include_incomplete), meta)
