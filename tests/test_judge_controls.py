@@ -98,9 +98,11 @@ def test_judge_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     add_parser(parser.add_subparsers(dest="command"))
     with JudgeServer(words_score) as server:
         args = parser.parse_args(
-            ["judge", str(run), "--judge", server.judge_spec(), "--judge-concurrency", "2", "--judge-repeats", "1"]
-        )
+            ["judge", str(run), "--judge", server.judge_spec(), "--judge-concurrency", "2", "--judge-repeats", "1",
+             "--judge-cache", str(tmp_path / "cache.sqlite")]
+        )  # fmt: skip
         assert args.func(args) == 0
+    assert (tmp_path / "cache.sqlite").is_file()  # the given cache, not the user's
     section = load_results(run).writing
     assert section is not None and section["pointwise"]["scores"]["relevance"]["overall"]["n"] == 4
     out = capsys.readouterr().out

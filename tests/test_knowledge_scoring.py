@@ -158,6 +158,8 @@ def test_llm_grader_scores_through_the_judge_package(tmp_path, monkeypatch):
             str(tmp_path / "runs"),
             "--judge",
             server.judge_spec("grader"),
+            "--judge-cache",
+            str(tmp_path / "judge.sqlite"),
         ]
         assert cli(*args, "--run-name", "first") == 0
         first = len(server.log)

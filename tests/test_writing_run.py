@@ -34,6 +34,7 @@ def test_demo_model_writes_and_a_judge_grades(tmp_path: Path) -> None:
                 [
                     "run", "--model", "demo", "--tasks", "writing", "--limit", "2", "--max-gen-toks", "24",
                     "--output", str(tmp_path), "--run-name", "w", "--judge", server.judge_spec(),
+                    "--judge-cache", str(tmp_path / "judge.sqlite"),
                 ]
             )  # fmt: skip
         billed = len(server.billed())

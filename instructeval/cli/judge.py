@@ -42,6 +42,12 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, required: bool = Fal
     group.add_argument(
         "--judge-prices", type=Path, metavar="FILE", help="JSON price table overriding the shipped approximate one"
     )
+    group.add_argument(
+        "--judge-cache",
+        type=Path,
+        metavar="FILE",
+        help="judge-response cache file (default: judge.sqlite in INSTRUCTEVAL_CACHE_DIR or ~/.cache/instructeval)",
+    )
     group.add_argument("--no-judge-cache", action="store_true", help="do not read or write the judge-response cache")
 
 
@@ -57,6 +63,7 @@ def options_from_args(args: argparse.Namespace) -> JudgeOptions:
         max_tokens=args.judge_max_tokens,
         budget_usd=args.judge_budget_usd,
         prices_file=args.judge_prices,
+        cache_path=args.judge_cache,
         use_cache=not args.no_judge_cache,
     )
 
