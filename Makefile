@@ -32,6 +32,8 @@ test: setup browser
 test-slow: setup
 	$(VENV)/bin/pytest -q -m slow
 
+# CI runs `make lint` too: ruff (lint and format) over everything, mypy over the package, the task hooks and scripts.
 lint: setup
 	$(VENV)/bin/ruff check instructeval tasks scripts tests
-	$(VENV)/bin/mypy instructeval
+	$(VENV)/bin/ruff format --check instructeval tasks scripts tests
+	$(VENV)/bin/mypy --explicit-package-bases instructeval tasks/*/hooks.py scripts/*.py
