@@ -215,6 +215,7 @@ class PairedTaskComparison(BaseModel):
 
     task: str
     metric: str
+    group: str | None = Field(None, description="the breakdown group compared (a writing category, a knowledge split)")
     n_paired: int
     base: Score
     other: Score

@@ -133,19 +133,25 @@ def combine_orders(first: str | None, second: str | None) -> str | None:
     return "tie"
 
 
+def judged_pairs(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, str | None]]:
+    """(doc_id, judge, repeat) -> the answer each order preferred ('model', 'reference', 'tie', None if unscored).
+
+    Only pairs judged in both orders are kept: one order never graded (budget) is not a judged pair.
+    """
+    preferences: dict[tuple[str, str, int], dict[str, str | None]] = defaultdict(dict)
+    for r in records:
+        preferred = _PREFERRED.get((r["order"], r["winner"]), "tie") if r["status"] == "scored" else None
+        preferences[(str(r["doc_id"]), r["judge"], int(r["repeat"]))][r["order"]] = preferred
+    return {key: by_order for key, by_order in preferences.items() if set(by_order) == set(ORDERS)}
+
+
 def pairwise_rates(
     answers: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]
 ) -> tuple[dict[str, dict[str, GroupScore]], dict[str, GroupScore]]:
     """Win/loss/tie rates per group, and how often the two orders agreed, over answers."""
-    preferences: dict[tuple[str, str, int], dict[str, str | None]] = defaultdict(dict)
-    for r in records:
-        preferred = _PREFERRED.get((r["order"], r["winner"]), "tie") if r["status"] == "scored" else None
-        preferences[(r["doc_id"], r["judge"], int(r["repeat"]))][r["order"]] = preferred
     outcomes: dict[str, list[str | None]] = defaultdict(list)
     agreed: dict[str, list[bool]] = defaultdict(list)
-    for (doc, _, _), by_order in preferences.items():
-        if set(by_order) != set(ORDERS):
-            continue  # one order was never graded (budget): not a judged pair
+    for (doc, _, _), by_order in judged_pairs(records).items():
         first, second = by_order["model_first"], by_order["reference_first"]
         outcomes[doc].append(combine_orders(first, second))
         if first is not None and second is not None:

@@ -101,10 +101,7 @@ def summarize_judgments(
 ) -> dict[str, Any]:
     """Scores per rubric and group (panel and per judge), agreement, repeat spread and length correlation."""
     judges = list(dict.fromkeys(r["judge"] for r in [*records, *not_graded]))
-    scores: Scores = defaultdict(list)
-    for record in records:
-        if record["status"] == "scored":
-            scores[(record["judge"], record["rubric"], record["doc_id"])].append(float(record["score"]))
+    scores = _valid_scores(records)
     names = [rubric.name for rubric in rubrics]
     unit = length_unit(samples)
     summary: dict[str, Any] = {
@@ -125,6 +122,21 @@ def summarize_judgments(
             summary["self_agreement"][judge] = {name: _self_agreement(records, judge, name, repeats) for name in names}
             summary["repeat_spread"][judge] = {name: _repeat_spread(samples, scores, judge, name) for name in names}
     return summary
+
+
+def answer_grades(records: Sequence[dict[str, Any]], judges: Sequence[str], rubric: str) -> dict[str, float]:
+    """Each graded answer's score for one rubric, by doc_id, computed as the report computes it."""
+    scores = _valid_scores(records)
+    docs = dict.fromkeys(str(r["doc_id"]) for r in records)
+    return {doc: value for doc in docs if (value := _answer_score(scores, judges, rubric, doc)) is not None}
+
+
+def _valid_scores(records: Sequence[dict[str, Any]]) -> Scores:
+    scores: Scores = defaultdict(list)
+    for record in records:
+        if record["status"] == "scored":
+            scores[(record["judge"], record["rubric"], record["doc_id"])].append(float(record["score"]))
+    return scores
 
 
 def _answer_score(scores: Scores, judges: Sequence[str], rubric: str, doc_id: str) -> float | None:

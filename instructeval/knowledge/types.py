@@ -94,4 +94,9 @@ class KnowledgeSet:
     @property
     def slug(self) -> str:
         """A file-safe name (`invented:reversal` -> `invented-reversal`)."""
-        return "".join(c if c.isalnum() or c in "._-" else "-" for c in self.name)
+        return set_slug(self.name)
+
+
+def set_slug(name: str) -> str:
+    """A knowledge set's file-safe name, as its samples files use it (`invented:reversal` -> `invented-reversal`)."""
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name)
