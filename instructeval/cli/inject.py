@@ -72,12 +72,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "score",
         help="score answers made elsewhere",
         description="Score a CSV/JSONL of responses (key column id, prompt or question; answer column "
-        "response or "
-        "raw_response) on a knowledge set, with the same scorers and table as `inject`.",
+        "response or raw_response, or one <model>_response column per model as in FineTuneBench's released "
+        "files, each scored as its own model) on a knowledge set, with the same scorers and table as `inject`.",
     )
     _common(score)
     score.add_argument("--responses", type=Path, required=True, metavar="FILE", help="CSV or JSONL of responses")
     score.add_argument("--label", help="name for these answers in runs/<label>/ (default: the file name)")
+    score.add_argument(
+        "--response-column",
+        metavar="COLUMN",
+        help="score only this answer column (default: response or raw_response, else every <model>_response)",
+    )
     score.set_defaults(func=run_score_command)
     return parser
 
@@ -90,9 +95,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scorers",
         metavar="S[,S...]",
-        help="exact, lenient, forced-choice (default: forced-choice for invented sets, exact,lenient "
-        "otherwise); "
-        "--judge adds the LLM grader",
+        help="strict, exact, lenient, forced-choice (default: forced-choice for invented sets, "
+        "strict,exact,lenient for FineTuneBench, exact,lenient otherwise); --judge adds the LLM grader",
     )
     parser.add_argument("--output", type=Path, default=Path("runs"), help="runs folder (default runs/)")
     parser.add_argument("--run-name", help="run folder name (default: a timestamp)")
@@ -136,31 +140,33 @@ def run_inject_command(args: argparse.Namespace) -> int:
 
 
 def run_score_command(args: argparse.Namespace) -> int:
-    """Score external answers, then print the table."""
+    """Score external answers, then print one table per answer column (model)."""
     if not args.knowledge:
         raise InstructEvalError("inject score needs --knowledge, e.g. --knowledge finetunebench:fictional_people")
     options = ScoreOptions(
         knowledge=args.knowledge,
         responses=args.responses,
         label=args.label,
+        response_column=args.response_column,
         data_dir=args.data_dir,
         size=args.size,
         seed=args.seed,
-        scorers=_split(args.scorers) or ("exact", "lenient"),
+        scorers=_split(args.scorers),
         judge=_judge(args),
         output=args.output,
         run_name=args.run_name,
         command=["instructeval", *sys.argv[1:]],
     )
     console = Console()
-    run_dir = score_responses(options, progress=console.print)
-    _print_table(console, run_dir)
+    for run_dir in score_responses(options, progress=console.print):
+        _print_table(console, run_dir, by_model=True)
     return 0
 
 
-def _print_table(console: Console, run_dir: Path) -> None:
+def _print_table(console: Console, run_dir: Path, *, by_model: bool = False) -> None:
     results = load_results(run_dir)
-    console.print(knowledge_table(results.knowledge or []))
+    title = f"{results.model.name}: accuracy [95 % Wilson CI] (n)" if by_model else None
+    console.print(knowledge_table(results.knowledge or [], title=title))
     console.print(f"results: {run_dir / 'results.json'}")
 
 

@@ -6,7 +6,7 @@
 
 Sets: `invented:<reversal|syllogism|holdout|all>` (generated, seeded), `finetunebench:<task>` (local copy
 only), `jsonl:<path>` (your own facts). Methods: base, icl, finetune (local LoRA or a provider's fine-tuning
-API), augmented-finetune. Scorers: exact, lenient, forced-choice, llm-grader:<judge>.
+API), augmented-finetune. Scorers: strict, exact, lenient, forced-choice, llm-grader:<judge>.
 """
 
 from instructeval.knowledge.external import ScoreOptions, match_responses, read_responses, score_responses
@@ -14,7 +14,7 @@ from instructeval.knowledge.formats import FORMATS, TrainingExample, training_ex
 from instructeval.knowledge.inject import METHODS, InjectOptions, inject
 from instructeval.knowledge.methods.finetune_openai import FineTuneJobFailed, PollPolicy
 from instructeval.knowledge.report import knowledge_table, markdown_table
-from instructeval.knowledge.scorers import exact_match, forced_choice, lenient_match, normalise
+from instructeval.knowledge.scorers import exact_match, forced_choice, lenient_match, normalise, strict_match
 from instructeval.knowledge.sets import NAMES_HELP, load_knowledge_set
 from instructeval.knowledge.types import SPLITS, Fact, KnowledgeSet, Probe
 
@@ -42,5 +42,6 @@ __all__ = [
     "normalise",
     "read_responses",
     "score_responses",
+    "strict_match",
     "training_examples",
 ]

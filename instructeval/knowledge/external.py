@@ -1,9 +1,12 @@
 """`inject score`: score answers produced elsewhere (another harness, a provider's console) on a set.
 
 The responses file is CSV or JSONL. Each row names its probe by `id` (our probe id, as in samples files) or
-by the question text (`prompt` or `question`, as FineTuneBench's own response files do), optionally narrowed
-by `split`, and carries the answer in `response` (or `raw_response`). Probes without a row are left out of
-n; rows that match no probe are an error, so a misaligned file is never silently scored.
+by the question text (`prompt` or `question`), optionally narrowed by `split`. An `id` that is no probe id
+(FineTuneBench's files carry the dataset row id, shared by every split) leaves the question text as the key.
+The answer is in `response` or `raw_response`, or in one `<model>_response` column per model, as in
+FineTuneBench's released `model_responses/` files: each such column is scored as its own model, in its own
+run folder. Probes without a row are left out of n; rows that match no probe, or whose `answer` column
+disagrees with the set's, are an error, so a misaligned file is never silently scored.
 """
 
 from __future__ import annotations
@@ -22,54 +25,83 @@ from instructeval.knowledge.inject import Progress, new_results, now, resolve_sc
 from instructeval.knowledge.methods.base import Answered
 from instructeval.knowledge.report import knowledge_result, sample_records
 from instructeval.knowledge.sets import load_knowledge_set
-from instructeval.knowledge.types import Probe
+from instructeval.knowledge.types import KnowledgeSet, Probe
 from instructeval.results import ModelInfo, samples_path, save_results
 from instructeval.run_folder import config_hash, open_run_folder
 from instructeval.samples import write_records
 
-KEY_COLUMNS = ("id", "prompt", "question")
+TEXT_COLUMNS = ("prompt", "question")
+KEY_COLUMNS = ("id", *TEXT_COLUMNS)
 RESPONSE_COLUMNS = ("response", "raw_response")
+MODEL_SUFFIX = "_response"
 
 
 @dataclass(frozen=True)
 class ScoreOptions:
-    """Everything `instructeval inject score` accepts."""
+    """Everything `instructeval inject score` accepts. `scorers=None` takes the set's defaults."""
 
     knowledge: str
     responses: Path
     label: str | None = None
+    response_column: str | None = None
     data_dir: Path | None = None
     size: int | None = None
     seed: int = 1234
-    scorers: tuple[str, ...] = ("exact", "lenient")
+    scorers: tuple[str, ...] | None = None
     judge: JudgeOptions | None = None
     output: Path = Path("runs")
     run_name: str | None = None
     command: list[str] = field(default_factory=list)
 
 
-def score_responses(options: ScoreOptions, progress: Progress = print) -> Path:
-    """Match responses to probes, score them, write a run folder with method `external`; return it."""
+@dataclass(frozen=True)
+class AnswerColumn:
+    """One column of answers in a responses file, and the model and label it is scored under."""
+
+    name: str
+    model: str
+    label: str
+
+
+def score_responses(options: ScoreOptions, progress: Progress = print) -> list[Path]:
+    """Match responses to probes and score every answer column; return one run folder (method `external`) each."""
     kset = load_knowledge_set(options.knowledge, data_dir=options.data_dir, size=options.size, seed=options.seed)
-    scorers = resolve_scorers(options.scorers, options.judge, local=False)
+    scorers = resolve_scorers(options.scorers or kset.default_scorers, options.judge, local=False)
     rows = read_responses(options.responses)
-    answered = [Answered(probe, probe.question, response) for probe, response in match_responses(kset.probes, rows)]
     label = options.label or options.responses.stem
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+    return [
+        _score_column(options, kset, scorers, column, match_responses(kset.probes, rows, column.name), progress)
+        for column in answer_columns(rows, options.response_column, label)
+    ]
+
+
+def _score_column(
+    options: ScoreOptions,
+    kset: KnowledgeSet,
+    scorers: list[str],
+    column: AnswerColumn,
+    matched: list[tuple[Probe, str]],
+    progress: Progress,
+) -> Path:
+    """Score one answer column into its own run folder."""
+    answered = [Answered(probe, probe.question, response) for probe, response in matched]
     settings = {
         "feature": "knowledge-score",
         "knowledge": options.knowledge,
         "responses": str(options.responses),
+        "column": column.name,
         "scorers": scorers,
-        "label": label,
+        "label": column.label,
     }
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", column.label)
     run = open_run_folder(options.output, slug, options.run_name, config_hash(settings), resume=False)
     try:
         started = time.perf_counter()
         progress(
-            f"run folder: {run.path}; {len(answered)} of {len(kset.probes)} probes answered in {options.responses}"
+            f"run folder: {run.path}; {len(answered)} of {len(kset.probes)} probes answered in "
+            f"{options.responses} ({column.name})"
         )
-        model = ModelInfo(spec=f"external:{label}", backend="external", name=label, revision=None)
+        model = ModelInfo(spec=f"external:{column.model}", backend="external", name=column.model, revision=None)
         results = new_results(options.command, options.seed, config_hash(settings), model, device="none")
         name = f"knowledge_{kset.slug}_external"
         scores, usage = score_answered(
@@ -77,7 +109,11 @@ def score_responses(options: ScoreOptions, progress: Progress = print) -> Path:
         )
         records = sample_records(kset, "external", answered, scores)
         write_records(samples_path(run.path, name), records)
-        training = {"responses": str(options.responses), **({"grader": usage} if usage else {})}
+        training = {
+            "responses": str(options.responses),
+            "response_column": column.name,
+            **({"grader": usage} if usage else {}),
+        }
         results.knowledge = [
             knowledge_result(
                 kset,
@@ -114,24 +150,50 @@ def read_responses(path: Path) -> list[dict[str, str]]:
         return [dict(row) for row in csv.DictReader(handle)]
 
 
-def match_responses(probes: Sequence[Probe], rows: Sequence[dict[str, str]]) -> list[tuple[Probe, str]]:
+def answer_columns(rows: Sequence[dict[str, str]], chosen: str | None, label: str) -> list[AnswerColumn]:
+    """The columns to score: `chosen`, else `response`/`raw_response`, else every `<model>_response` column."""
+    if not rows:
+        raise DataError("the responses file has no rows")
+    columns = list(rows[0])
+    if chosen is not None:
+        if chosen not in columns:
+            raise InstructEvalError(
+                f"--response-column {chosen!r} is not in the responses file: use one of {', '.join(columns)}"
+            )
+        return [AnswerColumn(chosen, _model_name(chosen) or label, label)]
+    single = next((c for c in RESPONSE_COLUMNS if c in columns), None)
+    if single is not None:
+        return [AnswerColumn(single, label, label)]
+    per_model = [AnswerColumn(c, model, f"{label}-{model}") for c in columns if (model := _model_name(c))]
+    if not per_model:
+        raise DataError(
+            f"the responses file needs an answer column ({', '.join(RESPONSE_COLUMNS)} or <model>{MODEL_SUFFIX}); "
+            f"it has {', '.join(sorted(columns))}"
+        )
+    return per_model
+
+
+def _model_name(column: str) -> str | None:
+    """`gpt-4o-mini_response` -> `gpt-4o-mini`; None for a column not named after a model."""
+    model = column.removesuffix(MODEL_SUFFIX)
+    return model if model and model != column else None
+
+
+def match_responses(
+    probes: Sequence[Probe], rows: Sequence[dict[str, str]], column: str = "response"
+) -> list[tuple[Probe, str]]:
     """Pair each row with its probe(s), in probe order; every row must match and no probe may match twice."""
     if not rows:
         raise DataError("the responses file has no rows")
-    columns = set(rows[0])
-    key = next((c for c in KEY_COLUMNS if c in columns), None)
-    text = next((c for c in RESPONSE_COLUMNS if c in columns), None)
-    if key is None or text is None:
-        raise DataError(
-            f"the responses file needs a key column ({' or '.join(KEY_COLUMNS)}) and an answer column "
-            f"({' or '.join(RESPONSE_COLUMNS)}); it has {', '.join(sorted(columns))}"
-        )
+    key = _key_column(probes, rows)
+    if column not in rows[0]:
+        raise DataError(f"the responses file has no answer column {column!r}: pass --response-column")
     index: dict[str, list[Probe]] = {}
     for probe in probes:
         index.setdefault(probe.id if key == "id" else probe.question.strip(), []).append(probe)
     found: dict[str, str] = {}
     unmatched = 0
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         candidates = [p for p in index.get(row[key].strip(), []) if not row.get("split") or p.split == row["split"]]
         if not candidates:
             unmatched += 1
@@ -139,9 +201,29 @@ def match_responses(probes: Sequence[Probe], rows: Sequence[dict[str, str]]) -> 
         for probe in candidates:
             if probe.id in found:
                 raise DataError(f"probe {probe.id} is answered twice in the responses file: keep one row per probe")
-            found[probe.id] = row[text]
+            if row.get("answer", "").strip() not in ("", probe.answer.strip()):
+                raise DataError(
+                    f"row {number} gives the answer {row['answer']!r} where the set has {probe.answer!r} for probe "
+                    f"{probe.id}: score the file against the copy of the set it was made on"
+                )
+            found[probe.id] = row[column]
     if unmatched:
         raise InstructEvalError(
             f"{unmatched} of {len(rows)} responses match no probe by {key!r}: check the knowledge set and the column"
         )
     return [(probe, found[probe.id]) for probe in probes if probe.id in found]
+
+
+def _key_column(probes: Sequence[Probe], rows: Sequence[dict[str, str]]) -> str:
+    """`id` when it holds our probe ids (or is the only key), else the question text column."""
+    columns = set(rows[0])
+    text = next((c for c in TEXT_COLUMNS if c in columns), None)
+    if "id" in columns:
+        ids = {probe.id for probe in probes}
+        if text is None or any(row["id"].strip() in ids for row in rows):
+            return "id"
+    if text is None:
+        raise DataError(
+            f"the responses file needs a key column ({' or '.join(KEY_COLUMNS)}); it has {', '.join(sorted(columns))}"
+        )
+    return text

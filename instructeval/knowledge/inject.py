@@ -34,7 +34,13 @@ from instructeval.knowledge.methods.finetune_local import LoraSettings, train_lo
 from instructeval.knowledge.methods.finetune_openai import ApiSettings, PollPolicy, finetune_via_api
 from instructeval.knowledge.methods.icl import DEFAULT_MAX_CHARS, IclContext
 from instructeval.knowledge.report import knowledge_result, sample_records
-from instructeval.knowledge.scorers import FORCED_CHOICE, GENERATION_SCORERS, forced_choice, generation_scores
+from instructeval.knowledge.scorers import (
+    FORCED_CHOICE,
+    GENERATION_SCORERS,
+    TEXT_SCORERS,
+    forced_choice,
+    generation_scores,
+)
 from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.knowledge.types import KnowledgeSet, Probe
 from instructeval.models.spec import ModelSpec, parse_model_spec
@@ -52,7 +58,7 @@ from instructeval.run_folder import RunFolder, config_hash, open_run_folder
 from instructeval.samples import write_records
 
 METHODS = ("base", "icl", "finetune", "augmented-finetune")
-RULE_SCORERS = (*GENERATION_SCORERS, FORCED_CHOICE)
+RULE_SCORERS = (*TEXT_SCORERS, FORCED_CHOICE)
 Progress = Callable[[str], None]
 
 

@@ -1,7 +1,9 @@
 """Per-answer scorers, pure functions. The scorer changes results hugely, so every number names its scorer.
 
-- exact: the normalised response equals a normalised gold answer (FineTuneBench's notebook uses a plain
-  case-insensitive comparison; normalising punctuation, articles and spacing only forgives form).
+- strict: the stripped, lower-cased response equals a stripped, lower-cased gold answer: FineTuneBench's own
+  scorer (its notebook compares lower-cased strings of answers stripped at generation).
+- exact: the normalised response equals a normalised gold answer (normalising punctuation, articles and
+  spacing only forgives form).
 - lenient: a normalised gold answer appears inside the normalised response as whole words.
 - forced-choice: the correct continuation has the highest log-likelihood (ties count as wrong).
 - llm-grader:<judge>: a judge model's correct/incorrect verdict (see `grader.py`).
@@ -14,7 +16,11 @@ import string
 import unicodedata
 from collections.abc import Sequence
 
+STRICT = "strict"
 GENERATION_SCORERS = ("exact", "lenient")
+"""The default scorers of generated answers."""
+TEXT_SCORERS = (STRICT, *GENERATION_SCORERS)
+"""Every rule-based scorer of generated answers."""
 FORCED_CHOICE = "forced-choice"
 GRADER_PREFIX = "llm-grader:"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -29,6 +35,12 @@ def normalise(text: str) -> str:
     text = text.translate(_PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+def strict_match(response: str, golds: Sequence[str]) -> float:
+    """1.0 when the stripped, lower-cased response equals one of the stripped, lower-cased gold answers."""
+    answer = response.strip().lower()
+    return float(any(answer == gold.strip().lower() for gold in golds if gold.strip()))
 
 
 def exact_match(response: str, golds: Sequence[str]) -> float:
@@ -51,5 +63,5 @@ def forced_choice(loglikelihoods: Sequence[float], correct: int) -> float:
 
 def generation_scores(response: str, golds: Sequence[str], scorers: Sequence[str]) -> dict[str, float]:
     """The rule-based generation scorers among `scorers` applied to one response."""
-    rules = {"exact": exact_match, "lenient": lenient_match}
+    rules = {STRICT: strict_match, "exact": exact_match, "lenient": lenient_match}
     return {name: rules[name](response, golds) for name in scorers if name in rules}

@@ -5,6 +5,7 @@ instructeval and nothing is downloaded: pass `--data-dir` pointing at a copy lai
 `datasets/`
 (`<task>/<task>_<role>.csv`, `.csv.gz` accepted). Questions are sent as the CSVs' `prompt` column, as the
 authors' notebook does; latest_news keeps only the rows flagged `used_in_analysis`, as the notebook does.
+The default scorers put the authors' own (`strict`) beside `exact` and `lenient`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import os
 from pathlib import Path
 
 from instructeval.errors import DataError, InstructEvalError
+from instructeval.knowledge.scorers import GENERATION_SCORERS, STRICT
 from instructeval.knowledge.types import Fact, KnowledgeSet, Probe
 from instructeval.paths import DATA_DIR_ENV
 
 TASKS = ("latest_news", "fictional_people", "medical", "coding")
+DEFAULT_SCORERS = (STRICT, *GENERATION_SCORERS)
 SOURCE = (
     "FineTuneBench (Wu, Wu & Zou 2024, arXiv:2411.05059; github.com/kevinwu23/StanfordFineTuneBench): "
     "no license stated upstream, read from the user's local copy at {root}"
@@ -44,6 +47,7 @@ def finetunebench_set(task: str, data_dir: Path | None) -> KnowledgeSet:
         facts=tuple(facts),
         probes=tuple(probes),
         source=SOURCE.format(root=root),
+        default_scorers=DEFAULT_SCORERS,
         params={"data_dir": str(root)},
     )
 
