@@ -38,7 +38,7 @@ from instructeval.samples import write_records
 from instructeval.stats import paired_bootstrap_ci, paired_permutation_test
 
 RNG = np.random.default_rng(7)
-# 40 MMLU-like 0/1 outcomes where the tuned model is clearly better, 30 graded writing scores barely changed.
+# 40 MMLU-like 0/1 outcomes where the tuned model is clearly better, 30 graded scores (1-10) barely changed.
 BASE_ACC = (RNG.random(40) < 0.35).astype(float)
 TUNED_ACC = np.where(RNG.random(40) < 0.6, 1.0, BASE_ACC)
 BASE_GRADE = RNG.integers(1, 11, 30).astype(float)
@@ -100,7 +100,7 @@ def make_run(
     prompt: str = "prompt",
     shuffle: bool = False,
 ) -> Path:
-    """A run folder with tasks mmlu (binary acc), writing (graded, 1-10) and hhh (binary, two subtasks)."""
+    """A run folder with tasks mmlu (binary acc), rated (graded, 1-10) and hhh (binary, two subtasks)."""
     run = root / "demo" / name
     results = RunResults(
         run=RunInfo(
@@ -120,7 +120,7 @@ def make_run(
     )
     tasks = {
         "mmlu": ("acc,none", acc, None),
-        "writing": ("score,none", grade, None),
+        "rated": ("score,none", grade, None),
         "hhh": ("acc,none", hhh, HHH_SUBTASKS),
     }
     for task, (metric, values, subtasks) in tasks.items():
@@ -159,7 +159,7 @@ def test_scores_tests_and_holm_match_statsmodels(runs: tuple[Path, Path]) -> Non
     assert (mmlu.difference.ci_low, mmlu.difference.ci_high) == pytest.approx((reference.ci_low, reference.ci_high))
     assert mmlu.difference.resamples == 2000 and mmlu.difference.seed == 1234
 
-    writing = rows["writing"]
+    writing = rows["rated"]
     assert writing.test == "paired_permutation"
     permutation = paired_permutation_test(BASE_GRADE, TUNED_GRADE, seed=1234, resamples=2000)
     assert writing.p_value == pytest.approx(permutation.p_value)
@@ -237,7 +237,7 @@ def test_mismatched_prompts_are_refused_then_forced_and_recorded(tmp_path: Path)
 def test_metric_by_bare_name_and_tasks_without_it_are_skipped(runs: tuple[Path, Path]) -> None:
     (outcome,) = compare_runs(CompareOptions(runs=runs, metric="acc", resamples=500))
     assert [row.task for row in outcome.comparison.tasks] == ["mmlu", "hhh"]
-    assert outcome.skipped == ("writing (no metric acc)",)
+    assert outcome.skipped == ("rated (no metric acc)",)
     with pytest.raises(InstructEvalError, match="no shared task has the metric nope"):
         compare_runs(CompareOptions(runs=runs, metric="nope"))
 

@@ -15,10 +15,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="compare runs example by example, with paired tests",
         description="Compare each run against the first (the base) on the examples both scored: both scores, the "
         "difference with a paired bootstrap CI, a paired test (exact McNemar for 0/1 scores, permutation for graded "
-        "ones) with Holm-Bonferroni across tasks. Writes <run>/comparison-vs-<base>.json beside each compared run.",
+        "ones) with Holm-Bonferroni across rows. Writing runs compare the judge's grades (per rubric, category and "
+        "overall) and pairwise win rates; knowledge-injection runs compare per probe, per scorer and split. One "
+        "knowledge-injection run alone compares its methods against --base-method. Writes "
+        "<run>/comparison-vs-<base>.json beside each compared run.",
     )
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders runs/<model>/<run>; base first")
-    parser.add_argument("--metric", help="metric to compare, e.g. acc or acc_norm,none (default: each task's primary)")
+    parser.add_argument(
+        "--metric",
+        help="metric to compare, e.g. acc or acc_norm,none, a knowledge scorer, or answer_words for writing "
+        "(default: each task's primary metric, the judge's grades, every scorer)",
+    )
+    parser.add_argument(
+        "--base-method",
+        help="with one knowledge-injection run: the method the others are compared against (default base)",
+    )
     parser.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level (default 0.05)")
     parser.add_argument(
         "--format", choices=("table", "markdown", "json"), default="table", help="output (default table)"
@@ -53,6 +64,7 @@ def compare_command(args: argparse.Namespace) -> int:
             force=args.force,
             seed=args.seed,
             resamples=DEFAULT_RESAMPLES if args.resamples is None else args.resamples,
+            base_method=args.base_method,
         )
     )
     if args.format == "json":

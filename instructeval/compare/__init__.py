@@ -1,8 +1,18 @@
-"""Paired comparison of runs on the same examples: `compare_runs(CompareOptions(runs=(base, other, ...)))`."""
+"""Paired comparison of runs on the same examples: `compare_runs(CompareOptions(runs=(base, other, ...)))`.
+
+One knowledge-injection run alone compares its methods: `compare_runs(CompareOptions(runs=(run,)))`.
+"""
 
 from instructeval.compare._pairing import PairedScores, pair_samples, protocol_mismatches, resolve_metric
-from instructeval.compare._render import comparison_markdown, comparison_table, comparisons_json
-from instructeval.compare._runs import CompareOptions, CompareOutcome, compare_runs, comparison_path
+from instructeval.compare._render import comparison_markdown, comparison_table, comparisons_json, row_label
+from instructeval.compare._runs import (
+    CompareOptions,
+    CompareOutcome,
+    compare_methods,
+    compare_runs,
+    comparison_path,
+    method_comparison_path,
+)
 from instructeval.compare._statistics import adjust, compare_task, stratified_paired_bootstrap_ci
 
 __all__ = [
@@ -10,14 +20,17 @@ __all__ = [
     "CompareOutcome",
     "PairedScores",
     "adjust",
+    "compare_methods",
     "compare_runs",
     "compare_task",
     "comparison_markdown",
     "comparison_path",
     "comparison_table",
     "comparisons_json",
+    "method_comparison_path",
     "pair_samples",
     "protocol_mismatches",
     "resolve_metric",
+    "row_label",
     "stratified_paired_bootstrap_ci",
 ]

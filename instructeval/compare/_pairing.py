@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from instructeval.errors import InstructEvalError
 from instructeval.results import RunResults, TaskResult, iter_samples, load_results, samples_path
+from instructeval.stats import Kind
 
 SampleKey = tuple[str, str, int]
 """(subtask, doc_hash, occurrence): the occurrence tells apart identical examples within one subtask."""
@@ -89,13 +91,19 @@ def resolve_metric(task: TaskResult, requested: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class PairedScores:
-    """One task's per-example scores of both runs on the examples both scored, in the same order."""
+    """One task's per-example scores of both runs on the examples both scored, in the same order.
+
+    `group` names the breakdown group the scores cover (None: the whole task); `kind` fixes how each side's
+    interval is computed (None: inferred from the values).
+    """
 
     task: str
     metric: str
     subtasks: tuple[str, ...]
     base: NDArray[np.float64]
     other: NDArray[np.float64]
+    group: str | None = None
+    kind: Kind | None = None
 
     def by_subtask(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
         """(base, other) score arrays per subtask, in first-seen order."""
@@ -105,7 +113,19 @@ class PairedScores:
 
 def pair_samples(base: Path, other: Path, task: str, metric: str) -> PairedScores:
     """Align two runs' samples of one task by (subtask, doc hash); examples either run did not score drop out."""
-    first, second = _scores(base, task, metric), _scores(other, task, metric)
+    return paired(task, metric, sample_scores(base, task, metric), sample_scores(other, task, metric))
+
+
+def paired(
+    task: str,
+    metric: str,
+    first: dict[SampleKey, float],
+    second: dict[SampleKey, float],
+    *,
+    group: str | None = None,
+    kind: Kind | None = None,
+) -> PairedScores:
+    """The examples both sides scored, in the first side's order."""
     keys = [key for key in first if key in second]
     return PairedScores(
         task=task,
@@ -113,20 +133,35 @@ def pair_samples(base: Path, other: Path, task: str, metric: str) -> PairedScore
         subtasks=tuple(key[0] for key in keys),
         base=np.array([first[key] for key in keys], dtype=np.float64),
         other=np.array([second[key] for key in keys], dtype=np.float64),
+        group=group,
+        kind=kind,
     )
 
 
-def _scores(run_dir: Path, task: str, metric: str) -> dict[SampleKey, float]:
+def read_samples(run_dir: Path, task: str) -> list[dict[str, Any]]:
+    """One task's per-sample log; a one-line error when the run folder lacks it."""
     path = samples_path(run_dir, task)
     if not path.is_file():
         raise InstructEvalError(f"{path} is missing: the run folder is incomplete; rerun the task with --resume")
+    return iter_samples(run_dir, task)
+
+
+def keyed(rows: list[dict[str, Any]]) -> list[tuple[SampleKey, dict[str, Any]]]:
+    """Each sample with its pairing key (subtask, doc hash, occurrence)."""
     seen: Counter[tuple[str, str]] = Counter()
-    scores: dict[SampleKey, float] = {}
-    for row in iter_samples(run_dir, task):
+    found = []
+    for row in rows:
         example = (str(row["subtask"]), str(row["doc_hash"]))
-        occurrence = seen[example]
+        found.append(((*example, seen[example]), row))
         seen[example] += 1
+    return found
+
+
+def sample_scores(run_dir: Path, task: str, metric: str) -> dict[SampleKey, float]:
+    """Per-example values of one metric, by pairing key; examples without a value are left out."""
+    scores: dict[SampleKey, float] = {}
+    for key, row in keyed(read_samples(run_dir, task)):
         value = row["scores"].get(metric)
         if value is not None:
-            scores[(*example, occurrence)] = float(value)
+            scores[key] = float(value)
     return scores

@@ -37,9 +37,14 @@ def marker(row: PairedTaskComparison) -> str:
     return UP if row.difference.value > 0 else DOWN
 
 
+def row_label(row: PairedTaskComparison) -> str:
+    """The task, and the breakdown group when the row covers one: 'writing · creative'."""
+    return f"{row.task} · {row.group}" if row.group else row.task
+
+
 def _cells(row: PairedTaskComparison) -> list[str]:
     return [
-        row.task,
+        row_label(row),
         row.metric,
         str(row.n_paired),
         score_text(row.base),
@@ -57,7 +62,7 @@ def footer(comparison: Comparison) -> str:
     """What the marks mean, and whether mismatches were overridden."""
     text = (
         f"{UP}/{DOWN}: significant at alpha={comparison.alpha} after Holm-Bonferroni across the "
-        f"{len(comparison.tasks)} tasks; W/L/T: examples where other scored higher / lower / the same; "
+        f"{len(comparison.tasks)} rows; W/L/T: examples where other scored higher / lower / the same; "
         "scores ± stderr [95% CI]."
     )
     if comparison.forced:

@@ -28,10 +28,11 @@ Pairs = tuple[NDArray[np.float64], NDArray[np.float64]]
 def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int) -> PairedTaskComparison:
     """Scores, difference (other - base) and test for one task; p_adjusted is left for `adjust`.
 
-    With `macro` (tasks whose headline averages subtask means, e.g. BBH, HHH) both scores and the difference
-    are averaged over subtasks like the headline is, so difference = other - base exactly, and the difference's
-    interval comes from a bootstrap stratified by subtask. The test always uses every pair: exact McNemar for
-    0/1 outcomes, a seeded sign-flip permutation test for graded scores.
+    Each side's interval follows `paired.kind` (inferred from the values when None). With `macro` (tasks
+    whose headline averages subtask means, e.g. BBH, HHH) both scores and the difference are averaged over
+    subtasks like the headline is, so difference = other - base exactly, and the difference's interval comes
+    from a bootstrap stratified by subtask. The test always uses every pair: exact McNemar for 0/1 outcomes,
+    a seeded sign-flip permutation test for graded scores.
     """
     n = int(paired.base.size)
     if n == 0:
@@ -39,6 +40,7 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
         return PairedTaskComparison(
             task=paired.task,
             metric=paired.metric,
+            group=paired.group,
             n_paired=0,
             base=missing,
             other=missing,
@@ -51,7 +53,7 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
             losses=0,
             ties=0,
         )
-    kind = metric_kind(np.concatenate([paired.base, paired.other]).tolist())
+    kind = paired.kind or metric_kind(np.concatenate([paired.base, paired.other]).tolist())
     groups = paired.by_subtask() if macro else [(paired.base, paired.other)]
     if len(groups) == 1:
         base = summarize(paired.base, kind=kind, seed=seed, resamples=resamples)
@@ -69,6 +71,7 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
     return PairedTaskComparison(
         task=paired.task,
         metric=paired.metric,
+        group=paired.group,
         n_paired=n,
         base=_score(base),
         other=_score(other),
