@@ -206,7 +206,7 @@ def _run_task(
     from lm_eval.evaluator import evaluate as lm_eval_evaluate
     from lm_eval.tasks import TaskManager
 
-    from instructeval.overrides import apply_overrides
+    from instructeval.overrides import apply_overrides, primary_metric
     from instructeval.samples import records_from_lm_eval, write_records
     from instructeval.summary import breakdowns, task_scores
 
@@ -221,7 +221,7 @@ def _run_task(
     chat = options.chat_template if options.chat_template is not None else info.chat_template_default
     if not spec.is_local:
         chat = True  # chat-completions endpoints always apply the server's template
-    generation = apply_overrides(loaded["tasks"], options, seed=options.seed)
+    generation = apply_overrides(info.name, loaded["tasks"], options, seed=options.seed)
     started = time.perf_counter()
     output = lm_eval_evaluate(
         lm=lm,
@@ -251,7 +251,9 @@ def _run_task(
     for key in ("results", "groups", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
         getattr(results, key.replace("-", "_")).update(_json_safe(output.get(key, {})))
     scores = task_scores(records, info.aggregation, options.seed)
-    primary = info.primary_metric if info.primary_metric in scores else next(iter(scores), info.primary_metric)
+    primary = primary_metric(info.name, info.primary_metric, options)
+    if primary not in scores:
+        raise RuntimeError(f"{info.name}: its headline metric {primary} was not computed (got {', '.join(scores)})")
     return TaskResult(
         task=info.name,
         protocol=info.protocol,

@@ -3,10 +3,13 @@
 lm-eval's own CachingLM skips sampled generations (so self-consistency and pass@k would be recomputed) and
 commits once per call. Here each answer is stored under the hash of its request plus its occurrence number,
 so the K samples of a repeated request are K entries, and a resumed run recomputes nothing that finished.
+lm-eval repeats a sampled request K times with one `seed`; the k-th repeat is sent with a seed of its own
+(derived from that seed and k), so every backend draws K different samples, the same ones on every rerun.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import Counter
@@ -16,6 +19,7 @@ from typing import Any
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM, hash_args
 
+from instructeval.seeds import derive_seed
 from instructeval.sqlite_store import open_store
 
 CACHED_METHODS = ("loglikelihood", "loglikelihood_rolling", "generate_until")
@@ -99,8 +103,8 @@ class ResumableLM:
         return self._answer("loglikelihood_rolling", requests)
 
     def generate_until(self, requests: list[Instance]) -> list[Any]:
-        """Generation requests (greedy or sampled), cached per occurrence."""
-        return self._answer("generate_until", requests)
+        """Generation requests (greedy or sampled), cached per occurrence; each sampled repeat has its own seed."""
+        return self._answer("generate_until", seed_repeats(requests))
 
     def _answer(self, method: str, requests: list[Instance]) -> list[Any]:
         keys = [hash_args(method, request.args) for request in requests]
@@ -132,3 +136,19 @@ class ResumableLM:
             extra = [answer for k, answer in zip(keys, answers, strict=True) if k == key][have:count]
             for answer in extra:
                 self.cache.append(method, key, list(answer) if isinstance(answer, tuple) else answer)
+
+
+def seed_repeats(requests: list[Instance]) -> list[Instance]:
+    """Sampled generation requests with the k-th repeat of identical arguments carrying `derive_seed(seed, k)`."""
+    occurrence: Counter[str] = Counter()
+    seeded = []
+    for request in requests:
+        context, gen_kwargs = request.args
+        if not (gen_kwargs.get("do_sample") and "seed" in gen_kwargs):
+            seeded.append(request)
+            continue
+        key = hash_args("generate_until", request.args)
+        repeat_kwargs = {**gen_kwargs, "seed": derive_seed(int(gen_kwargs["seed"]), occurrence[key])}
+        occurrence[key] += 1
+        seeded.append(dataclasses.replace(request, arguments=(context, repeat_kwargs)))
+    return seeded

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Protocol
 
+from lm_eval.api.filter import FilterEnsemble
 from lm_eval.filters import build_filter_ensemble
+from lm_eval.filters.selection import MajorityVoteFilter, TakeFirstFilter, TakeKFilter
 
-SELF_CONSISTENCY_TASKS = ("gsm8k",)
+SELF_CONSISTENCY_TASKS = ("gsm8k", "mgsm", "bbh")
+"""The chain-of-thought generation tasks, whose extracted answers a majority vote can pool."""
 PASS_AT_K_TASKS = ("humaneval",)
 DEFAULT_SC_TEMPERATURE = 0.7
 DEFAULT_PASS_AT_K_TEMPERATURE = 0.8
@@ -23,22 +27,38 @@ class _Options(Protocol):
     def max_gen_toks(self) -> int | None: ...
 
 
-def apply_overrides(tasks: dict[str, Any], options: _Options, *, seed: int) -> dict[str, Any]:
-    """Change the loaded lm-eval tasks in place; return the decoding settings to record in results."""
+def apply_overrides(task_name: str, tasks: dict[str, Any], options: _Options, *, seed: int) -> dict[str, Any]:
+    """Change the loaded lm-eval (sub)tasks of `task_name` in place; return the decoding settings to record."""
+    votes = options.self_consistency if task_name in SELF_CONSISTENCY_TASKS else None
+    samples = options.samples if task_name in PASS_AT_K_TASKS else None
     recorded: dict[str, Any] = {}
-    for name, task in tasks.items():
+    for task in tasks.values():
         if task.get_config("output_type") != "generate_until":
             continue
         if options.max_gen_toks is not None:
             task.set_config(key="generation_kwargs", value={"max_gen_toks": options.max_gen_toks}, update=True)
-        if options.self_consistency and name in SELF_CONSISTENCY_TASKS:
-            _sample(task, options.self_consistency, options.temperature or DEFAULT_SC_TEMPERATURE, seed)
-            task._filters = [_majority_filter(f, options.self_consistency) for f in task._filters]
-        if options.samples and name in PASS_AT_K_TASKS:
-            _sample(task, options.samples, options.temperature or DEFAULT_PASS_AT_K_TEMPERATURE, seed)
-            task._filters = [build_filter_ensemble("none", [("take_first_k", {"k": options.samples})])]
+        if votes:
+            _sample(task, votes, options.temperature or DEFAULT_SC_TEMPERATURE, seed)
+            task._filters = [_majority_filter(f, votes) for f in task._filters]
+        if samples:
+            _sample(task, samples, options.temperature or DEFAULT_PASS_AT_K_TEMPERATURE, seed)
+            task._filters = [build_filter_ensemble("none", [("take_first_k", {"k": samples})])]
         recorded = {**task.get_config("generation_kwargs"), "repeats": task.get_config("repeats") or 1}
     return recorded
+
+
+def primary_metric(task_name: str, declared: str, options: _Options) -> str:
+    """The headline metric key (`metric,filter`): under --self-consistency K, the declared metric's maj@K vote."""
+    metric, _, filter_name = declared.partition(",")
+    filter_name = filter_name or "none"
+    if options.self_consistency and task_name in SELF_CONSISTENCY_TASKS:
+        filter_name = majority_filter_name(filter_name, options.self_consistency)
+    return f"{metric},{filter_name}"
+
+
+def majority_filter_name(filter_name: str, k: int) -> str:
+    """`maj@K-<filter>` for the vote over a named extraction filter, `maj@K` over lm-eval's default one."""
+    return f"maj@{k}" if filter_name == "none" else f"maj@{k}-{filter_name}"
 
 
 def _sample(task: Any, repeats: int, temperature: float, seed: int) -> None:
@@ -48,10 +68,11 @@ def _sample(task: Any, repeats: int, temperature: float, seed: int) -> None:
     )
 
 
-def _majority_filter(ensemble: Any, k: int) -> Any:
-    """The same answer extraction, then a majority vote over the K samples (maj@K)."""
-    components: list[tuple[str, dict[str, Any] | None]] = [
-        ("regex", dict(step.keywords)) for step in ensemble.filters if "regex_pattern" in getattr(step, "keywords", {})
-    ]
-    components += [("majority_vote", None), ("take_first", None)]
-    return build_filter_ensemble(f"maj@{k}-{ensemble.name}", components)
+def _majority_filter(ensemble: FilterEnsemble, k: int) -> FilterEnsemble:
+    """The same answer extraction steps, then a majority vote over the K samples (maj@K)."""
+    selection = (TakeFirstFilter, TakeKFilter, MajorityVoteFilter)
+    extraction = [step for step in ensemble.filters if getattr(step, "func", None) not in selection]
+    return FilterEnsemble(
+        name=majority_filter_name(ensemble.name, k),
+        filters=[*extraction, partial(MajorityVoteFilter), partial(TakeFirstFilter)],
+    )

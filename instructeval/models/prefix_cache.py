@@ -9,6 +9,7 @@ projected onto the vocabulary. Answers, their order and the `cache_hook` calls a
 Greedy and sampled generation reuse the batch's shared prefix too: its KV is computed once (and kept while later
 batches share it), and each row's padding moves from the left edge to between the prefix and the rest of the row
 (masked out, positions counted from the mask), so the generated columns are where lm-eval expects them.
+A request's `seed` (lm-eval passes it through to `generate`, which refuses it) seeds each row's own sampler.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from instructeval.models._prefix_kv import (
     unsupported_reason,
 )
 from instructeval.models._prefix_plan import PrefixNode, common_prefix_length, plan_prefixes
+from instructeval.models._seeded_sampling import row_seeds, seeded_sampling
 
 Request = tuple[tuple[str, str] | None, list[int], list[int]]
 
@@ -226,6 +228,9 @@ class PrefixCachedHFLM(HFLM):
         self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs: Any
     ) -> torch.Tensor:
         mask = generation_kwargs.get("attention_mask")
+        seed = generation_kwargs.pop("seed", None)
+        if generation_kwargs.get("do_sample") and seed is not None:
+            generation_kwargs = seeded_sampling(generation_kwargs, row_seeds(context, mask, int(seed)))
         shared = self._generation_prefix(context, mask, generation_kwargs)
         if shared is None or mask is None:
             return super()._model_generate(context, max_length, stop, **generation_kwargs)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,21 @@ def _exemplars(shots: list[dict[str, str]]) -> tuple[str, str, list[dict[str, st
     return q_prefix, a_prefix, rows
 
 
-def extract_number(response: str) -> float | None:
-    """The last number in the response (CoT answers end with it), or None."""
+def final_numbers(resps: Iterable[list[str]], docs: list[dict[str, Any]]) -> list[list[str]]:
+    """Filter step: each response's last number as written ('' when it has none), what scoring and a vote use."""
+    return [[final_number_text(response) for response in group] for group in resps]
+
+
+def final_number_text(response: str) -> str:
+    """The last number in the response as written (CoT answers end with it), or ''."""
     numbers = _NUMBER.findall(response)
-    if not numbers:
-        return None
-    try:
-        return float(numbers[-1].replace(",", "").rstrip("."))
-    except ValueError:
-        return None
+    return numbers[-1] if numbers else ""
+
+
+def extract_number(response: str) -> float | None:
+    """The last number in the response as a float, or None."""
+    text = final_number_text(response)
+    return float(text.replace(",", "")) if text else None
 
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
