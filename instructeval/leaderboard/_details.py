@@ -12,6 +12,8 @@ from instructeval.leaderboard._views import (
     average,
     cell,
     comparison_cell,
+    comparison_key,
+    comparison_label,
     is_alignment,
     model_labels,
     primary_score,
@@ -152,7 +154,7 @@ def _comparisons(model: Model, comparisons: Sequence[tuple[Comparison, str]]) ->
                     "tasks": [
                         {
                             "task": t.task,
-                            "label": task_label(t.task),
+                            "label": comparison_label(comparison_key(t, comparison)),
                             "test": t.test,
                             "cell": comparison_cell(t),
                             **scale_of([[c[6], c[7]]] if (c := comparison_cell(t)) else []),

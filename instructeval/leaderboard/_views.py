@@ -16,7 +16,7 @@ from typing import Any, get_args
 from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import PROBLEM_SOLVING
-from instructeval.results import Comparison, KnowledgeResult, ModelInfo, Score
+from instructeval.results import Comparison, KnowledgeResult, ModelInfo, PairedTaskComparison, Score
 
 Cell = list[Any] | None
 TASK_LABELS = {
@@ -319,7 +319,7 @@ def knowledge_view(models: Sequence[Model]) -> dict[str, Any]:
     }
 
 
-def comparison_cell(task: Any) -> Cell:
+def comparison_cell(task: PairedTaskComparison) -> Cell:
     """The paired difference with its CI, the adjusted p-value, the verdict, both scores and wins/losses/ties."""
     diff = cell(task.difference)
     if diff is None:
@@ -352,12 +352,31 @@ def _model_index(models: Sequence[Model], name: str) -> int | None:
     return next((i for i, model in enumerate(models) if name in model_labels(model)), None)
 
 
+ColumnKey = tuple[str, str | None, str | None]
+"""(task, metric, group) of a base -> tuned column; metric and group are None for a task's single headline row."""
+
+
+def comparison_key(row: PairedTaskComparison, comparison: Comparison) -> ColumnKey:
+    """A task compared on one metric is one column; a task with several rows (judge rubrics, knowledge scorers,
+    categories, splits) gets a column per metric and group."""
+    rows_of_task = sum(t.task == row.task for t in comparison.tasks)
+    if rows_of_task == 1 and row.group is None:
+        return (row.task, None, None)
+    return (row.task, row.metric, row.group)
+
+
+def comparison_label(key: ColumnKey) -> str:
+    """'GSM8K', 'writing · relevance', 'writing · relevance · creative'."""
+    return " · ".join(part for part in (task_label(key[0]), key[1], key[2]) if part)
+
+
 def comparison_view(models: Sequence[Model], comparisons: Sequence[tuple[Comparison, str]]) -> dict[str, Any]:
-    """Base -> tuned: per task the paired difference (tuned - base) with its CI; significant ones are marked."""
-    tasks = list(dict.fromkeys(t.task for c, _l in comparisons for t in c.tasks))
+    """Base -> tuned: per task (per rubric, scorer and group where there are several) the paired difference
+    (tuned - base) with its CI; significant ones are marked."""
+    keys = list(dict.fromkeys(comparison_key(t, c) for c, _l in comparisons for t in c.tasks))
     rows: list[dict[str, Any]] = []
     for comparison, _label in comparisons:
-        by_task = {t.task: t for t in comparison.tasks}
+        by_key = {comparison_key(t, comparison): t for t in comparison.tasks}
         base, other = _model_index(models, comparison.base_model), _model_index(models, comparison.other_model)
         identity = models[other].identity if other is not None else None
         rows.append(
@@ -366,25 +385,27 @@ def comparison_view(models: Sequence[Model], comparisons: Sequence[tuple[Compari
                 "text": [comparison.base_model, comparison.other_model, "yes" if comparison.forced else ""],
                 "links": [base, other, None],
                 "params": identity.params if identity else None,
-                "cells": [comparison_cell(by_task[t]) if t in by_task else None for t in tasks],
+                "cells": [comparison_cell(by_key[k]) if k in by_key else None for k in keys],
             }
         )
+    headline = {(task, metric) for task, metric, group in keys if group is None}
     columns = []
-    for j, task in enumerate(tasks):
+    for j, key in enumerate(keys):
         levels = [[c[6], c[7]] if c else None for c in (r["cells"][j] for r in rows)]
         columns.append(
             {
-                "id": task,
-                "label": task_label(task),
-                "title": f"{task_label(task)}: tuned - base",
-                "hidden": False,
+                "id": ":".join(part for part in key if part),
+                "label": comparison_label(key),
+                "title": f"{comparison_label(key)}: tuned - base",
+                "hidden": key[2] is not None and key[:2] in headline,
                 **scale_of(levels),
             }
         )
     return {
         "id": "comparisons",
         "label": "Base → tuned",
-        "note": "Paired difference (tuned - base) with its 95% CI; ★ marks significant after Holm correction.",
+        "note": "Paired difference (tuned - base) with its 95% CI; writing compares the judge's grades, knowledge "
+        "injection each scorer per split; ★ marks significant after Holm correction.",
         "text_columns": [
             {"id": "base", "label": "Base", "kind": "model"},
             {"id": "other", "label": "Tuned", "kind": "model"},
@@ -392,6 +413,6 @@ def comparison_view(models: Sequence[Model], comparisons: Sequence[tuple[Compari
         ],
         "columns": columns,
         "rows": rows,
-        "chart": tasks[0] if tasks else None,
+        "chart": columns[0]["id"] if columns else None,
         "delta": True,
     }
