@@ -27,9 +27,8 @@ from instructeval.leaderboard._views import (
     problem_solving_view,
     writing_view,
 )
-from instructeval.paths import REPO_ROOT
+from instructeval.paths import LEADERBOARD_TEMPLATES_DIR as TEMPLATES_DIR
 
-TEMPLATES_DIR = REPO_ROOT / "leaderboard"
 DEFAULT_TITLE = "instructeval leaderboard"
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from instructeval.errors import DataError, InstructEvalError
-from instructeval.paths import DATA_DIR_ENV, REPO_ROOT
+from instructeval.paths import DATA_DIR_ENV, WRITING_PROMPTS_DIR
 
 CATEGORIES = ("informative", "professional", "argumentative", "creative")
-EMBEDDED_DIR = REPO_ROOT / "writing_prompts"
 IMPACT_HUB_ID = "declare-lab/InstructEvalImpact"
 LOCAL_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
@@ -55,7 +54,7 @@ def load_writing_prompts(
     if limit_per_category is not None and limit_per_category < 1:
         raise InstructEvalError(f"limit_per_category must be at least 1, got {limit_per_category}")
     if source == "embedded":
-        prompts = _read_local([EMBEDDED_DIR / f"{category}.jsonl" for category in CATEGORIES])
+        prompts = _read_local([WRITING_PROMPTS_DIR / f"{category}.jsonl" for category in CATEGORIES])
     elif source == "impact":
         prompts = _load_impact(data_dir)
     else:
