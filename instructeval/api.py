@@ -19,7 +19,14 @@ from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.paths import DATA_DIR_ENV, TASKS_DIR
-from instructeval.preflight import check_batch_size, check_data_layout, check_limit, check_model
+from instructeval.preflight import (
+    check_backend_flags,
+    check_batch_size,
+    check_data_layout,
+    check_limit,
+    check_model,
+    check_sampling,
+)
 from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, resolve_tasks, subtask_breakdown
 from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
@@ -75,6 +82,8 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
         options = replace(options, max_gen_toks=DEMO_MAX_GEN_TOKS)
     spec = parse_model_spec(options.model)
     infos = resolve_tasks(options.tasks, options.suite)
+    check_sampling(options.self_consistency, options.samples, options.temperature, infos)
+    check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache)
     source = resolve_source(options)
     check_data_layout(source, infos)
     check_model(spec, options.adapter)
@@ -215,6 +224,7 @@ def _run_task(
         "data_source": source.kind,
         "data_dir": str(source.root) if source.root else None,
         "writing_set": options.writing_set,
+        "limit": limit,  # read by tasks that declare `limit_per` (writing: the first N of each category)
     }
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
     loaded = manager.load(info.lm_eval_names)
@@ -226,7 +236,7 @@ def _run_task(
     output = lm_eval_evaluate(
         lm=lm,
         task_dict=loaded,
-        limit=limit,
+        limit=None if _limits_itself(loaded["tasks"]) else limit,
         bootstrap_iters=0,
         log_samples=True,
         apply_chat_template=chat,
@@ -273,6 +283,11 @@ def _run_task(
         n_samples=len(records),
         samples_file=str(samples_file.relative_to(run.path)),
     )
+
+
+def _limits_itself(tasks: dict[str, Any]) -> bool:
+    """True when the task's data hook applies --limit (per category, `limit_per` in its metadata), not lm-eval."""
+    return bool(tasks) and all((task.config.metadata or {}).get("limit_per") for task in tasks.values())
 
 
 def protocol_files_hash(info: TaskInfo) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from instructeval.data.source import DataSource
 from instructeval.errors import DataError, InstructEvalError
 from instructeval.models.spec import ModelSpec
+from instructeval.overrides import PASS_AT_K_TASKS, SELF_CONSISTENCY_TASKS
 from instructeval.paths import DATA_DIR_ENV
 from instructeval.registry import TaskInfo
 
@@ -26,6 +27,58 @@ def check_batch_size(requested: str) -> None:
         return
     if not requested.isdigit() or int(requested) < 1:
         raise InstructEvalError(f"--batch-size {requested!r} is not valid: use auto or a positive integer")
+
+
+def check_sampling(
+    self_consistency: int | None, samples: int | None, temperature: float | None, tasks: list[TaskInfo]
+) -> None:
+    """--self-consistency and --samples apply to tasks that use them; --temperature only to their sampling."""
+    names = [info.name for info in tasks]
+    for flag, value, users in (
+        ("--self-consistency", self_consistency, SELF_CONSISTENCY_TASKS),
+        ("--samples", samples, PASS_AT_K_TASKS),
+    ):
+        if value is None:
+            continue
+        if value < 1:
+            raise InstructEvalError(f"{flag} {value} is not valid: pass a positive number of samples")
+        if not any(name in users for name in names):
+            raise InstructEvalError(
+                f"{flag} applies to {', '.join(users)}, not to {', '.join(names)}: drop it or add one of those tasks"
+            )
+    if temperature is not None:
+        if self_consistency is None and samples is None:
+            raise InstructEvalError(
+                "--temperature only sets the sampling of --self-consistency K or --samples N (tasks decode "
+                "greedily otherwise): add one of them or drop --temperature"
+            )
+        if temperature <= 0:
+            raise InstructEvalError(f"--temperature {temperature} is not valid: sampling needs a temperature above 0")
+
+
+def check_backend_flags(
+    spec: ModelSpec, device: str | None, tensor_parallel_size: int, prefix_cache: bool | None
+) -> None:
+    """Each backend flag only where it is read: --device and the prefix cache by hf, --tensor-parallel-size by vllm."""
+    if tensor_parallel_size < 1:
+        raise InstructEvalError(f"--tensor-parallel-size {tensor_parallel_size} is not valid: pass 1 or more GPUs")
+    if tensor_parallel_size != 1 and spec.kind != "vllm":
+        raise InstructEvalError(
+            f"--tensor-parallel-size is a vLLM setting that {spec.kind} models ignore: use a vllm: model or drop it"
+        )
+    if device is not None and spec.kind not in ("demo", "hf"):
+        where = (
+            "vLLM places the model on its GPUs itself (choose them with CUDA_VISIBLE_DEVICES)"
+            if spec.kind == "vllm"
+            else "the server runs the model"
+        )
+        raise InstructEvalError(f"--device applies to demo and hf: models: {where}; drop --device")
+    if prefix_cache is not None and spec.kind not in ("demo", "hf"):
+        flag = "--prefix-cache" if prefix_cache else "--no-prefix-cache"
+        raise InstructEvalError(
+            f"{flag} is read by demo and hf: models only (vLLM and API servers manage their own prefix caching): "
+            f"drop {flag}"
+        )
 
 
 def check_model(spec: ModelSpec, adapter: Path | None) -> None:

@@ -9,9 +9,11 @@ from instructeval.writing import load_writing_prompts
 
 
 def load(**metadata: Any) -> datasets.DatasetDict:
-    """The prompt set named by the run's --writing-set (default: our embedded 200)."""
+    """The prompt set named by the run's --writing-set (default: our embedded 200); --limit N: N per category."""
     data_dir = Path(metadata["data_dir"]) if metadata.get("data_dir") else None
-    prompts = load_writing_prompts(str(metadata.get("writing_set") or "embedded"), data_dir=data_dir)
+    prompts = load_writing_prompts(
+        str(metadata.get("writing_set") or "embedded"), data_dir=data_dir, limit_per_category=metadata.get("limit")
+    )
     rows = [
         {"id": p.id, "category": p.category, "task_definition": p.task_definition, "prompt": p.prompt} for p in prompts
     ]
