@@ -39,16 +39,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="wrap prompts in the model's chat template (default: each task's protocol decides; off for the "
         "problem-solving tasks, on for writing)",
     )
-    parser.add_argument("--seed", type=int, default=1234, help="seed for sampling and bootstrap (default 1234)")
+    parser.add_argument(
+        "--seed", type=int, default=1234, help="seed for sampling (reruns draw the same samples) and bootstrap (1234)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run made with the same settings")
     parser.add_argument("--adapter", type=Path, help="peft LoRA adapter folder applied to the model")
-    parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when available)")
-    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="vLLM tensor parallelism")
+    parser.add_argument("--device", help="demo and hf: models: cpu | cuda | cuda:N (default: cuda when available)")
     parser.add_argument(
-        "--self-consistency", type=int, metavar="K", help="gsm8k: K sampled chains, majority vote (maj@K)"
+        "--tensor-parallel-size", type=int, default=1, help="vllm: models: GPUs to split the model over (default 1)"
+    )
+    parser.add_argument(
+        "--self-consistency",
+        type=int,
+        metavar="K",
+        help="gsm8k, mgsm, bbh: K sampled chains of thought, majority vote over their answers (maj@K)",
     )
     parser.add_argument("--samples", type=int, metavar="N", help="humaneval: N samples per problem for pass@k")
-    parser.add_argument("--temperature", type=float, help="sampling temperature for --self-consistency / --samples")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        help="sampling temperature of --self-consistency (default 0.7) or --samples (default 0.8)",
+    )
     parser.add_argument("--max-gen-toks", type=int, help="cap on generated tokens for every generation task")
     parser.add_argument(
         "--prefix-cache",
