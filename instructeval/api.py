@@ -17,6 +17,7 @@ from typing import Any
 from instructeval import __version__
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
+from instructeval.models.capabilities import check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.paths import DATA_DIR_ENV, TASKS_DIR
 from instructeval.preflight import (
@@ -87,6 +88,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     source = resolve_source(options)
     check_data_layout(source, infos)
     check_model(spec, options.adapter)
+    check_scorable(spec, infos, options.suite)
     if options.judge is not None and options.reference is None and any(i.judged == "pairwise" for i in infos):
         raise InstructEvalError("writing_pairwise needs --reference runs/<model>/<timestamp> to judge against")
     from instructeval.models.backends import BackendOptions, build_lm, model_info
@@ -229,7 +231,7 @@ def _run_task(
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
     loaded = manager.load(info.lm_eval_names)
     chat = options.chat_template if options.chat_template is not None else info.chat_template_default
-    if not spec.is_local:
+    if not spec.is_local and not info.scores_loglikelihood:
         chat = True  # chat-completions endpoints always apply the server's template
     generation = apply_overrides(info.name, loaded["tasks"], options, seed=options.seed)
     started = time.perf_counter()

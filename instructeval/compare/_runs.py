@@ -157,6 +157,8 @@ def _compare_pair(base: Run, plan: _Plan, options: CompareOptions) -> CompareOut
     skipped += [f"{name} (only in {base.path if name in base.results.tasks else other.path})" for name in only]
     unshared = sorted(set(measured(base)) ^ set(measured(other)))
     skipped += [f"knowledge:{kset} {method} (only in one run)" for kset, method in unshared]
+    if not pairs and options.metric is None:
+        raise InstructEvalError(f"nothing to compare: {'; '.join(skipped)}")
     if not pairs:
         raise InstructEvalError(f"no shared task has the metric {options.metric}: pick one the tasks report")
     comparison = _comparison(base, other, base.label, other.label, pairs, plan.mismatches, options)

@@ -149,10 +149,11 @@ def _rates(rows: list[tuple[SampleKey, dict[str, Any]]], outcome: str) -> Values
 def _by_category(
     task: str, metric: str, rows: list[tuple[SampleKey, dict[str, Any]]], first: Values, second: Values
 ) -> list[PairedScores]:
-    """The overall pairing, then one per category in first-seen order."""
+    """The overall pairing, then one per category in first-seen order (when there are several)."""
     kind: Kind | None = "bounded" if metric not in (HEAD_TO_HEAD, WIN_RATE) else None
     found = [paired(task, metric, first, second, kind=kind)]
-    for name in dict.fromkeys(_category(sample) for _key, sample in rows):
+    categories = list(dict.fromkeys(_category(sample) for _key, sample in rows))
+    for name in categories if len(categories) > 1 else []:
         keys = {key for key, sample in rows if _category(sample) == name}
         found.append(
             paired(

@@ -117,12 +117,20 @@ def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
 
 
 def _build_api(spec: ModelSpec, options: BackendOptions) -> LM:
-    from lm_eval.models.openai_completions import LocalChatCompletion, OpenAIChatCompletion
+    """openai: chat completions only; openai-compatible: chat completions plus /completions for log-likelihood."""
+    from lm_eval.models.openai_completions import OpenAIChatCompletion
 
-    common = {"model": spec.name, "num_concurrent": options.num_concurrent, "max_retries": 5, **options.extra}
+    from instructeval.models.api_lm import ChatAndCompletionsLM
+
+    extra = dict(options.extra)
+    tokenizer = extra.pop("tokenizer", None)
+    common: dict[str, Any] = {"num_concurrent": options.num_concurrent, "max_retries": 5, **extra}
+    if options.max_length:
+        common["max_length"] = options.max_length
     if spec.kind == "openai":
-        return OpenAIChatCompletion(**common)
-    return LocalChatCompletion(base_url=f"{spec.base_url}/chat/completions", **common)
+        return OpenAIChatCompletion(model=spec.name, **common)
+    assert spec.base_url is not None
+    return ChatAndCompletionsLM(spec.base_url, spec.name, tokenizer, **common)
 
 
 def model_info(spec: ModelSpec, options: BackendOptions, lm: LM | None) -> ModelInfo:
@@ -137,6 +145,8 @@ def model_info(spec: ModelSpec, options: BackendOptions, lm: LM | None) -> Model
     model_args: dict[str, Any] = {"batch_size": options.batch_size, "dtype": options.dtype, "device": options.device}
     if spec.kind in ("demo", "hf"):
         model_args["prefix_cache"] = bool(options.extra.get("prefix_cache", True))
+    if endpoints := getattr(lm, "endpoints", None):
+        model_args["endpoints"] = endpoints
     return ModelInfo(
         spec=str(spec),
         backend=spec.kind,
