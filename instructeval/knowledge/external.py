@@ -43,7 +43,6 @@ class ScoreOptions:
     knowledge: str
     responses: Path
     label: str | None = None
-    response_column: str | None = None
     data_dir: Path | None = None
     size: int | None = None
     seed: int = 1234
@@ -51,6 +50,7 @@ class ScoreOptions:
     judge: JudgeOptions | None = None
     output: Path = Path("runs")
     run_name: str | None = None
+    response_column: str | None = None
     command: list[str] = field(default_factory=list)
 
 
