@@ -163,8 +163,8 @@ def test_response_column_chooses_one_model_and_bad_files_are_refused(tmp_path, d
 
 
 def test_strict_is_the_notebooks_comparison_of_stripped_answers():
-    assert strict_match("  Rafael Nadal\n", ["rafael nadal"]) == 1.0
-    assert strict_match("Rafael Nadal.", ["Rafael Nadal"]) == 0.0  # punctuation counts, unlike exact
+    assert strict_match("  Marie Curie\n", ["marie curie"]) == 1.0
+    assert strict_match("Marie Curie.", ["Marie Curie"]) == 0.0  # punctuation counts, unlike exact
     assert strict_match("None \n", ["None"]) == 1.0
     assert strict_match("", [""]) == 0.0
 

@@ -67,7 +67,10 @@ def build_lm(spec: ModelSpec, options: BackendOptions) -> LM:
 
 
 def _build_hf(spec: ModelSpec, options: BackendOptions) -> LM:
-    """lm-eval's hf backend with each shared prompt prefix computed once (`extra={"prefix_cache": False}`: plain)."""
+    """lm-eval's hf backend: decoder-only models compute each shared prompt prefix once (`extra={"prefix_cache":
+    False}`: plain); encoder-decoder models (T5) take lm-eval's seq2seq path, where the prefix cache does not apply."""
+    from lm_eval.models.huggingface import HFLM
+
     from instructeval.models.prefix_cache import PrefixCachedHFLM
 
     device = resolve_device(options.device)
@@ -83,9 +86,29 @@ def _build_hf(spec: ModelSpec, options: BackendOptions) -> LM:
     if options.max_length:
         kwargs["max_length"] = options.max_length
     try:
-        return PrefixCachedHFLM(**kwargs)
+        if not is_encoder_decoder(kwargs["pretrained"]):
+            return PrefixCachedHFLM(**kwargs)
+        if kwargs.pop("prefix_cache", False):
+            raise InstructEvalError(
+                f"{spec.name} is an encoder-decoder model and the prefix cache is for decoder-only models: "
+                "drop --prefix-cache"
+            )
+        return HFLM(backend="seq2seq", **kwargs)
     except (OSError, ValueError) as exc:
         raise load_failed(spec, exc) from exc
+
+
+def is_encoder_decoder(pretrained: str) -> bool:
+    """Whether the weights' config is an encoder-decoder (T5, BART...), which lm-eval runs as seq2seq."""
+    from transformers import AutoConfig
+
+    return bool(getattr(AutoConfig.from_pretrained(pretrained), "is_encoder_decoder", False))
+
+
+def has_chat_template(lm: LM) -> bool:
+    """Whether a local backend's tokenizer carries a chat template (T5 and many base models have none)."""
+    tokenizer = getattr(lm, "tokenizer", None)
+    return bool(getattr(tokenizer, "chat_template", None))
 
 
 def load_failed(spec: ModelSpec, exc: Exception) -> InstructEvalError:
@@ -144,7 +167,10 @@ def model_info(spec: ModelSpec, options: BackendOptions, lm: LM | None) -> Model
     adapter_hash = f"sha256:{folder_hash(options.adapter)}" if options.adapter else None
     model_args: dict[str, Any] = {"batch_size": options.batch_size, "dtype": options.dtype, "device": options.device}
     if spec.kind in ("demo", "hf"):
-        model_args["prefix_cache"] = bool(options.extra.get("prefix_cache", True))
+        seq2seq = getattr(lm, "backend", None) == "seq2seq"
+        if lm is not None:
+            model_args["architecture"] = "encoder-decoder" if seq2seq else "decoder-only"
+        model_args["prefix_cache"] = not seq2seq and bool(options.extra.get("prefix_cache", True))
     if endpoints := getattr(lm, "endpoints", None):
         model_args["endpoints"] = endpoints
     return ModelInfo(
