@@ -57,7 +57,7 @@ class RunOptions:
     samples: int | None = None
     temperature: float | None = None
     max_gen_toks: int | None = None
-    prefix_cache: bool = True
+    prefix_cache: bool | None = None  # None: on for decoder-only hf models, off where it does not apply
     writing_set: str = "embedded"
     judge: Any = None  # instructeval.judge.JudgeOptions: grade judged tasks (writing) right after generation
     reference: Path | None = None  # writing_pairwise: the reference run whose answers ours are judged against
@@ -91,7 +91,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     check_scorable(spec, infos, options.suite)
     if options.judge is not None and options.reference is None and any(i.judged == "pairwise" for i in infos):
         raise InstructEvalError("writing_pairwise needs --reference runs/<model>/<timestamp> to judge against")
-    from instructeval.models.backends import BackendOptions, build_lm, model_info
+    from instructeval.models.backends import BackendOptions, build_lm, has_chat_template, model_info
 
     limit = options.limit if options.limit is not None else (DEMO_LIMIT if options.suite == "demo" else None)
     settings = _settings(options, spec, infos, source, limit)
@@ -100,12 +100,16 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
         device=options.device,
         adapter=options.adapter,
         tensor_parallel_size=options.tensor_parallel_size,
-        extra={"prefix_cache": False} if spec.kind in ("demo", "hf") and not options.prefix_cache else {},
+        extra={"prefix_cache": options.prefix_cache}
+        if spec.kind in ("demo", "hf") and options.prefix_cache is not None
+        else {},
     )
     run = open_run_folder(options.output, spec.slug, options.run_name, config_hash(settings), options.resume)
     try:
         progress(f"run folder: {run.path}{' (resumed)' if run.resumed else ''}")
         lm = build_lm(spec, backend_options)
+        if options.chat_template and spec.is_local and not has_chat_template(lm):
+            raise InstructEvalError(f"{spec.name} has no chat template: drop --chat-template")
         results = _initial_results(run, options, settings, spec, model_info(spec, backend_options, lm), limit)
         from instructeval.cache import RequestCache, ResumableLM
 
@@ -217,6 +221,7 @@ def _run_task(
     from lm_eval.evaluator import evaluate as lm_eval_evaluate
     from lm_eval.tasks import TaskManager
 
+    from instructeval.models.backends import has_chat_template
     from instructeval.overrides import apply_overrides, primary_metric
     from instructeval.samples import records_from_lm_eval, write_records
     from instructeval.summary import breakdowns, task_scores
@@ -233,6 +238,8 @@ def _run_task(
     chat = options.chat_template if options.chat_template is not None else info.chat_template_default
     if not spec.is_local and not info.scores_loglikelihood:
         chat = True  # chat-completions endpoints always apply the server's template
+    elif chat and spec.is_local and not has_chat_template(lm):
+        chat = False  # the protocol's default asks for a template the model lacks: prompted plain, recorded so
     generation = apply_overrides(info.name, loaded["tasks"], options, seed=options.seed)
     started = time.perf_counter()
     output = lm_eval_evaluate(

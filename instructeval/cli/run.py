@@ -64,8 +64,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--prefix-cache",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="compute each shared few-shot prefix once (hf backend; default on)",
+        default=None,
+        help="compute each shared few-shot prefix once (hf backend, decoder-only models; default on)",
     )
     parser.add_argument(
         "--writing-set", default="embedded", help="writing prompts: embedded (ours, 200) | impact | a file or folder"

@@ -1,0 +1,123 @@
+"""Checks the end-to-end tests make on a finished run folder: every figure recomputed from what the run wrote.
+
+A task's headline scores are recomputed from its samples file (the mean of per-sample values, or for macro tasks
+the mean of the subtasks' means), each breakdown group likewise, each interval must hold its value, and the
+log-likelihoods in the samples must be the answers stored in requests.sqlite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections import defaultdict
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import pytest
+from lm_eval.api.model import hash_args
+
+from instructeval.cache import RequestCache
+from instructeval.cli import main
+from instructeval.registry import resolve_tasks
+from instructeval.results import RunResults, Score, iter_samples, load_results
+
+Record = dict[str, Any]
+
+
+def run_cli(args: list[str]) -> str:
+    """`instructeval <args>` in-process; asserts exit 0 and returns what it printed (stdout and stderr)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        code = main(args)
+    assert code == 0, printed.getvalue()[-3000:]
+    return printed.getvalue()
+
+
+def refusal(args: list[str]) -> str:
+    """`instructeval <args>` in-process, expected to refuse: asserts exit 2 and one line; returns that line."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        code = main(args)
+    errors = [line for line in printed.getvalue().splitlines() if line.startswith("instructeval: ")]
+    assert code == 2 and len(errors) == 1, printed.getvalue()[-3000:]
+    assert "Traceback" not in printed.getvalue()
+    return errors[0]
+
+
+def headline(run_dir: Path) -> dict[str, dict[str, float | None]]:
+    """Every task's metric values from results.json (the run must be complete)."""
+    results = load_results(run_dir)
+    assert results.run.status == "complete"
+    return {name: {m: s.value for m, s in task.metrics.items()} for name, task in results.tasks.items()}
+
+
+def _values(records: list[Record], metric: str) -> list[float]:
+    return [float(r["scores"][metric]) for r in records if r["scores"].get(metric) is not None]
+
+
+def _check_score(score: Score, expected: float, n: int) -> None:
+    assert score.value == pytest.approx(expected, abs=1e-9)
+    assert score.n == n
+    assert score.ci_low is not None and score.ci_high is not None and score.stderr is not None
+    assert score.ci_low - 1e-9 <= score.value <= score.ci_high + 1e-9
+
+
+def check_task(results: RunResults, run_dir: Path, task: str, subtasks: int, n_samples: int) -> list[Record]:
+    """The task's scores, breakdown and counts recomputed from samples/<task>.jsonl; returns the records."""
+    info = resolve_tasks(task, None)[0]
+    records = iter_samples(run_dir, task)
+    result = results.tasks[task]
+    assert result.samples_file == f"samples/{task}.jsonl"
+    assert len(records) == result.n_samples == n_samples
+    by_subtask: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        by_subtask[record["subtask"]].append(record)
+    assert len(by_subtask) == subtasks
+    assert result.metrics and result.primary_metric in result.metrics
+    for metric, score in result.metrics.items():
+        if info.aggregation == "macro" and subtasks > 1:
+            expected = mean(mean(_values(group, metric)) for group in by_subtask.values())
+        else:
+            expected = mean(_values(records, metric))
+        _check_score(score, expected, len(_values(records, metric)))
+    for kind, groups in result.breakdown.items():
+        for group, metrics in groups.items():
+            members = [r for r in records if r["groups"].get(kind) == group]
+            assert members, (kind, group)
+            for metric, score in metrics.items():
+                _check_score(score, mean(_values(members, metric)), len(members))
+    return records
+
+
+def check_choice_accuracy(records: list[Record]) -> None:
+    """acc (and acc_norm where scored) of log-likelihood tasks: the best choice is the target's index."""
+    for record in records:
+        lls = record["choice_loglikelihoods"]
+        choices = record["details"]["choices"]
+        assert lls and len(lls) == len(choices)
+        gold = int(record["target"])
+        assert record["scores"]["acc,none"] == float(max(range(len(lls)), key=lls.__getitem__) == gold)
+        if "acc_norm,none" in record["scores"]:
+            normed = [ll / len(choice) for ll, choice in zip(lls, choices, strict=True)]
+            assert record["scores"]["acc_norm,none"] == float(max(range(len(lls)), key=normed.__getitem__) == gold)
+
+
+def check_cached_loglikelihoods(run_dir: Path, records: list[Record]) -> None:
+    """Each choice's log-likelihood in the samples is the answer stored for (prompt, choice) in requests.sqlite."""
+    cache = RequestCache(run_dir / "requests.sqlite")
+    try:
+        for record in records:
+            for choice, ll in zip(record["details"]["choices"], record["choice_loglikelihoods"], strict=True):
+                stored = cache.get("loglikelihood", hash_args("loglikelihood", (record["prompt"], choice)))
+                assert stored and all(answer[0] == ll for answer in stored)
+    finally:
+        cache.close()
+
+
+def stored_answers(run_dir: Path) -> dict[str, int]:
+    """How many answers requests.sqlite holds, per request method."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(run_dir / "requests.sqlite")) as db:
+        return dict(db.execute("SELECT method, COUNT(*) FROM answers GROUP BY method").fetchall())
