@@ -13,6 +13,7 @@ import glob
 import gzip
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from source_tree import copy_source, venv_with_project_dependencies
 
 from instructeval.errors import DataError
 from instructeval.sandbox import (
@@ -319,6 +321,55 @@ print(result.status, int(result.stdout) < 12, *result.isolation)
     assert result.passed, result
     assert result.stdout == "passed True rlimits session\n"
     _assert_host_unharmed()
+
+
+def test_an_editable_checkout_under_tmp_stays_importable() -> None:
+    """The private /tmp covers a checkout and venv under the host's /tmp: its packages are bound back."""
+    root = Path(tempfile.mkdtemp(prefix="instructeval-checkout-", dir="/tmp"))
+    try:
+        checkout = copy_source(root / "checkout")
+        venv_with_project_dependencies(root / "venv")
+        python = root / "venv" / "bin" / "python"
+        pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "--python", str(python)]
+        subprocess.run(
+            [*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", "-e", str(checkout)],
+            check=True,
+            timeout=300,
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        output = subprocess.run(
+            [python, "-c", _CHECKOUT_EVALUATOR], cwd=root, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert output.returncode == 0, output.stderr
+        evaluator_file, status, stdout, stderr, isolation = json.loads(output.stdout)
+        assert evaluator_file == str(checkout / "instructeval" / "__init__.py")
+        assert status == "passed", stderr
+        program_file, wrote = json.loads(stdout)
+        assert program_file == evaluator_file
+        if Layer.USER in isolation:  # the checkout is bound back as it is: the fresh uid may read, not write
+            assert wrote is False
+            assert not (checkout / "instructeval" / "written-by-the-program").exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    _assert_host_unharmed()
+
+
+# Run by the venv of a checkout under /tmp: its sandboxed program imports instructeval and tries to write there.
+_CHECKOUT_EVALUATOR = '''
+import json, instructeval
+from instructeval.sandbox import SandboxLimits, run_untrusted
+program = """
+import json, os, instructeval
+try:
+    open(os.path.join(os.path.dirname(instructeval.__file__), "written-by-the-program"), "w").close()
+    wrote = True
+except OSError:
+    wrote = False
+print(json.dumps([instructeval.__file__, wrote]))
+"""
+result = run_untrusted(program, SandboxLimits(wall_seconds=120, cpu_seconds=60))
+print(json.dumps([instructeval.__file__, result.status, result.stdout, result.stderr, result.isolation]))
+'''
 
 
 @needs_root

@@ -1,32 +1,29 @@
 """The built wheel works without the checkout: it carries tasks/, writing_prompts/ and leaderboard/.
 
 The wheel is built from a copy of the source tree and installed with `--no-deps` into a fresh venv outside
-the repository, whose dependencies come from the project venv's site-packages, added as a plain path (so
-the editable install there, which points at the checkout, is not activated). Everything runs from a folder
-outside the repository as real subprocesses of that venv.
+the repository that takes its dependencies from the project venv (tests/source_tree.py). Everything runs
+from a folder outside the repository as real subprocesses of that venv.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
-import venv
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
 import pytest
+from source_tree import copy_source, venv_with_project_dependencies
 
 from instructeval.paths import SHIPPED_FOLDERS
 from instructeval.registry import all_tasks
 
 REPO = Path(__file__).resolve().parents[1]
-_NOT_SOURCE = {"build", "dist", "runs", "site", "test-artifacts"}  # outputs that may sit in a checkout
 
 
 @dataclass(frozen=True)
@@ -54,17 +51,6 @@ class Installed:
         return result
 
 
-def _copy_source(target: Path) -> Path:
-    """The checkout's source tree without its outputs, caches and hidden folders (.git, .venv, ...)."""
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        top = Path(directory) == REPO
-        return {n for n in names if n.endswith(".egg-info") or (top and (n.startswith(".") or n in _NOT_SOURCE))}
-
-    shutil.copytree(REPO, target, ignore=ignore)
-    return target
-
-
 def _source_files(folder: Path) -> set[str]:
     return {
         path.relative_to(folder).as_posix()
@@ -76,7 +62,7 @@ def _source_files(folder: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("wheel")
-    source = _copy_source(root / "source")
+    source = copy_source(root / "source")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(root / "dist"), str(source)],
@@ -85,15 +71,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     )
     (wheel,) = (root / "dist").glob("instructeval-*.whl")
     target = root / "venv"
-    venv.EnvBuilder(with_pip=False).create(target)
+    site_packages = venv_with_project_dependencies(target)
     python = target / "bin" / "python"
-    site_packages = Path(
-        subprocess.check_output(
-            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True
-        ).strip()
-    )
-    # The dependencies, as a plain path entry: .pth files there (the checkout's editable install) stay inactive.
-    (site_packages / "project-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)], check=True)
     workdir = root / "work"
     workdir.mkdir()

@@ -3,7 +3,8 @@
 Started fresh (`python -I -S _launcher.py CONFIG`, as root where possible) rather than as a preexec_fn,
 so that the evaluator may run many sandboxes from threads. The launcher joins the run's cgroups,
 unshares the network, IPC, mount and PID namespaces, mounts a private size-capped /tmp (the program's
-home), hides directories an unprivileged user cannot enter except for the Python it needs, then forks
+home), hides directories an unprivileged user cannot enter, binds back the Python it needs and the folders
+it imports from (wherever they are, /tmp included), then forks
 an init: pid 1 of the new PID namespace, which mounts its own /proc and forks the program. The program
 sets rlimits, drops to the run's unprivileged uid and execs the interpreter. When the program exits,
 init exits and the kernel kills everything left in the namespace; each stage is SIGKILLed if the
@@ -84,9 +85,9 @@ def _closed_ancestor(path: str) -> str | None:
 
 
 def _isolate_filesystem(uid: int | None, disk_bytes: int, expose: list[str]) -> str:
-    """In the new mount namespace: private /tmp (returned: the program's home), Python reachable."""
+    """In the new mount namespace: private /tmp (returned: the program's home), Python and its packages reachable."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    expose = [p for p in expose if not any(p.startswith(q + "/") for q in expose)]
+    expose = [p for p in set(expose) if not any(p.startswith(q + "/") for q in expose)]
     closed = {a for p in expose if (a := _closed_ancestor(p)) and not _inside(a, PRIVATE_TMP)}
     handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in expose}
     owner = "" if uid is None else f"uid={uid},gid={uid},"
@@ -113,7 +114,7 @@ def _prepare(config: dict[str, Any]) -> tuple[list[str], str]:
             procs.write(str(os.getpid()))
     layers = [name for name in config["namespaces"] if _libc.unshare(NAMESPACES[name]) == 0]
     if "mount_namespace" in layers:
-        home = _isolate_filesystem(uid, config["disk_bytes"], config["expose"])
+        home = _isolate_filesystem(uid, config["disk_bytes"], [*config["expose"], *config["import_dirs"]])
     else:
         home = config["workdir"]
         closed = [a for p in config["expose"] if (a := _closed_ancestor(p))]

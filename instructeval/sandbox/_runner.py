@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -33,6 +34,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _LAUNCHER = str(Path(__file__).with_name("_launcher.py"))
+_IMPORT_PATH = str(Path(__file__).with_name("_import_path.py"))
 _NAMESPACES = (Layer.NETWORK_NAMESPACE, Layer.IPC_NAMESPACE, Layer.MOUNT_NAMESPACE, Layer.PID_NAMESPACE)
 _SUPERVISORS = 2  # the launcher and init share the run's cgroups with the program
 _UID_BASE = 1_900_000_000  # fresh uids are drawn from here: no account on ordinary systems uses them
@@ -128,6 +130,15 @@ def _exposed_prefixes(python: str) -> list[str]:
     return sorted({os.path.realpath(os.path.dirname(os.path.dirname(p))) for p in executables})
 
 
+@functools.cache
+def _import_dirs(python: str) -> tuple[str, ...]:
+    """The folders `python -I` imports from (its sys.path, editable installs' sources), wherever they live."""
+    probe = subprocess.run([python, "-I", _IMPORT_PATH], capture_output=True, text=True, timeout=120, check=False)
+    if probe.returncode != 0:
+        raise SandboxError(f"{python} could not list its import path: {probe.stderr.strip()[-500:]}")
+    return tuple(sorted({os.path.realpath(entry) for entry in json.loads(probe.stdout) if os.path.isdir(entry)}))
+
+
 def _run(
     base: Path,
     uid: int | None,
@@ -143,6 +154,7 @@ def _run(
         "parent": os.getpid(),
         "python": python,
         "expose": _exposed_prefixes(python),
+        "import_dirs": _import_dirs(python),
         "uid": uid,
         "cgroups": cgroup.procs_files if cgroup else [],
         "namespaces": [str(n) for n in _NAMESPACES if n not in skip],
