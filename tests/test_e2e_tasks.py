@@ -88,7 +88,10 @@ def test_scores_recomputed_from_samples(matrix: tuple[Path, str], matrix_results
 
 
 def test_breakdowns_name_the_selected_groups(matrix_results: RunResults) -> None:
-    breakdown = {name: {kind: sorted(groups) for kind, groups in r.breakdown.items()} for name, r in matrix_results.tasks.items()}  # fmt: skip
+    breakdown = {
+        name: {kind: sorted(groups) for kind, groups in result.breakdown.items()}
+        for name, result in matrix_results.tasks.items()
+    }
     assert breakdown["mmlu"]["subject"] == ["anatomy", "astronomy"]
     assert breakdown["mmlu_gen"]["subject"] == ["anatomy", "astronomy"]
     assert breakdown["bbh"]["task"] == ["boolean_expressions", "sports_understanding"]
