@@ -1,7 +1,7 @@
 """Encoder-decoder models (Flan-T5's family) end to end: the tiny random T5 through `hf:` and lm-eval's seq2seq path.
 
-One run scores log-likelihood tasks (MMLU, HHH as whole responses) and generation tasks (GSM8K, BBH); the
-scores are recomputed from the samples, and one choice's log-likelihood is recomputed with transformers
+One run scores every log-likelihood task (HHH_MC: whole responses as continuations) and every generation
+task; the scores are recomputed from the samples, and one choice's log-likelihood is recomputed with transformers
 directly (encoder: the prompt, decoder: the choice). The prefix cache is a decoder-only optimisation: results
 say it is off, and an explicit `--prefix-cache` is refused. A copy of the model without a chat template shows
 what `--chat-template` does there (refused) and what a task that defaults to the template does (runs plain,
@@ -23,10 +23,18 @@ LIMIT = 2
 MAX_GEN_TOKS = 8
 SUBTASKS = {
     "mmlu": ("mmlu_anatomy", "mmlu_astronomy"),
-    "hhh_mc": ("hhh_mc_harmless",),
-    "gsm8k": ("gsm8k",),
+    "mmlu_gen": ("mmlu_gen_anatomy",),
     "bbh": ("bbh_boolean_expressions",),
+    "gsm8k": ("gsm8k",),
+    "mgsm": ("mgsm_en",),
+    "humaneval": ("humaneval",),
+    "drop": ("drop",),
+    "crass": ("crass",),
+    "hhh": ("hhh_harmless",),
+    "hhh_mc": ("hhh_mc_harmless",),
 }
+CHOICE_TASKS = ("mmlu", "crass", "hhh_mc")
+GENERATION_TASKS = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
 
 
 def _args(model: Path, output: Path, name: str, tasks: str, *extra: str) -> list[str]:
@@ -69,7 +77,7 @@ def test_scores_recomputed_from_samples(t5_run: Path, t5_results: RunResults, ta
     check_task(t5_results, t5_run, task, len(SUBTASKS[task]), len(SUBTASKS[task]) * LIMIT)
 
 
-@pytest.mark.parametrize("task", ["mmlu", "hhh_mc"])
+@pytest.mark.parametrize("task", CHOICE_TASKS)
 def test_choice_tasks_pick_the_most_likely_choice(t5_run: Path, task: str) -> None:
     records = iter_samples(t5_run, task)
     check_choice_accuracy(records)
@@ -96,7 +104,7 @@ def test_generations_stay_within_the_cap(t5_run: Path, t5_results: RunResults, t
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
-    for task in ("gsm8k", "bbh"):
+    for task in GENERATION_TASKS:
         assert t5_results.tasks[task].generation_kwargs["do_sample"] is False
         for record in iter_samples(t5_run, task):
             assert len(record["responses"]) == 1
