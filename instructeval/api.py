@@ -17,7 +17,7 @@ from typing import Any
 from instructeval import __version__
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
-from instructeval.models.capabilities import check_scorable
+from instructeval.models.capabilities import check_scorable, check_tokenizer_flag
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.paths import DATA_DIR_ENV, TASKS_DIR
 from instructeval.preflight import (
@@ -61,6 +61,7 @@ class RunOptions:
     writing_set: str = "embedded"
     judge: Any = None  # instructeval.judge.JudgeOptions: grade judged tasks (writing) right after generation
     reference: Path | None = None  # writing_pairwise: the reference run whose answers ours are judged against
+    tokenizer: str | None = None  # openai-compatible: encodes log-likelihood prompts (default: the served model)
     command: list[str] = field(default_factory=list)
 
 
@@ -89,6 +90,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     check_data_layout(source, infos)
     check_model(spec, options.adapter)
     check_scorable(spec, infos, options.suite)
+    check_tokenizer_flag(spec, options.tokenizer, infos)
     if options.judge is not None and options.reference is None and any(i.judged == "pairwise" for i in infos):
         raise InstructEvalError("writing_pairwise needs --reference runs/<model>/<timestamp> to judge against")
     from instructeval.models.backends import BackendOptions, build_lm, has_chat_template, model_info
@@ -100,6 +102,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
         device=options.device,
         adapter=options.adapter,
         tensor_parallel_size=options.tensor_parallel_size,
+        tokenizer=options.tokenizer,
         extra={"prefix_cache": options.prefix_cache}
         if spec.kind in ("demo", "hf") and options.prefix_cache is not None
         else {},

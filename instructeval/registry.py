@@ -13,8 +13,11 @@ from instructeval.errors import InstructEvalError, UnknownTask
 from instructeval.paths import TASKS_DIR
 
 PROBLEM_SOLVING = ("mmlu", "bbh", "gsm8k", "mgsm", "humaneval", "drop", "crass")
+PROBLEM_SOLVING_GENERATIVE = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
 SUITES: dict[str, tuple[str, ...]] = {
     "problem-solving": PROBLEM_SOLVING,
+    # Generation only: for chat models that give no prompt log-probabilities (openai:...).
+    "problem-solving-generative": PROBLEM_SOLVING_GENERATIVE,
     # The demo ships a few subjects/tasks/languages of each benchmark (instructeval/demo_data).
     "demo": (
         "mmlu_high_school_geography",
@@ -32,6 +35,7 @@ SUITES: dict[str, tuple[str, ...]] = {
         "hhh",
     ),
 }
+LOGLIKELIHOOD_OUTPUT_TYPES = frozenset({"multiple_choice", "loglikelihood", "loglikelihood_rolling"})
 DEMO_LIMIT = 2
 DEMO_MAX_GEN_TOKS = 128
 """`--suite demo` defaults: 2 examples per task, at most 128 generated tokens (so the demo stays small on a CPU)."""
@@ -45,6 +49,7 @@ class TaskInfo:
     yaml_path: Path
     protocol: str
     version: str
+    output_type: str  # lm-eval's: generate_until, or multiple_choice / loglikelihood (scored by prompt logprobs)
     primary_metric: str
     aggregation: str  # "micro" (pool every sample) or "macro" (mean of subtask means)
     breakdown_kind: str | None
@@ -57,6 +62,11 @@ class TaskInfo:
     members: tuple[str, ...] = ()  # a group's lm-eval subtasks
     selected: tuple[str, ...] = ()  # the members to run (empty: all)
     local_files: tuple[str, ...] = ()  # globs under --data-dir; one of them must match (the layout check)
+
+    @property
+    def scores_loglikelihood(self) -> bool:
+        """True when the task is scored from prompt log-probabilities rather than generated text."""
+        return self.output_type in LOGLIKELIHOOD_OUTPUT_TYPES
 
     @property
     def lm_eval_names(self) -> list[str]:
@@ -85,6 +95,16 @@ def _first_comment(path: Path) -> str:
     return " ".join(lines)
 
 
+def _output_type(path: Path) -> str:
+    """A task YAML's output_type, following its `include:` chain."""
+    config = _read_yaml(path)
+    if "output_type" in config:
+        return str(config["output_type"])
+    if "include" not in config:
+        raise InstructEvalError(f"{path} declares no output_type: add one to the YAML or to the file it includes")
+    return _output_type(path.parent / config["include"])
+
+
 @cache
 def all_tasks() -> dict[str, TaskInfo]:
     """Every top-level task: group YAMLs (mmlu, bbh...) and standalone task YAMLs (gsm8k, humaneval...)."""
@@ -102,6 +122,7 @@ def all_tasks() -> dict[str, TaskInfo]:
             yaml_path=path,
             protocol=meta["protocol"],
             version=str(meta.get("version", "1.0")),
+            output_type=_output_type(template if template.is_file() else path),
             primary_metric=meta["primary_metric"],
             aggregation=meta.get("aggregation", "micro"),
             breakdown_kind=meta.get("breakdown_kind"),
@@ -127,7 +148,7 @@ def resolve_tasks(tasks: str | None, suite: str | None) -> list[TaskInfo]:
     elif tasks:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
     else:
-        raise InstructEvalError("no tasks chosen: pass --tasks a,b or --suite demo|problem-solving")
+        raise InstructEvalError(f"no tasks chosen: pass --tasks a,b or --suite {'|'.join(SUITES)}")
     owner = {member: info.name for info in known.values() for member in info.members}
     unknown = [n for n in names if n not in known and n not in owner]
     if unknown:

@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--tasks", help="comma-separated task names (see `instructeval tasks`)")
-    which.add_argument("--suite", help="demo | problem-solving")
+    which.add_argument("--suite", help="demo | problem-solving | problem-solving-generative (see `instructeval tasks`)")
     parser.add_argument("--limit", type=int, help="first N examples per (sub)task")
     parser.add_argument("--output", type=Path, default=Path("runs"), help="root of run folders (default runs/)")
     parser.add_argument("--run-name", help="name of the run folder (default: a UTC timestamp)")
@@ -71,6 +71,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--writing-set", default="embedded", help="writing prompts: embedded (ours, 200) | impact | a file or folder"
     )
     parser.add_argument("--reference", type=Path, help="writing_pairwise: the reference run folder")
+    parser.add_argument(
+        "--tokenizer",
+        help="openai-compatible: models: hub id or folder of the tokenizer that encodes log-likelihood prompts "
+        "(default: the served model name)",
+    )
     add_judge_arguments(parser)
     parser.set_defaults(func=run_command)
     return parser
@@ -105,6 +110,7 @@ def run_command(args: argparse.Namespace) -> int:
         writing_set=args.writing_set,
         judge=options_from_args(args) if args.judge else None,
         reference=args.reference,
+        tokenizer=args.tokenizer,
         command=["instructeval", *sys.argv[1:]],
     )
     run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr))

@@ -27,6 +27,7 @@ class BackendOptions:
     tensor_parallel_size: int = 1
     max_length: int | None = None
     num_concurrent: int = 8
+    tokenizer: str | None = None  # openai-compatible: encodes log-likelihood prompts (default: the served model)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,15 +146,13 @@ def _build_api(spec: ModelSpec, options: BackendOptions) -> LM:
 
     from instructeval.models.api_lm import ChatAndCompletionsLM
 
-    extra = dict(options.extra)
-    tokenizer = extra.pop("tokenizer", None)
-    common: dict[str, Any] = {"num_concurrent": options.num_concurrent, "max_retries": 5, **extra}
+    common: dict[str, Any] = {"num_concurrent": options.num_concurrent, "max_retries": 5, **options.extra}
     if options.max_length:
         common["max_length"] = options.max_length
     if spec.kind == "openai":
         return OpenAIChatCompletion(model=spec.name, **common)
     assert spec.base_url is not None
-    return ChatAndCompletionsLM(spec.base_url, spec.name, tokenizer, **common)
+    return ChatAndCompletionsLM(spec.base_url, spec.name, options.tokenizer, **common)
 
 
 def model_info(spec: ModelSpec, options: BackendOptions, lm: LM | None) -> ModelInfo:

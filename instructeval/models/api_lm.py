@@ -1,0 +1,147 @@
+"""An OpenAI-compatible server as one lm-eval LM: chat completions generate, completions score log-likelihood.
+
+Generation goes to /chat/completions, so the server applies the model's own chat template. Log-likelihood goes
+to /completions with `echo` and `logprobs`: the prompt is sent as token ids from the model's tokenizer (as vLLM,
+SGLang and TGI accept), and the server returns each prompt token's log-probability from one forward pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import requests
+from lm_eval.api.instance import Instance
+from lm_eval.api.model import LM
+from lm_eval.models.api_models import JsonChatStr
+from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
+
+from instructeval.errors import InstructEvalError
+
+PROBE_TEXT = "The capital of France is Paris."
+"""Scored once before the first log-likelihood request, to check the server returns prompt log-probabilities."""
+
+
+class ChatAndCompletionsLM(LM):
+    """Routes each request type to the endpoint that serves it; `endpoints` is recorded in results.json."""
+
+    def __init__(self, base_url: str, model: str, tokenizer: str | None, **common: Any) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self.model = model
+        self.tokenizer_id = tokenizer or model
+        self.common = common
+        self.chat = LocalChatCompletion(base_url=f"{base_url}/chat/completions", model=model, **common)
+        self._completions: LocalCompletionsAPI | None = None
+        self.endpoints = {
+            "generate_until": f"{base_url}/chat/completions",
+            "loglikelihood": f"{base_url}/completions (echo + logprobs, tokenizer {self.tokenizer_id})",
+        }
+
+    @property
+    def completions(self) -> LocalCompletionsAPI:
+        """The /completions client, built on first use (it loads the tokenizer and probes the server)."""
+        if self._completions is None:
+            self._completions = self._build_completions()
+        return self._completions
+
+    @property
+    def tokenizer(self) -> Any:
+        """The tokenizer that encodes log-likelihood prompts (and renders them when a chat template is asked for)."""
+        return self.completions.tokenizer
+
+    def _build_completions(self) -> LocalCompletionsAPI:
+        try:
+            lm = LocalCompletionsAPI(
+                base_url=f"{self.base_url}/completions",
+                model=self.model,
+                tokenizer=self.tokenizer_id,
+                tokenizer_backend="huggingface",
+                tokenized_requests=True,
+                **self.common,
+            )
+        except (OSError, ValueError) as exc:
+            raise InstructEvalError(
+                f"log-likelihood tasks need {self.model}'s tokenizer, which could not be loaded "
+                f"({str(exc).splitlines()[0][:120]}): pass --tokenizer <hub id or folder>"
+            ) from exc
+        check_prompt_logprobs(lm.base_url, self.model, lm.tok_encode(PROBE_TEXT), lm.header)
+        lm.set_cache_hook(self.cache_hook)
+        return lm
+
+    def set_cache_hook(self, cache_hook: Any) -> None:
+        """Answers from both endpoints reach the same hook (the run's request cache)."""
+        super().set_cache_hook(cache_hook)
+        self.chat.set_cache_hook(cache_hook)
+        if self._completions is not None:
+            self._completions.set_cache_hook(cache_hook)
+
+    def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """Scored through /completions; chat-formatted contexts are rendered with the tokenizer's template."""
+        lm = self.completions
+        plain = [_rendered(lm, request) for request in requests]
+        return lm.loglikelihood(plain, disable_tqdm=disable_tqdm)
+
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
+        """Scored through /completions."""
+        return self.completions.loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        """Through /chat/completions; temperature and seed travel in the payload."""
+        return self.chat.generate_until(requests, disable_tqdm=disable_tqdm)
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
+        """Messages travel as JSON to the chat endpoint, which applies the server's template."""
+        return self.chat.apply_chat_template(chat_history, add_generation_prompt)
+
+    @property
+    def tokenizer_name(self) -> str:
+        """Identifies the prompt format in lm-eval's request fingerprints."""
+        return self.tokenizer_id.replace("/", "__")
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        """None: the chat template is the server's (not known here)."""
+        return None
+
+
+def check_prompt_logprobs(url: str, model: str, prompt: list[int], headers: dict[str, str]) -> None:
+    """One echo request: the server must return a log-probability for every prompt token after the first."""
+    payload: dict[str, Any] = {
+        "model": model,
+        "prompt": prompt,
+        "max_tokens": 1,
+        "echo": True,
+        "logprobs": 1,
+        "temperature": 0,
+    }
+    try:
+        response = requests.post(url, json=payload, headers=headers, timeout=60)
+    except requests.RequestException as exc:
+        raise InstructEvalError(
+            f"could not reach {url} ({type(exc).__name__}): start the server or fix the URL"
+        ) from exc
+    try:
+        values = response.json()["choices"][0]["logprobs"]["token_logprobs"]
+        scored = values[1 : len(prompt)]
+        given = len(scored) == len(prompt) - 1 and all(isinstance(value, float | int) for value in scored)
+    except (ValueError, LookupError, TypeError):
+        given = False
+    if not (response.ok and given):
+        raise InstructEvalError(
+            f"{url} returned no prompt log-probabilities (HTTP {response.status_code}, echo + logprobs): "
+            "serve the model with vLLM, SGLang or TGI for log-likelihood tasks, or run generative ones (mmlu_gen)"
+        )
+
+
+def _rendered(lm: LocalCompletionsAPI, request: Instance) -> Instance:
+    """A log-likelihood request whose chat-formatted context is rendered to text by the tokenizer's template."""
+    context = request.args[0]
+    if not isinstance(context, JsonChatStr):
+        return request
+    messages = json.loads(context.prompt)
+    continues = messages[-1]["role"] == "assistant"
+    text = lm.tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=not continues, continue_final_message=continues
+    )
+    return dataclasses.replace(request, arguments=(text, *request.args[1:]))

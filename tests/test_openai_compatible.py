@@ -1,0 +1,236 @@
+"""openai-compatible: log-likelihood tasks through /v1/completions agree with the hf backend on the same weights.
+
+The server (tests/openai_server.py) is a real HTTP server on 127.0.0.1 running the tiny random-weight Llama with
+transformers; the `hf:` runs load the same folder in-process. Only api.openai.com cannot exist here: the `openai:`
+refusal is checked to happen before any backend is built (no run folder appears).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openai_server import ModelServer
+
+from instructeval.cli import main
+from instructeval.registry import SUITES
+
+LOGLIKELIHOOD_TASKS = "mmlu_anatomy,mmlu_astronomy,crass,hhh,hhh_mc"
+
+
+@pytest.fixture(scope="module")
+def server(tiny_llama: Path) -> Iterator[ModelServer]:
+    """The tiny Llama served under its folder path (vLLM's default served name, so its tokenizer is found)."""
+    with ModelServer(tiny_llama) as running:
+        yield running
+
+
+def _run(tmp_path: Path, data_dir: Path, name: str, model: str, *flags: str) -> Path:
+    code = main(
+        [
+            *("run", "--model", model, "--output", str(tmp_path), "--run-name", name, "--data-dir", str(data_dir)),
+            *("--limit", "2", "--max-gen-toks", "8", *flags),
+        ]
+    )
+    assert code == 0
+    (folder,) = tmp_path.glob(f"*/{name}")
+    return folder
+
+
+def _samples(run: Path, task: str) -> dict[tuple[str, int], dict[str, Any]]:
+    lines = (run / "samples" / f"{task}.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    return {(r["subtask"], r["doc_id"]): r for r in records}
+
+
+def _token_ids(prompt: list[Any]) -> list[Any]:
+    """A /completions prompt sent as one token list or a batch of one."""
+    return prompt if isinstance(prompt[0], int) else prompt[0]
+
+
+def _failure(*args: str) -> str:
+    """Run the CLI expecting exit 2; return the one error line it printed."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(list(args))
+    lines = [line for line in stderr.getvalue().splitlines() if line.startswith("instructeval: error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in stderr.getvalue(), stderr.getvalue()[-1500:]
+    return lines[0]
+
+
+def test_loglikelihood_tasks_agree_with_hf(
+    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    api = _run(
+        tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", "--tasks", LOGLIKELIHOOD_TASKS
+    )
+    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", "--tasks", LOGLIKELIHOOD_TASKS)
+    api_results, hf_results = (json.loads((run / "results.json").read_text()) for run in (api, local))
+    for task in ("mmlu", "crass", "hhh", "hhh_mc"):
+        ours, theirs = _samples(api, task), _samples(local, task)
+        assert ours.keys() == theirs.keys() and len(ours) >= 2
+        for key, record in ours.items():
+            expected = theirs[key]
+            assert record["choice_loglikelihoods"] == pytest.approx(expected["choice_loglikelihoods"], abs=1e-3)
+            assert record["choice_is_greedy"] == expected["choice_is_greedy"]
+            assert record["scores"] == expected["scores"]
+            if task != "hhh":  # hhh scores both answer orders together (tasks/hhh/hooks.py)
+                likelihoods = record["choice_loglikelihoods"]
+                best = max(range(len(likelihoods)), key=likelihoods.__getitem__)
+                assert record["scores"]["acc,none"] == float(str(best) == record["target"])
+        if task != "hhh":
+            accuracy = sum(r["scores"]["acc,none"] for r in ours.values()) / len(ours)
+            assert api_results["tasks"][task]["metrics"]["acc,none"]["value"] == pytest.approx(accuracy)
+        assert api_results["tasks"][task]["metrics"] == hf_results["tasks"][task]["metrics"]
+    scored = server.bodies("/v1/completions")
+    assert scored and all(body["echo"] and body["logprobs"] == 1 for body in scored)
+    assert all(isinstance(token, int) for body in scored for token in _token_ids(body["prompt"]))
+    endpoints = api_results["model"]["model_args"]["endpoints"]
+    assert endpoints["generate_until"] == f"{server.base_url}/chat/completions"
+    assert endpoints["loglikelihood"].startswith(f"{server.base_url}/completions")
+
+
+def test_chat_formatted_loglikelihood_agrees_with_hf(
+    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    flags = ("--tasks", "mmlu_anatomy", "--chat-template")
+    api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
+    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", *flags)
+    ours, theirs = _samples(api, "mmlu"), _samples(local, "mmlu")
+    assert ours.keys() == theirs.keys()
+    for key, record in ours.items():
+        assert record["choice_loglikelihoods"] == pytest.approx(theirs[key]["choice_loglikelihoods"], abs=1e-3)
+    prompt = _token_ids(server.bodies("/v1/completions")[-1]["prompt"])
+    assert server.tokenizer.decode(prompt).startswith("<|im_start|>")
+
+
+def test_greedy_generation_matches_hf_with_its_chat_template(
+    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", "--tasks", "gsm8k")
+    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", "--tasks", "gsm8k", "--chat-template")
+    ours, theirs = _samples(api, "gsm8k"), _samples(local, "gsm8k")
+    assert ours.keys() == theirs.keys() and len(ours) == 2
+    for key, record in ours.items():
+        assert record["responses"] == theirs[key]["responses"] and record["scores"] == theirs[key]["scores"]
+    replies = [reply["choices"][0]["message"]["content"] for path, _, reply in server.exchanges if "chat" in path]
+    assert sorted(r["responses"][0] for r in ours.values()) == sorted(replies[-2:])
+
+
+def test_self_consistency_samples_reach_the_server_with_their_own_seeds(
+    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    flags = ("--tasks", "gsm8k", "--self-consistency", "3", "--temperature", "0.9", "--seed", "7", "--limit", "1")
+    before = len(server.bodies("/v1/chat/completions"))
+    run = _run(tmp_path, data_dir, "sc", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
+    sent = server.bodies("/v1/chat/completions")[before:]
+    assert len(sent) == 3 and all(body["temperature"] == 0.9 for body in sent)
+    assert len({body["seed"] for body in sent}) == 3
+    (record,) = _samples(run, "gsm8k").values()
+    replies = [reply["choices"][0]["message"]["content"] for path, _, reply in server.exchanges[-3:]]
+    assert sorted(record["responses"]) == sorted(replies)
+    with sqlite3.connect(run / "requests.sqlite") as db:
+        stored = db.execute("SELECT COUNT(*) FROM answers WHERE method = 'generate_until'").fetchone()[0]
+    assert stored == 3
+
+
+def test_openai_chat_models_are_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    common = ("--model", "openai:gpt-4o-mini", "--output", str(tmp_path / "runs"), "--data-dir", str(data_dir))
+    line = _failure("run", *common, "--tasks", "mmlu_anatomy,gsm8k,crass")
+    assert "gives no prompt log-probabilities" in line and "mmlu, crass need" in line
+    assert "run mmlu_gen_anatomy instead of mmlu" in line and "drop crass" in line
+    line = _failure("run", *common, "--suite", "problem-solving")
+    assert line.startswith("instructeval: error: --suite problem-solving:")
+    assert "--suite problem-solving-generative (mmlu_gen, bbh, gsm8k, mgsm, humaneval, drop)" in line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_generative_suite_is_listed_and_has_no_loglikelihood_task(capsys: pytest.CaptureFixture[str]) -> None:
+    from instructeval.registry import resolve_tasks
+
+    assert main(["tasks"]) == 0
+    assert "suite problem-solving-generative: mmlu_gen, bbh, gsm8k" in capsys.readouterr().out
+    assert SUITES["problem-solving-generative"]
+    assert not [info.name for info in resolve_tasks(None, "problem-solving-generative") if info.scores_loglikelihood]
+
+
+def test_a_server_without_prompt_logprobs_fails_in_one_line(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
+    with ModelServer(tiny_llama, prompt_logprobs=False) as bare:
+        line = _failure(
+            "run",
+            "--model",
+            f"openai-compatible:{bare.base_url}@{tiny_llama}",
+            "--tasks",
+            "mmlu_anatomy",
+            "--limit",
+            "2",
+            "--output",
+            str(tmp_path),
+            "--data-dir",
+            str(data_dir),
+        )
+        assert len(bare.bodies("/v1/completions")) == 1
+    assert f"{bare.base_url}/completions returned no prompt log-probabilities" in line
+
+
+def test_a_served_name_that_is_no_tokenizer_needs_the_tokenizer_flag(
+    tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The refusal runs as a real process with the hub offline (the hub libraries read HF_HUB_OFFLINE at import)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    with ModelServer(tiny_llama, name="tiny-chat") as named:
+        model = f"openai-compatible:{named.base_url}@tiny-chat"
+        command = [sys.executable, "-m", "instructeval", "run", "--model", model, "--tasks", "mmlu_anatomy"]
+        refused = subprocess.run(
+            [*command, "--limit", "2", "--output", str(tmp_path), "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        run = _run(tmp_path, data_dir, "named", model, "--tasks", "mmlu_anatomy", "--tokenizer", str(tiny_llama))
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("instructeval: error:")]
+    assert refused.returncode == 2 and len(errors) == 1 and "Traceback" not in refused.stderr, refused.stderr[-1500:]
+    assert "tiny-chat's tokenizer" in errors[0] and "pass --tokenizer <hub id or folder>" in errors[0]
+    results = json.loads((run / "results.json").read_text())
+    assert results["model"]["model_args"]["endpoints"]["loglikelihood"].endswith(f"tokenizer {tiny_llama})")
+    assert len(_samples(run, "mmlu")) == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "tasks", "expected"),
+    [
+        ("hf:{folder}", "mmlu_anatomy", "--tokenizer applies to openai-compatible: models only"),
+        ("openai-compatible:{url}@m", "gsm8k", "no chosen task has any: drop it"),
+    ],
+)
+def test_a_tokenizer_flag_that_would_do_nothing_is_refused(
+    model: str, tasks: str, expected: str, server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    spec = model.format(folder=tiny_llama, url=server.base_url)
+    line = _failure(
+        "run",
+        "--model",
+        spec,
+        "--tasks",
+        tasks,
+        "--tokenizer",
+        str(tiny_llama),
+        "--output",
+        str(tmp_path / "runs"),
+        "--data-dir",
+        str(data_dir),
+    )
+    assert expected in line and not (tmp_path / "runs").exists()
