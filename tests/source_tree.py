@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
-import sysconfig
+import sys
 import venv
 from pathlib import Path
 
@@ -26,11 +27,17 @@ def copy_source(target: Path) -> Path:
 def venv_with_project_dependencies(target: Path) -> Path:
     """A new venv at `target` without instructeval, that imports its dependencies from the running venv.
 
-    They come in as a plain sys.path entry, so the .pth files there (an editable install of the checkout)
-    stay inactive. Returns the new venv's site-packages.
+    The running interpreter's import folders (`python -I`: no cwd, no PYTHONPATH) come in as plain sys.path
+    entries, so the .pth files there (an editable install of the checkout) stay inactive; the checkout itself
+    is left out. Returns the new venv's site-packages.
     """
     venv.EnvBuilder(with_pip=False).create(target)
-    probe = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    site_packages = Path(subprocess.check_output([target / "bin" / "python", "-c", probe], text=True).strip())
-    (site_packages / "project-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    dependencies = json.loads(subprocess.check_output([sys.executable, "-I", "-c", _SYS_PATH], text=True))
+    site_packages = Path(subprocess.check_output([target / "bin" / "python", "-c", _PURELIB], text=True).strip())
+    folders = [entry for entry in dependencies if Path(entry).is_dir() and Path(entry).resolve() != REPO]
+    (site_packages / "project-dependencies.pth").write_text("".join(f"{folder}\n" for folder in folders))
     return site_packages
+
+
+_SYS_PATH = "import json, sys; print(json.dumps(sys.path))"
+_PURELIB = "import sysconfig; print(sysconfig.get_path('purelib'))"
