@@ -26,7 +26,7 @@ def demo_tokenizer() -> object:
 
 
 def build_tiny_llama(target: Path, tokenizer: object) -> Path:
-    """A 2-layer Llama (hidden 64) with the demo vocabulary, saved as float32 safetensors."""
+    """A 2-layer Llama (hidden 64, 2 heads of 32) with the demo vocabulary, saved as float32 safetensors."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -37,8 +37,8 @@ def build_tiny_llama(target: Path, tokenizer: object) -> Path:
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=2,  # head size 32: the smallest vLLM's CPU attention supports
+        num_key_value_heads=1,
         max_position_embeddings=8192,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,  # type: ignore[attr-defined]

