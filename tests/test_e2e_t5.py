@@ -54,8 +54,7 @@ def t5_run(tiny_t5: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFacto
     """The tiny T5 on every task of SUBTASKS, run once for the module."""
     output = tmp_path_factory.mktemp("e2e-t5")
     tasks = ",".join(name for names in SUBTASKS.values() for name in names)
-    printed = run_cli(_args(tiny_t5, output, "t5", tasks, "--data-dir", str(data_dir)))
-    assert "prefix cache off" not in printed  # routed to the seq2seq backend, not to the prefix-cached one
+    run_cli(_args(tiny_t5, output, "t5", tasks, "--data-dir", str(data_dir)))
     return _run_dir(output, "t5")
 
 
