@@ -113,13 +113,14 @@ def test_instructeval_tasks_lists_every_task(installed: Installed) -> None:
 
 
 def test_runs_and_leaderboard_from_the_wheel(installed: Installed, tiny_llama: Path, data_dir: Path) -> None:
-    """One example each of a log-likelihood, a generation and a writing task; then the leaderboard site."""
+    """One example of log-likelihood, generation, BBH (task hooks, CoT files), HumanEval (sandbox) and writing
+    tasks from the wheel; then the leaderboard site from its templates."""
     runs = installed.workdir / "runs"
     installed.run(
         "instructeval",
         "run",
         f"--model=hf:{tiny_llama}",
-        "--tasks=mmlu_anatomy,gsm8k,writing",
+        "--tasks=mmlu_anatomy,gsm8k,bbh_boolean_expressions,humaneval,writing",
         "--limit=1",
         "--max-gen-toks=8",
         "--device=cpu",
@@ -129,16 +130,21 @@ def test_runs_and_leaderboard_from_the_wheel(installed: Installed, tiny_llama: P
     )
     (run,) = runs.glob("*/wheel")
     results = json.loads((run / "results.json").read_text())
-    assert set(results["tasks"]) == {"mmlu", "gsm8k", "writing"}
+    assert set(results["tasks"]) == {"mmlu", "gsm8k", "bbh", "humaneval", "writing"}
     samples = {}
     for name, task in results["tasks"].items():
         samples[name] = [json.loads(line) for line in (run / task["samples_file"]).read_text().splitlines()]
         for metric, summary in task["metrics"].items():
             assert summary["n"] == len(samples[name])
             assert summary["value"] == pytest.approx(mean(s["scores"][metric] for s in samples[name]))
-    assert [len(samples["mmlu"]), len(samples["gsm8k"])] == [1, 1]
+    assert [len(samples[name]) for name in ("mmlu", "gsm8k", "bbh", "humaneval")] == [1, 1, 1, 1]
     assert samples["mmlu"][0]["groups"]["subject"] == "anatomy"
     assert samples["gsm8k"][0]["prompt"].startswith("Q: There are 15 trees in the grove.")  # the task's 8 shots
+    cot_prompt = (REPO / "tasks" / "bbh" / "cot-prompts" / "boolean_expressions.txt").read_text().split("-----\n")[1]
+    assert samples["bbh"][0]["prompt"].startswith(cot_prompt.split("\n\nQ: ")[0])  # read by the task's hooks.py
+    (verdict,) = samples["humaneval"][0]["details"]["sandbox,none"]  # the program ran up to the tests
+    assert verdict["status"] in {"passed", "failed"} and "Error: No module" not in verdict["reason"], verdict
+    assert samples["humaneval"][0]["scores"]["pass@1,none"] == (verdict["status"] == "passed")
     for sample in samples["writing"]:  # --limit 1: the first prompt of each category
         category = sample["groups"]["category"]
         first = json.loads((REPO / "writing_prompts" / f"{category}.jsonl").read_text().splitlines()[0])
