@@ -161,9 +161,10 @@ def _sampled(context: str, seed: int = 1234) -> Instance:
 def test_repeats_of_one_request_differ_and_do_not_depend_on_the_batch(tiny_llama: Path, tmp_path: Path) -> None:
     lm = build_lm(parse_model_spec(f"hf:{tiny_llama}"), BackendOptions(batch_size="4", device="cpu"))
     question, neighbour = "Q: What is 2 + 3?\nA:", "Q: Name a colour that is not red and say why.\nA:"
-    crowded = ResumableLM(lm, RequestCache(tmp_path / "a.sqlite")).generate_until(
-        [_sampled(question), _sampled(neighbour), _sampled(question), _sampled(question)]
-    )
+    batch = [_sampled(question), _sampled(neighbour), _sampled(question), _sampled(question)]
+    crowded = ResumableLM(lm, RequestCache(tmp_path / "a.sqlite")).generate_until(batch)
+    resumed = ResumableLM(lm, RequestCache(tmp_path / "a.sqlite"))
+    assert resumed.generate_until(batch) == crowded and resumed.stats["cached"] == 4  # each sample its own entry
     alone = ResumableLM(lm, RequestCache(tmp_path / "b.sqlite")).generate_until([_sampled(question)])
     assert len({crowded[0], crowded[2], crowded[3]}) == 3  # three repeats, three different samples
     assert alone[0] == crowded[0]  # the first repeat draws the same sample without its batch neighbours

@@ -42,8 +42,8 @@ def test_demo_model_writes_and_a_judge_grades(tmp_path: Path) -> None:
     run_dir = tmp_path / "SmolLM2-135M-Instruct" / "w"
     results = load_results(run_dir)
     samples = iter_samples(run_dir, "writing")
-    assert len(samples) == 2 and all(s["response"].strip() for s in samples)
-    assert billed == 2 * 2  # two answers x two rubrics, nothing asked twice
+    assert len(samples) == 2 * 4 and all(s["response"].strip() for s in samples)  # --limit 2: 2 per category
+    assert billed == 8 * 2  # eight answers x two rubrics, nothing asked twice
     pointwise = (results.writing or {})["pointwise"]
     overall = {rubric: cells[OVERALL]["value"] for rubric, cells in pointwise["scores"].items()}
     assert overall == {"relevance": pytest.approx(4.0), "coherence": pytest.approx(3.0)}
