@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from instructeval.registry import SUITES, all_tasks
+from instructeval.registry import SUITES, all_tasks, resolve_tasks
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -28,5 +28,8 @@ def list_tasks(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     for suite, names in SUITES.items():
-        console.print(f"suite [bold]{suite}[/bold]: {', '.join(names)}")
+        chosen = resolve_tasks(None, suite)
+        scored = [name for info in chosen if info.scores_loglikelihood for name in info.selected or (info.name,)]
+        note = f" ({', '.join(scored)}: log-likelihood, not on openai: chat models)" if scored else ""
+        console.print(f"suite [bold]{suite}[/bold]: {', '.join(names)}{note}", highlight=False)
     return 0
