@@ -165,3 +165,26 @@ def test_other_probes_are_refused_then_forced(runs: dict[str, Path], tiny_llama:
     assert outcome.comparison.forced and "probes differ" in outcome.comparison.mismatches[0]
     for row in outcome.comparison.tasks:
         assert row.group is not None and row.n_paired == len(probe_scores(fewer, "base", row.metric, row.group))
+
+
+def test_leaderboard_shows_knowledge_comparisons(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Checkpoint and method comparisons land in the base → tuned view, per scorer and split, linked to the model."""
+    checkpoints = compare_runs(CompareOptions(runs=(runs["base"], runs["tuned"])))[0].comparison
+    methods = {o.comparison.other_model: o.comparison for o in compare_runs(CompareOptions(runs=(runs["base"],)))}
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["leaderboard", "build", str(runs["base"].parent.parent), "--out", str(tmp_path / "site")]) == 0
+    data = json.loads((tmp_path / "site" / "data" / "leaderboard.json").read_text())
+    view = next(v for v in data["views"] if v["id"] == "comparisons")
+    names = [m["name"] for m in data["models"]]
+    columns = [column["id"] for column in view["columns"]]
+    by_other = {row["text"][1]: row for row in view["rows"]}
+    assert set(by_other) == {checkpoints.other_model, *methods}
+    for comparison in (checkpoints, *methods.values()):
+        row = by_other[comparison.other_model]
+        assert row["links"][0] == names.index(Path(str(load_results(runs["base"]).model.name)).name)
+        for compared in comparison.tasks:
+            cell = row["cells"][columns.index(f"{compared.task}:{compared.metric}:{compared.group}")]
+            assert cell[:3] == pytest.approx(
+                [compared.difference.value, compared.difference.ci_low, compared.difference.ci_high]
+            )
+            assert cell[8:11] == [compared.wins, compared.losses, compared.ties]

@@ -340,12 +340,13 @@ def comparison_cell(task: PairedTaskComparison) -> Cell:
 
 
 def model_labels(model: Model) -> set[str]:
-    """Every way a comparison file may name the model: site name, model name, spec, spec + adapter folder."""
+    """Every way a comparison file may name the model: site name, model name, spec, spec + adapter folder,
+    and the spec followed by a knowledge-injection method (`<spec> · icl`, from comparing one run's methods)."""
     info = model.info
     labels = {model.name, info.name, info.spec}
-    if info.adapter:
-        labels.add(f"{info.spec} + adapter {name_stem(info.adapter)}")
-    return labels
+    run_label = f"{info.spec} + adapter {name_stem(info.adapter)}" if info.adapter else info.spec
+    labels.add(run_label)
+    return labels | {f"{run_label} · {method}" for method in METHODS}
 
 
 def _model_index(models: Sequence[Model], name: str) -> int | None:
