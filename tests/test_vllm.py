@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(not VLLM_PYTHON.exists(), reason="vLLM's venv is
 
 TASKS = ("mmlu", "gsm8k", "hhh")
 RUN_FLAGS = ["--tasks", "mmlu_anatomy,gsm8k,hhh", "--limit", "2", "--max-gen-toks", "16"]
-SAMPLING_FLAGS = ["--tasks", "gsm8k", "--limit", "2", "--max-gen-toks", "16", "--self-consistency", "2"]
+GSM8K_FLAGS = ["--tasks", "gsm8k", "--limit", "2", "--max-gen-toks", "16"]
+SAMPLING_FLAGS = [*GSM8K_FLAGS, "--self-consistency", "2"]
 LOGLIKELIHOOD_TOLERANCE = 1e-3
 RUN_TIMEOUT_S = 900
 
@@ -62,11 +63,11 @@ def results(run_dir: Path) -> dict[str, Any]:
     return dict(json.loads((run_dir / "results.json").read_text(encoding="utf-8")))
 
 
-def compare_runs(reference: Path, other: Path) -> dict[str, float]:
+def compare_runs(reference: Path, other: Path, tasks: tuple[str, ...] = TASKS) -> dict[str, float]:
     """Check `other` against `reference` task by task; return each generation task's agreement rate."""
     agreement: dict[str, float] = {}
     reference_results, other_results = results(reference), results(other)
-    for task in TASKS:
+    for task in tasks:
         ours, theirs = records(reference, task), records(other, task)
         assert ours.keys() == theirs.keys() and ours
         for key, mine in ours.items():
@@ -137,12 +138,18 @@ def vllm_server_url(tiny_llama: Path, env: dict[str, str], runs: Path) -> Iterat
         yield base_url
 
 
-def test_openai_server_matches_hf(tiny_llama: Path, runs: Path, data_dir: Path, vllm_server_url: str) -> None:
-    """openai-compatible: against vLLM's server (chat template on) gives hf's answers with the template."""
-    flags = [*RUN_FLAGS, "--data-dir", str(data_dir)]
-    hf_chat = run_here(f"hf:{tiny_llama}", runs, "hf-chat", [*flags, "--chat-template"])
-    served = run_here(f"openai-compatible:{vllm_server_url}@{tiny_llama}", runs, "served", flags)
-    agreement = compare_runs(hf_chat, served)
-    print(f"greedy generations identical to hf: {agreement}")
+def test_openai_server_matches_hf(
+    tiny_llama: Path, runs: Path, data_dir: Path, hf_run: Path, vllm_server_url: str
+) -> None:
+    """openai-compatible: against vLLM's server gives hf's log-likelihoods (plain prompts, /v1/completions) and
+    its greedy generations with the chat template (/v1/chat/completions)."""
+    flags = ["--data-dir", str(data_dir)]
+    served = run_here(f"openai-compatible:{vllm_server_url}@{tiny_llama}", runs, "served", [*RUN_FLAGS, *flags])
+    hf_chat = run_here(f"hf:{tiny_llama}", runs, "hf-chat", [*GSM8K_FLAGS, *flags, "--chat-template"])
+    assert compare_runs(hf_run, served, ("mmlu", "hhh")) == {}
+    agreement = compare_runs(hf_chat, served, ("gsm8k",))
+    print(f"greedy chat generations identical to hf: {agreement}")
     assert agreement == {"gsm8k": 1.0}
-    assert results(served)["model"]["backend"] == "openai-compatible"
+    recorded = results(served)
+    assert recorded["model"]["backend"] == "openai-compatible"
+    assert [recorded["tasks"][t]["chat_template_applied"] for t in TASKS] == [False, True, False]
