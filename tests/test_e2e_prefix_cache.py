@@ -91,3 +91,27 @@ def test_headline_scores_are_identical(runs: tuple[dict[bool, Path], list[str]])
     folders, _ = runs
     assert headline(folders[True]) == headline(folders[False])
     assert set(headline(folders[True])) == set(TASKS)
+
+
+def test_results_say_off_when_the_model_cache_cannot_share_prefixes(
+    tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """A sliding-window model (a tiny random Mistral) runs lm-eval's plain path, and results.json says so."""
+    import torch
+    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    torch.manual_seed(0)
+    config = MistralConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, sliding_window=64, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    folder = tmp_path / "tiny-mistral"
+    MistralForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    args = ["run", "--model", f"hf:{folder}", "--tasks", "mmlu_anatomy", "--data-dir", str(data_dir), "--limit", "1"]
+    run_cli([*args, "--output", str(tmp_path / "runs"), "--run-name", "m"])
+    (model_dir,) = list((tmp_path / "runs").iterdir())
+    model_args = load_results(model_dir / "m").model.model_args
+    assert model_args == {**model_args, "architecture": "decoder-only", "prefix_cache": False}

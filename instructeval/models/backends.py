@@ -169,11 +169,11 @@ def model_info(spec: ModelSpec, options: BackendOptions, lm: LM | None) -> Model
         revision = f"sha256:{folder_hash(path)}" if path.is_dir() else _hub_commit(lm)
     adapter_hash = f"sha256:{folder_hash(options.adapter)}" if options.adapter else None
     model_args: dict[str, Any] = {"batch_size": options.batch_size, "dtype": options.dtype, "device": options.device}
-    if spec.kind in ("demo", "hf"):
-        seq2seq = getattr(lm, "backend", None) == "seq2seq"
-        if lm is not None:
-            model_args["architecture"] = "encoder-decoder" if seq2seq else "decoder-only"
-        model_args["prefix_cache"] = not seq2seq and bool(options.extra.get("prefix_cache", True))
+    if spec.kind in ("demo", "hf") and lm is None:
+        model_args["prefix_cache"] = bool(options.extra.get("prefix_cache", True))  # as asked: nothing was built
+    elif spec.kind in ("demo", "hf"):
+        model_args["architecture"] = "encoder-decoder" if getattr(lm, "backend", None) == "seq2seq" else "decoder-only"
+        model_args["prefix_cache"] = bool(getattr(lm, "prefix_cache_active", False))  # what runs, not what was asked
     if endpoints := getattr(lm, "endpoints", None):
         model_args["endpoints"] = endpoints
     return ModelInfo(

@@ -76,6 +76,11 @@ class PrefixCachedHFLM(HFLM):
         self._auto_batch: int | None = None
         self._generation_anchor: tuple[list[int], PrefixKV] | None = None
 
+    @property
+    def prefix_cache_active(self) -> bool:
+        """Whether shared prefixes are computed once: False when asked off or when the model's cache cannot."""
+        return self._prefix_ok
+
     # ---- log-likelihood -------------------------------------------------------------------------------------
 
     def _loglikelihood_tokens(
