@@ -38,6 +38,11 @@ class ModelServer:
         """The OpenAI base URL (…/v1)."""
         return f"http://127.0.0.1:{self._http.server_address[1]}/v1"
 
+    def card(self) -> dict[str, Any]:
+        """The model's /v1/models entry; `max_model_len` is the context length, as vLLM announces it."""
+        length = self.model.config.max_position_embeddings
+        return {"id": self.name, "object": "model", "owned_by": "test", "max_model_len": length}
+
     def bodies(self, path: str) -> list[dict[str, Any]]:
         """The request bodies sent to one route, in arrival order."""
         return [body for route, body, _ in self.exchanges if route == path]
@@ -172,9 +177,7 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path == "/v1/models":
-                self._send(
-                    200, {"object": "list", "data": [{"id": server.name, "object": "model", "owned_by": "test"}]}
-                )
+                self._send(200, {"object": "list", "data": [server.card()]})
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 

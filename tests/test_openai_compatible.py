@@ -236,3 +236,20 @@ def test_a_tokenizer_flag_that_would_do_nothing_is_refused(
         str(data_dir),
     )
     assert expected in line and not (tmp_path / "runs").exists()
+
+
+def test_a_prompt_longer_than_2048_tokens_is_scored_whole(
+    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The context length comes from the server's /v1/models (`max_model_len`), not lm-eval's 2048 default."""
+    flags = ("--tasks", "mmlu_high_school_european_history", "--limit", "1")
+    before = len(server.bodies("/v1/completions"))
+    api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
+    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", *flags)
+    sent = [body["prompt"] for body in server.bodies("/v1/completions")[before:]]
+    lengths = [len(prompt) for batch in sent if isinstance(batch[0], list) for prompt in batch]  # not the probe
+    assert len(lengths) == 4 and min(lengths) > 2048
+    (ours,), (theirs,) = _samples(api, "mmlu").values(), _samples(local, "mmlu").values()
+    assert ours["choice_loglikelihoods"] == pytest.approx(theirs["choice_loglikelihoods"], abs=1e-3)
+    context = json.loads((api / "results.json").read_text())["model"]["model_args"]["endpoints"]["loglikelihood"]
+    assert context.endswith("context 8192 tokens)")

@@ -19,6 +19,9 @@ from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompleti
 
 from instructeval.errors import InstructEvalError
 
+DEFAULT_CONTEXT_LENGTH = 2048
+"""lm-eval's default, for servers whose /models does not say `max_model_len` (longer contexts are left-cut)."""
+
 PROBE_TEXT = "The capital of France is Paris."
 """Scored once before the first log-likelihood request, to check the server returns prompt log-probabilities."""
 
@@ -31,12 +34,16 @@ class ChatAndCompletionsLM(LM):
         self.base_url = base_url
         self.model = model
         self.tokenizer_id = tokenizer or model
-        self.common = common
         self.chat = LocalChatCompletion(base_url=f"{base_url}/chat/completions", model=model, **common)
+        self.common = {
+            "max_length": served_context_length(base_url, model, self.chat.header) or DEFAULT_CONTEXT_LENGTH,
+            **common,
+        }
         self._completions: LocalCompletionsAPI | None = None
         self.endpoints = {
             "generate_until": f"{base_url}/chat/completions",
-            "loglikelihood": f"{base_url}/completions (echo + logprobs, tokenizer {self.tokenizer_id})",
+            "loglikelihood": f"{base_url}/completions (echo + logprobs, tokenizer {self.tokenizer_id}, "
+            f"context {self.common['max_length']} tokens)",
         }
 
     @property
@@ -103,6 +110,16 @@ class ChatAndCompletionsLM(LM):
     def chat_template(self, chat_template: bool | str = False) -> str | None:
         """None: the chat template is the server's (not known here)."""
         return None
+
+
+def served_context_length(base_url: str, model: str, headers: dict[str, str]) -> int | None:
+    """The context length a vLLM-style server announces for the model in /models (`max_model_len`), if any."""
+    try:
+        listed = requests.get(f"{base_url}/models", headers=headers, timeout=30).json()["data"]
+    except (requests.RequestException, ValueError, LookupError, TypeError):
+        return None
+    lengths = [entry.get("max_model_len") for entry in listed if isinstance(entry, dict) and entry.get("id") == model]
+    return int(lengths[0]) if lengths and isinstance(lengths[0], int) else None
 
 
 def check_prompt_logprobs(url: str, model: str, prompt: list[int], headers: dict[str, str]) -> None:
