@@ -238,7 +238,7 @@ class Comparison(BaseModel):
     base_model: str
     other_model: str
     alpha: float
-    forced: bool = Field(False, description="True when --force overrode a data/prompt/protocol hash mismatch")
+    forced: bool = Field(False, description="True when --force overrode a mismatch (data, prompts, protocol, judging)")
     mismatches: list[str] = Field(default_factory=list)
     tasks: list[PairedTaskComparison]
     created_at: str
