@@ -35,7 +35,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--format", choices=("table", "markdown", "json"), default="table", help="output (default table)"
     )
     parser.add_argument(
-        "--force", action="store_true", help="compare even when data, prompt or protocol hashes differ (recorded)"
+        "--force",
+        action="store_true",
+        help="compare even when data, prompt, protocol, judging or probes differ (recorded)",
     )
     parser.add_argument("--seed", type=int, default=1234, help="seed for bootstrap and permutation (default 1234)")
     parser.add_argument("--resamples", type=int, help="bootstrap and permutation resamples (default 10,000)")
