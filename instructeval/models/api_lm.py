@@ -1,8 +1,8 @@
 """An OpenAI-compatible server as one lm-eval LM: chat completions generate, completions score log-likelihood.
 
 Generation goes to /chat/completions, so the server applies the model's own chat template. Log-likelihood goes
-to /completions with `echo` and `logprobs`: the prompt is sent as token ids from the model's tokenizer (as vLLM,
-SGLang and TGI accept), and the server returns each prompt token's log-probability from one forward pass.
+to /completions with `echo` and `logprobs`: the prompt is sent as token ids from the model's tokenizer (vLLM's
+server accepts them), and the server returns each prompt token's log-probability from one forward pass.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def check_prompt_logprobs(url: str, model: str, prompt: list[int], headers: dict
     if not (response.ok and given):
         raise InstructEvalError(
             f"{url} returned no prompt log-probabilities (HTTP {response.status_code}, echo + logprobs): "
-            "serve the model with vLLM, SGLang or TGI for log-likelihood tasks, or run generative ones (mmlu_gen)"
+            "serve the model where /completions returns them (vLLM does), or run generative tasks (mmlu_gen)"
         )
 
 

@@ -10,6 +10,7 @@ GENERATIVE_VERSIONS = {"mmlu": "mmlu_gen"}
 """Log-likelihood tasks with a generative twin (same prompt, the answer letter generated instead of scored)."""
 
 GENERATIVE_SUITES = {"problem-solving": "problem-solving-generative"}
+OPEN_WEIGHTS = "hf:, vllm:, or a server's /completions via openai-compatible:"
 
 
 def gives_prompt_logprobs(spec: ModelSpec) -> bool:
@@ -21,22 +22,30 @@ def check_scorable(spec: ModelSpec, infos: list[TaskInfo], suite: str | None) ->
     """Refuse, before anything runs, log-likelihood tasks on a model that cannot give prompt log-probabilities."""
     if gives_prompt_logprobs(spec):
         return
-    refused = [info for info in infos if info.scores_loglikelihood]
+    refused = {_shown(info): generative_version(info) for info in infos if info.scores_loglikelihood}
     if not refused:
         return
-    names = ", ".join(info.name for info in refused)
-    why = f"{spec} gives no prompt log-probabilities (chat completions only), which {names} need"
+    why = (
+        f"{spec} gives no prompt log-probabilities (chat completions only), "
+        f"which {', '.join(refused)} {'needs' if len(refused) == 1 else 'need'}"
+    )
     if suite is not None:
         alternative = GENERATIVE_SUITES.get(suite)
-        fix = f"run --suite {alternative} ({', '.join(SUITES[alternative])})" if alternative else "pick other tasks"
-        raise InstructEvalError(f"--suite {suite}: {why}: {fix}, or serve open weights via openai-compatible:")
-    twins = {info.name: generative_version(info) for info in refused}
-    fixes = [f"run {twin} instead of {name}" for name, twin in twins.items() if twin]
-    untwinned = [name for name, twin in twins.items() if not twin]
+        fix = (
+            f"run --suite {alternative} ({', '.join(SUITES[alternative])})"
+            if alternative
+            else "choose generative tasks with --tasks (see `instructeval tasks`)"
+        )
+        raise InstructEvalError(f"--suite {suite}: {why}: {fix}, or run them on open weights ({OPEN_WEIGHTS})")
+    fixes = [f"run {twin} instead of {name}" for name, twin in refused.items() if twin]
+    untwinned = [name for name, twin in refused.items() if not twin]
     if untwinned:
-        fixes.append(f"drop {', '.join(untwinned)} (no generative version) or score it on open weights")
-    fix = "; ".join(fixes)
-    raise InstructEvalError(f"{why}: {fix}")
+        fixes.append(f"drop {', '.join(untwinned)} (no generative version) or run on open weights ({OPEN_WEIGHTS})")
+    raise InstructEvalError(f"{why}: {'; '.join(fixes)}")
+
+
+def _shown(info: TaskInfo) -> str:
+    return ", ".join(info.selected) or info.name
 
 
 def generative_version(info: TaskInfo) -> str | None:
