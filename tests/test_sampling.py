@@ -158,8 +158,12 @@ def _sampled(context: str, seed: int = 1234) -> Instance:
     return Instance(request_type="generate_until", doc={}, arguments=(context, kwargs), idx=0)
 
 
-def test_repeats_of_one_request_differ_and_do_not_depend_on_the_batch(tiny_llama: Path, tmp_path: Path) -> None:
-    lm = build_lm(parse_model_spec(f"hf:{tiny_llama}"), BackendOptions(batch_size="4", device="cpu"))
+@pytest.mark.parametrize("model", ["tiny_llama", "tiny_t5"])
+def test_repeats_of_one_request_differ_and_do_not_depend_on_the_batch(
+    model: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    folder = request.getfixturevalue(model)
+    lm = build_lm(parse_model_spec(f"hf:{folder}"), BackendOptions(batch_size="4", device="cpu"))
     question, neighbour = "Q: What is 2 + 3?\nA:", "Q: Name a colour that is not red and say why.\nA:"
     batch = [_sampled(question), _sampled(neighbour), _sampled(question), _sampled(question)]
     crowded = ResumableLM(lm, RequestCache(tmp_path / "a.sqlite")).generate_until(batch)

@@ -70,9 +70,8 @@ def build_lm(spec: ModelSpec, options: BackendOptions) -> LM:
 def _build_hf(spec: ModelSpec, options: BackendOptions) -> LM:
     """lm-eval's hf backend: decoder-only models compute each shared prompt prefix once (`extra={"prefix_cache":
     False}`: plain); encoder-decoder models (T5) take lm-eval's seq2seq path, where the prefix cache does not apply."""
-    from lm_eval.models.huggingface import HFLM
-
     from instructeval.models.prefix_cache import PrefixCachedHFLM
+    from instructeval.models.seeded_sampling import SeededHFLM
 
     device = resolve_device(options.device)
     kwargs: dict[str, Any] = {
@@ -94,7 +93,7 @@ def _build_hf(spec: ModelSpec, options: BackendOptions) -> LM:
                 f"{spec.name} is an encoder-decoder model and the prefix cache is for decoder-only models: "
                 "drop --prefix-cache"
             )
-        return HFLM(backend="seq2seq", **kwargs)
+        return SeededHFLM(backend="seq2seq", **kwargs)
     except (OSError, ValueError) as exc:
         raise load_failed(spec, exc) from exc
 

@@ -9,7 +9,8 @@ projected onto the vocabulary. Answers, their order and the `cache_hook` calls a
 Greedy and sampled generation reuse the batch's shared prefix too: its KV is computed once (and kept while later
 batches share it), and each row's padding moves from the left edge to between the prefix and the rest of the row
 (masked out, positions counted from the mask), so the generated columns are where lm-eval expects them.
-A request's `seed` (lm-eval passes it through to `generate`, which refuses it) seeds each row's own sampler.
+Sampled rows draw from generators of their own (`SeededHFLM`), seeded from their real tokens, which moving
+the padding leaves unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from lm_eval.models.huggingface import HFLM
 from tqdm import tqdm
 
 from instructeval.models._prefix_kv import (
@@ -35,7 +35,7 @@ from instructeval.models._prefix_kv import (
     unsupported_reason,
 )
 from instructeval.models._prefix_plan import PrefixNode, common_prefix_length, plan_prefixes
-from instructeval.models._seeded_sampling import row_seeds, seeded_sampling
+from instructeval.models.seeded_sampling import SeededHFLM
 
 Request = tuple[tuple[str, str] | None, list[int], list[int]]
 
@@ -59,7 +59,7 @@ class PrefixStats:
     generation_prefix_hits: int = 0
 
 
-class PrefixCachedHFLM(HFLM):
+class PrefixCachedHFLM(SeededHFLM):
     """`HFLM` whose log-likelihood path computes each shared prefix once; `prefix_cache=False` is lm-eval's path."""
 
     def __init__(self, *args: Any, prefix_cache: bool = True, **kwargs: Any) -> None:
@@ -233,9 +233,6 @@ class PrefixCachedHFLM(HFLM):
         self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs: Any
     ) -> torch.Tensor:
         mask = generation_kwargs.get("attention_mask")
-        seed = generation_kwargs.pop("seed", None)
-        if generation_kwargs.get("do_sample") and seed is not None:
-            generation_kwargs = seeded_sampling(generation_kwargs, row_seeds(context, mask, int(seed)))
         shared = self._generation_prefix(context, mask, generation_kwargs)
         if shared is None or mask is None:
             return super()._model_generate(context, max_length, stop, **generation_kwargs)

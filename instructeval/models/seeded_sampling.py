@@ -1,8 +1,9 @@
-"""Sampling with one random stream per batch row, so a row's sample does not depend on its batch neighbours.
+"""lm-eval's hf backend sampling with one random stream per batch row, so a row's sample ignores its neighbours.
 
-transformers draws every row from the global RNG and accepts no `seed`. Here the sampling warpers and the draw
-run in a logits processor with a `torch.Generator` per row (seeded from --seed and the row's prompt tokens); it
-leaves only the drawn token finite, so `generate` runs greedy and picks exactly that token.
+lm-eval passes a request's `seed` on to `generate`, which refuses it, and transformers draws every row from the
+global RNG. Here the sampling warpers and the draw run in a logits processor with a `torch.Generator` per row
+(seeded from the request's seed and the row's prompt tokens); it leaves only the drawn token finite, so
+`generate` runs greedy and picks exactly that token. Decoder-only and encoder-decoder models alike.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from lm_eval.models.huggingface import HFLM
 from transformers import (
     LogitsProcessor,
     LogitsProcessorList,
@@ -63,3 +65,23 @@ def seeded_sampling(kwargs: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     kwargs["logits_processor"] = LogitsProcessorList([*kwargs.get("logits_processor", []), sampler])
     kwargs["do_sample"] = False
     return kwargs
+
+
+class SeededHFLM(HFLM):
+    """`HFLM` whose sampled generation draws each row from its own generator, seeded by the request's `seed`.
+
+    On encoder-decoder models lm-eval sets `max_length` to the padded prompt width plus `max_gen_toks`, which
+    `generate` applies to the decoder alone: answers could run past the cap, further the longer a row's batch
+    neighbours. Here the decoder gets `max_gen_toks` tokens after its start token, whatever the batch.
+    """
+
+    def _model_generate(
+        self, context: torch.Tensor, max_length: int, stop: list[str], **generation_kwargs: Any
+    ) -> torch.Tensor:
+        if self.backend == "seq2seq":
+            max_length = max_length - context.shape[1] + 1
+        seed = generation_kwargs.pop("seed", None)
+        if generation_kwargs.get("do_sample") and seed is not None:
+            seeds = row_seeds(context, generation_kwargs.get("attention_mask"), int(seed))
+            generation_kwargs = seeded_sampling(generation_kwargs, seeds)
+        return super()._model_generate(context, max_length, stop, **generation_kwargs)
