@@ -25,6 +25,7 @@ from instructeval.cli import main
 from instructeval.registry import SUITES
 
 LOGLIKELIHOOD_TASKS = "mmlu_anatomy,mmlu_astronomy,crass,hhh_harmless,hhh_mc_harmless"
+GENERATIVE_TASKS = "mmlu_gen_anatomy,bbh_boolean_expressions,gsm8k,mgsm_en,humaneval,drop"
 
 
 @pytest.fixture(scope="module")
@@ -116,28 +117,46 @@ def test_chat_formatted_loglikelihood_agrees_with_hf(
 def test_greedy_generation_matches_hf_with_its_chat_template(
     server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", "--tasks", "gsm8k")
-    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", "--tasks", "gsm8k", "--chat-template")
-    ours, theirs = _samples(api, "gsm8k"), _samples(local, "gsm8k")
-    assert ours.keys() == theirs.keys() and len(ours) == 2
-    for key, record in ours.items():
-        assert record["responses"] == theirs[key]["responses"] and record["scores"] == theirs[key]["scores"]
-    replies = [reply["choices"][0]["message"]["content"] for path, _, reply in server.exchanges if "chat" in path]
-    assert sorted(r["responses"][0] for r in ours.values()) == sorted(replies[-2:])
+    """Every generative task through /chat/completions answers as hf does with the same chat template."""
+    flags = ("--tasks", GENERATIVE_TASKS)
+    mark = len(server.exchanges)
+    api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
+    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", *flags, "--chat-template")
+    api_results, hf_results = (json.loads((run / "results.json").read_text()) for run in (api, local))
+    replies = sorted(reply["choices"][0]["message"]["content"] for _, _, reply in server.exchanges[mark:])
+    answers = []
+    for task in ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop"):
+        ours, theirs = _samples(api, task), _samples(local, task)
+        assert ours.keys() == theirs.keys() and len(ours) >= 2
+        for key, record in ours.items():
+            assert record["responses"] == theirs[key]["responses"] and record["scores"] == theirs[key]["scores"]
+            answers += record["responses"]
+        assert api_results["tasks"][task]["metrics"] == hf_results["tasks"][task]["metrics"]
+        assert api_results["tasks"][task]["chat_template_applied"]
+    assert sorted(answers) == replies
 
 
-def test_self_consistency_samples_reach_the_server_with_their_own_seeds(
-    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("task", "flags"),
+    [
+        ("gsm8k", ("--self-consistency", "3", "--temperature", "0.9")),
+        ("humaneval", ("--samples", "3", "--temperature", "0.9")),
+    ],
+)
+def test_sampled_repeats_reach_the_server_with_their_own_seeds(
+    task: str, flags: tuple[str, ...], server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    flags = ("--tasks", "gsm8k", "--self-consistency", "3", "--temperature", "0.9", "--seed", "7", "--limit", "1")
-    before = len(server.bodies("/v1/chat/completions"))
-    run = _run(tmp_path, data_dir, "sc", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
-    sent = server.bodies("/v1/chat/completions")[before:]
-    assert len(sent) == 3 and all(body["temperature"] == 0.9 for body in sent)
-    assert len({body["seed"] for body in sent}) == 3
-    (record,) = _samples(run, "gsm8k").values()
-    replies = [reply["choices"][0]["message"]["content"] for path, _, reply in server.exchanges[-3:]]
-    assert sorted(record["responses"]) == sorted(replies)
+    """maj@K and pass@k: K chat requests with the temperature and K seeds; K answers stored and recorded."""
+    mark = len(server.exchanges)
+    run = _run(
+        tmp_path, data_dir, "sampled", f"openai-compatible:{server.base_url}@{tiny_llama}",
+        "--tasks", task, *flags, "--seed", "7", "--limit", "1",
+    )  # fmt: skip
+    sent = [(body, reply) for path, body, reply in server.exchanges[mark:] if path == "/v1/chat/completions"]
+    assert len(sent) == 3 and all(body["temperature"] == 0.9 for body, _ in sent)
+    assert len({body["seed"] for body, _ in sent}) == 3
+    (record,) = _samples(run, task).values()
+    assert sorted(record["responses"]) == sorted(reply["choices"][0]["message"]["content"] for _, reply in sent)
     with sqlite3.connect(run / "requests.sqlite") as db:
         stored = db.execute("SELECT COUNT(*) FROM answers WHERE method = 'generate_until'").fetchone()[0]
     assert stored == 3
