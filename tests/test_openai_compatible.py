@@ -142,6 +142,7 @@ def test_greedy_generation_matches_hf_with_its_chat_template(
         ("gsm8k", ("--self-consistency", "3", "--temperature", "0.9")),
         ("humaneval", ("--samples", "3", "--temperature", "0.9")),
     ],
+    ids=["gsm8k", "humaneval"],
 )
 def test_sampled_repeats_reach_the_server_with_their_own_seeds(
     task: str, flags: tuple[str, ...], server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
