@@ -25,6 +25,7 @@ from instructeval.preflight import (
     check_batch_size,
     check_data_layout,
     check_limit,
+    check_max_gen_toks,
     check_model,
     check_sampling,
 )
@@ -79,6 +80,7 @@ Progress = Callable[[str], None]
 def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     """Run every selected task, writing results.json and samples/ as each task finishes; return the run folder."""
     check_limit(options.limit)
+    check_max_gen_toks(options.max_gen_toks)
     check_batch_size(options.batch_size)
     if options.suite == "demo" and options.max_gen_toks is None:
         options = replace(options, max_gen_toks=DEMO_MAX_GEN_TOKS)

@@ -21,6 +21,12 @@ def check_limit(limit: int | None) -> None:
         raise InstructEvalError(f"--limit {limit} is not valid: pass a positive number of examples per task")
 
 
+def check_max_gen_toks(max_gen_toks: int | None) -> None:
+    """--max-gen-toks must leave room for at least one generated token."""
+    if max_gen_toks is not None and max_gen_toks <= 0:
+        raise InstructEvalError(f"--max-gen-toks {max_gen_toks} is not valid: pass a positive number of tokens")
+
+
 def check_batch_size(requested: str) -> None:
     """--batch-size is `auto` or a positive integer."""
     if requested == "auto":

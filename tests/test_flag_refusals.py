@@ -26,6 +26,7 @@ UNREACHABLE = "openai-compatible:http://127.0.0.1:9/v1@m"
         ("hf", ["--tasks", "gsm8k", "--self-consistency", "0"], "--self-consistency 0 is not valid"),
         ("hf", ["--tasks", "gsm8k", "--self-consistency", "2", "--temperature", "0"], "temperature above 0"),
         ("hf", ["--tasks", "gsm8k", "--tensor-parallel-size", "2"], "use a vllm: model or drop it"),
+        ("hf", ["--tasks", "gsm8k", "--max-gen-toks", "0"], "--max-gen-toks 0 is not valid: pass a positive"),
         ("vllm", ["--tasks", "gsm8k", "--device", "cpu"], "CUDA_VISIBLE_DEVICES); drop --device"),
         (UNREACHABLE, ["--tasks", "gsm8k", "--device", "cuda"], "the server runs the model; drop --device"),
         ("vllm", ["--tasks", "gsm8k", "--no-prefix-cache"], "drop --no-prefix-cache"),
@@ -37,7 +38,7 @@ def test_an_ignored_flag_is_refused_in_one_line(
 ) -> None:
     spec = f"{model}:{tiny_llama}" if model in ("hf", "vllm") else model
     output = tmp_path / "runs"
-    code = main(["run", "--model", spec, *args, "--limit", "1", "--max-gen-toks", "4", "--output", str(output)])
+    code = main(["run", "--model", spec, "--limit", "1", "--max-gen-toks", "4", "--output", str(output), *args])
     stderr = capsys.readouterr().err
     assert code == 2
     assert stderr.startswith("instructeval: error: ") and len(stderr.splitlines()) == 1
