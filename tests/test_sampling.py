@@ -47,9 +47,9 @@ def _run(model: Path, output: Path, name: str, tasks: str, data_dir: Path, *extr
 
 @pytest.fixture(scope="module")
 def sampled_run(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One run: maj@2 on gsm8k, one MGSM language and one BBH task; 2 samples per HumanEval problem."""
+    """One run: maj@2 on gsm8k, one MGSM language and one BBH task; 2 samples per HumanEval problem; DROP greedy."""
     output = tmp_path_factory.mktemp("sampling")
-    tasks = "gsm8k,mgsm_en,bbh_navigate,humaneval"
+    tasks = "gsm8k,mgsm_en,bbh_navigate,humaneval,drop"
     return _run(tiny_llama, output, "sampled", tasks, data_dir, "--self-consistency", str(K), "--samples", str(K))
 
 
@@ -139,6 +139,14 @@ def test_humaneval_samples_give_pass_at_k_from_every_completion(sampled_run: Pat
         per_problem.append(sum(run["status"] == "passed" for run in runs) / K)  # pass@1 = c / n
         assert record["scores"]["pass@1,none"] == pytest.approx(per_problem[-1])
     assert result.metrics["pass@1,none"].value == pytest.approx(sum(per_problem) / len(per_problem))
+
+
+def test_a_task_untouched_by_the_flags_reports_its_declared_metric(sampled_run: Path) -> None:
+    """DROP declares f1 (written without its filter); em, its first metric, must not take the headline."""
+    result = load_results(sampled_run).tasks["drop"]
+    assert result.primary_metric == "f1,none" and result.generation_kwargs["repeats"] == 1
+    values = [record["scores"]["f1,none"] for record in iter_samples(sampled_run, "drop")]
+    assert len(values) == LIMIT and result.metrics["f1,none"].value == pytest.approx(sum(values) / len(values))
 
 
 def test_the_same_seed_draws_the_same_samples_another_seed_others(
