@@ -58,12 +58,11 @@ def row_seeds(context: torch.Tensor, mask: torch.Tensor | None, seed: int) -> li
 def seeded_sampling(kwargs: dict[str, Any], seeds: list[int]) -> dict[str, Any]:
     """`generate` kwargs that sample through `RowSeededSampler` instead of the global RNG."""
     kwargs = dict(kwargs)
-    kwargs.pop("do_sample")
     sampler = RowSeededSampler(
         seeds, float(kwargs.pop("temperature", 1.0)), kwargs.pop("top_k", None), kwargs.pop("top_p", None)
     )
     kwargs["logits_processor"] = LogitsProcessorList([*kwargs.get("logits_processor", []), sampler])
-    kwargs["do_sample"] = False
+    kwargs["do_sample"] = False  # the sampler has drawn: generate takes its one finite token
     return kwargs
 
 
