@@ -2,7 +2,8 @@
 
 /v1/models, /v1/completions (text or token-id prompts; `echo` + `logprobs` give each prompt token's log-probability
 from one forward pass, the first token's being null as in vLLM) and /v1/chat/completions (the tokenizer's chat
-template, then generation). `prompt_logprobs=False` makes a server that ignores `echo` and returns no logprobs.
+template, then generation). `prompt_logprobs=False` makes a server that ignores `echo` and returns no logprobs;
+`delay_s` makes each request take at least that long, one at a time (so a test can stop a client midway).
 Every request is kept in `exchanges` as (path, body, reply), so tests can check what travelled.
 """
 
@@ -23,13 +24,18 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 class ModelServer:
     """Serves one model folder under `name` (by default the folder path, as vLLM's --model does)."""
 
-    def __init__(self, folder: Path, name: str | None = None, prompt_logprobs: bool = True) -> None:
+    def __init__(
+        self, folder: Path, name: str | None = None, prompt_logprobs: bool = True, delay_s: float = 0.0
+    ) -> None:
         self.name = name or str(folder)
         self.prompt_logprobs = prompt_logprobs
+        self.delay_s = delay_s
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
         self.exchanges: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         self._lock = threading.Lock()
+        self._pace = threading.Lock()
+        self._in_flight = 0
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
@@ -42,6 +48,13 @@ class ModelServer:
         """The model's /v1/models entry; `max_model_len` is the context length, as vLLM announces it."""
         length = self.model.config.max_position_embeddings
         return {"id": self.name, "object": "model", "owned_by": "test", "max_model_len": length}
+
+    def wait_idle(self, timeout_s: float = 120.0) -> None:
+        """Return once no request is being answered (a killed client's queued requests are still served)."""
+        deadline = time.monotonic() + timeout_s
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not self._in_flight, f"{self._in_flight} requests still being answered after {timeout_s} s"
 
     def bodies(self, path: str) -> list[dict[str, Any]]:
         """The request bodies sent to one route, in arrival order."""
@@ -57,7 +70,15 @@ class ModelServer:
 
     def handle(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """Answer one POST body (and keep both)."""
-        reply = self._answer(path, body)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            with self._pace:
+                time.sleep(self.delay_s)
+                reply = self._answer(path, body)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         self.exchanges.append((path, body, reply))
         return reply
 

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,9 +159,7 @@ def test_sampled_repeats_reach_the_server_with_their_own_seeds(
     assert len({body["seed"] for body, _ in sent}) == 3
     (record,) = _samples(run, task).values()
     assert sorted(record["responses"]) == sorted(reply["choices"][0]["message"]["content"] for _, reply in sent)
-    with sqlite3.connect(run / "requests.sqlite") as db:
-        stored = db.execute("SELECT COUNT(*) FROM answers WHERE method = 'generate_until'").fetchone()[0]
-    assert stored == 3
+    assert _stored(run, "generate_until") == 3
 
 
 def test_openai_chat_models_are_refused_before_anything_runs(
@@ -273,3 +272,63 @@ def test_a_prompt_longer_than_2048_tokens_is_scored_whole(
     assert ours["choice_loglikelihoods"] == pytest.approx(theirs["choice_loglikelihoods"], abs=1e-3)
     context = json.loads((api / "results.json").read_text())["model"]["model_args"]["endpoints"]["loglikelihood"]
     assert context.endswith("context 8192 tokens)")
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "total", "at_least"),
+    [("loglikelihood", "/v1/completions", 12, 3), ("generate_until", "/v1/chat/completions", 3, 1)],
+    ids=["crass", "gsm8k"],
+)
+def test_a_killed_run_resumes_without_asking_the_server_again(
+    method: str, route: str, total: int, at_least: int, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """kill -9 midway through CRASS's (3 docs x 4 choices) or GSM8K's (3 docs) answers, then --resume.
+
+    Both endpoints' answers reach the run's request cache as they arrive, so the kill keeps some but not all, and
+    the resumed run asks the server only for the missing ones; its samples equal a straight run's.
+    """
+    with ModelServer(tiny_llama, delay_s=0.15) as slow:
+        model = f"openai-compatible:{slow.base_url}@{tiny_llama}"
+        flags = ("--tasks", "crass,gsm8k", "--limit", "3")
+        args = ["run", "--model", model, *flags, "--max-gen-toks", "8", "--output", str(tmp_path), "--run-name", "r"]
+        args += ["--data-dir", str(data_dir)]
+        killed = subprocess.Popen([sys.executable, "-m", "instructeval", *args], stderr=subprocess.DEVNULL)
+        _wait_for_stored_answers(tmp_path, killed, method, at_least)
+        killed.kill()
+        killed.wait()
+        (run,) = tmp_path.glob("*/r")
+        kept = _stored(run, method)
+        assert 0 < kept < total, kept
+        slow.delay_s = 0.0
+        slow.wait_idle()
+        mark = len(slow.exchanges)
+        assert main([*args, "--resume"]) == 0
+        asked = [body for path, body, _ in slow.exchanges[mark:] if path == route]
+        if method == "loglikelihood":
+            asked = [body for body in asked if isinstance(body["prompt"][0], list)]  # not the one-off probe
+        assert len(asked) == total - kept
+        straight = _run(tmp_path, data_dir, "straight", model, *flags)
+    for task in ("crass", "gsm8k"):
+        ours, theirs = _samples(run, task), _samples(straight, task)
+        assert {k: (r["choice_loglikelihoods"], r["responses"]) for k, r in ours.items()} == {
+            k: (r["choice_loglikelihoods"], r["responses"]) for k, r in theirs.items()
+        }
+
+
+def _stored(run: Path, method: str) -> int:
+    """How many answers of one request type the run's request cache holds."""
+    with contextlib.closing(sqlite3.connect(run / "requests.sqlite")) as db:
+        return int(db.execute("SELECT COUNT(*) FROM answers WHERE method = ?", (method,)).fetchone()[0])
+
+
+def _wait_for_stored_answers(output: Path, process: subprocess.Popen[bytes], method: str, at_least: int) -> None:
+    """Poll the run's request cache until it holds `at_least` answers of `method` (the run still going)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run finished before it could be killed midway"
+        for cache in output.glob("*/r/requests.sqlite"):
+            with contextlib.suppress(sqlite3.Error):
+                if _stored(cache.parent, method) >= at_least:
+                    return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {at_least} {method} answers were stored within 300 s")
