@@ -17,7 +17,7 @@ from typing import Any
 from instructeval import __version__
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
-from instructeval.models.capabilities import check_scorable, check_tokenizer_flag
+from instructeval.models.capabilities import check_api_flags, check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.paths import DATA_DIR_ENV, TASKS_DIR
 from instructeval.preflight import (
@@ -92,7 +92,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     check_data_layout(source, infos)
     check_model(spec, options.adapter)
     check_scorable(spec, infos, options.suite)
-    check_tokenizer_flag(spec, options.tokenizer, infos)
+    check_api_flags(spec, infos, options.tokenizer, options.chat_template)
     if options.judge is not None and options.reference is None and any(i.judged == "pairwise" for i in infos):
         raise InstructEvalError("writing_pairwise needs --reference runs/<model>/<timestamp> to judge against")
     from instructeval.models.backends import BackendOptions, build_lm, has_chat_template, model_info
@@ -241,8 +241,8 @@ def _run_task(
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
     loaded = manager.load(info.lm_eval_names)
     chat = options.chat_template if options.chat_template is not None else info.chat_template_default
-    if not spec.is_local and not info.scores_loglikelihood:
-        chat = True  # chat-completions endpoints always apply the server's template
+    if not spec.is_local and not info.scores_loglikelihood and options.chat_template is not False:
+        chat = True  # chat completions apply the server's template (--no-chat-template: plain /completions)
     elif chat and spec.is_local and not has_chat_template(lm):
         chat = False  # the protocol's default asks for a template the model lacks: prompted plain, recorded so
     generation = apply_overrides(info.name, loaded["tasks"], options, seed=options.seed)

@@ -97,7 +97,7 @@ def test_loglikelihood_tasks_agree_with_hf(
     assert scored and all(body["echo"] and body["logprobs"] == 1 for body in scored)
     assert all(isinstance(token, int) for body in scored for token in _token_ids(body["prompt"]))
     endpoints = api_results["model"]["model_args"]["endpoints"]
-    assert endpoints["generate_until"] == f"{server.base_url}/chat/completions"
+    assert endpoints["generate_until"].startswith(f"{server.base_url}/chat/completions")
     assert endpoints["loglikelihood"].startswith(f"{server.base_url}/completions")
 
 
@@ -135,6 +135,28 @@ def test_greedy_generation_matches_hf_with_its_chat_template(
         assert api_results["tasks"][task]["metrics"] == hf_results["tasks"][task]["metrics"]
         assert api_results["tasks"][task]["chat_template_applied"]
     assert sorted(answers) == replies
+
+
+def test_plain_generation_goes_to_completions_and_matches_hf(
+    server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """--no-chat-template: the prompts hf generates from, sent as token ids to /v1/completions."""
+    flags = ("--tasks", "mmlu_gen_anatomy,gsm8k", "--no-chat-template")
+    mark = len(server.exchanges)
+    api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
+    local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", *flags)
+    sent = [(path, body) for path, body, _ in server.exchanges[mark:]]
+    assert {path for path, _ in sent} == {"/v1/completions"} and len(sent) == 4  # no echo probe: nothing scored
+    generated = [body for _, body in sent]
+    assert not any(body.get("echo") for body in generated)
+    assert all(isinstance(token, int) for body in generated for token in _token_ids(body["prompt"]))
+    results = json.loads((api / "results.json").read_text())
+    for task in ("mmlu_gen", "gsm8k"):
+        ours, theirs = _samples(api, task), _samples(local, task)
+        assert ours.keys() == theirs.keys() and len(ours) == 2
+        for key, record in ours.items():
+            assert record["responses"] == theirs[key]["responses"] and record["scores"] == theirs[key]["scores"]
+        assert results["tasks"][task]["chat_template_applied"] is False
 
 
 @pytest.mark.parametrize(
@@ -231,30 +253,32 @@ def test_a_served_name_that_is_no_tokenizer_needs_the_tokenizer_flag(
 
 
 @pytest.mark.parametrize(
-    ("model", "tasks", "expected"),
+    ("model", "flags", "expected"),
     [
-        ("hf:{folder}", "mmlu_anatomy", "--tokenizer applies to openai-compatible: models only"),
-        ("openai-compatible:{url}@m", "gsm8k", "no chosen task has any: drop it"),
+        ("hf:{folder}", ("--tasks", "mmlu_anatomy", "--tokenizer", "{folder}"), "applies to openai-compatible: models"),
+        ("openai-compatible:{url}@m", ("--tasks", "gsm8k", "--tokenizer", "{folder}"), "this run has neither"),
+        ("openai:gpt-4o-mini", ("--tasks", "gsm8k", "--no-chat-template"), "drop --no-chat-template"),
     ],
+    ids=["tokenizer-on-hf", "tokenizer-without-use", "plain-prompts-on-a-chat-model"],
 )
-def test_a_tokenizer_flag_that_would_do_nothing_is_refused(
-    model: str, tasks: str, expected: str, server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
+def test_a_flag_that_would_do_nothing_is_refused(
+    model: str,
+    flags: tuple[str, ...],
+    expected: str,
+    server: ModelServer,
+    tiny_llama: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
     spec = model.format(folder=tiny_llama, url=server.base_url)
+    output = tmp_path / "runs"
     line = _failure(
-        "run",
-        "--model",
-        spec,
-        "--tasks",
-        tasks,
-        "--tokenizer",
-        str(tiny_llama),
-        "--output",
-        str(tmp_path / "runs"),
-        "--data-dir",
-        str(data_dir),
-    )
-    assert expected in line and not (tmp_path / "runs").exists()
+        "run", "--model", spec, *(flag.format(folder=tiny_llama) for flag in flags), "--output", str(output),
+        "--data-dir", str(data_dir),
+    )  # fmt: skip
+    assert expected in line and not output.exists()
 
 
 def test_a_prompt_longer_than_2048_tokens_is_scored_whole(

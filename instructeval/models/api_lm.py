@@ -1,8 +1,9 @@
 """An OpenAI-compatible server as one lm-eval LM: chat completions generate, completions score log-likelihood.
 
-Generation goes to /chat/completions, so the server applies the model's own chat template. Log-likelihood goes
-to /completions with `echo` and `logprobs`: the prompt is sent as token ids from the model's tokenizer (vLLM's
-server accepts them), and the server returns each prompt token's log-probability from one forward pass.
+Generation goes to /chat/completions, so the server applies the model's own chat template; with the template
+off (--no-chat-template) plain prompts go to /completions. Log-likelihood goes to /completions with `echo` and
+`logprobs`: the prompt is sent as token ids from the model's tokenizer (vLLM's server accepts them), and the
+server returns each prompt token's log-probability from one forward pass.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ DEFAULT_CONTEXT_LENGTH = 2048
 """lm-eval's default, for servers whose /models does not say `max_model_len` (longer contexts are left-cut)."""
 
 PROBE_TEXT = "The capital of France is Paris."
-"""Scored once before the first log-likelihood request, to check the server returns prompt log-probabilities."""
+"""Scored before the first log-likelihood request, to check that the server returns prompt log-probabilities."""
 
 
 class ChatAndCompletionsLM(LM):
@@ -40,18 +41,28 @@ class ChatAndCompletionsLM(LM):
             **common,
         }
         self._completions: LocalCompletionsAPI | None = None
+        self._logprobs_checked = False
         self.endpoints = {
-            "generate_until": f"{base_url}/chat/completions",
+            "generate_until": f"{base_url}/chat/completions (chat template off: {base_url}/completions)",
             "loglikelihood": f"{base_url}/completions (echo + logprobs, tokenizer {self.tokenizer_id}, "
             f"context {self.common['max_length']} tokens)",
         }
 
     @property
     def completions(self) -> LocalCompletionsAPI:
-        """The /completions client, built on first use (it loads the tokenizer and probes the server)."""
+        """The /completions client, built on first use (it loads the tokenizer)."""
         if self._completions is None:
             self._completions = self._build_completions()
         return self._completions
+
+    @property
+    def scoring(self) -> LocalCompletionsAPI:
+        """The /completions client, once the server has shown that it returns prompt log-probabilities."""
+        lm = self.completions
+        if not self._logprobs_checked:
+            check_prompt_logprobs(lm.base_url, self.model, lm.tok_encode(PROBE_TEXT), lm.header)
+            self._logprobs_checked = True
+        return lm
 
     @property
     def tokenizer(self) -> Any:
@@ -70,10 +81,9 @@ class ChatAndCompletionsLM(LM):
             )
         except (OSError, ValueError) as exc:
             raise InstructEvalError(
-                f"log-likelihood tasks need {self.model}'s tokenizer, which could not be loaded "
+                f"/completions prompts are encoded with {self.model}'s tokenizer, which could not be loaded "
                 f"({str(exc).splitlines()[0][:120]}): pass --tokenizer <hub id or folder>"
             ) from exc
-        check_prompt_logprobs(lm.base_url, self.model, lm.tok_encode(PROBE_TEXT), lm.header)
         lm.set_cache_hook(self.cache_hook)
         return lm
 
@@ -86,17 +96,27 @@ class ChatAndCompletionsLM(LM):
 
     def loglikelihood(self, requests: list[Instance], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         """Scored through /completions; chat-formatted contexts are rendered with the tokenizer's template."""
-        lm = self.completions
+        lm = self.scoring
         plain = [_rendered(lm, request) for request in requests]
         return lm.loglikelihood(plain, disable_tqdm=disable_tqdm)
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         """Scored through /completions."""
-        return self.completions.loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+        return self.scoring.loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
-        """Through /chat/completions; temperature and seed travel in the payload."""
-        return self.chat.generate_until(requests, disable_tqdm=disable_tqdm)
+        """Chat messages through /chat/completions, plain prompts through /completions (seed and temperature in
+        the payload)."""
+        routes: dict[bool, list[int]] = {True: [], False: []}
+        for index, request in enumerate(requests):
+            routes[isinstance(request.args[0], JsonChatStr)].append(index)
+        answers: dict[int, str] = {}
+        for is_chat, indices in routes.items():
+            if indices:
+                lm = self.chat if is_chat else self.completions
+                generated = lm.generate_until([requests[i] for i in indices], disable_tqdm=disable_tqdm)
+                answers.update(zip(indices, generated, strict=True))
+        return [answers[index] for index in range(len(requests))]
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
         """Messages travel as JSON to the chat endpoint, which applies the server's template."""

@@ -56,13 +56,18 @@ def generative_version(info: TaskInfo) -> str | None:
     return ",".join(twin + name.removeprefix(info.name) for name in info.selected)
 
 
-def check_tokenizer_flag(spec: ModelSpec, tokenizer: str | None, infos: list[TaskInfo]) -> None:
-    """--tokenizer only encodes openai-compatible log-likelihood prompts; anywhere else it would be ignored."""
+def check_api_flags(spec: ModelSpec, infos: list[TaskInfo], tokenizer: str | None, chat_template: bool | None) -> None:
+    """Refuse --tokenizer where nothing is tokenized here, and --no-chat-template on chat-only models."""
+    if chat_template is False and spec.kind == "openai":
+        raise InstructEvalError(f"{spec} is a chat model and always applies its chat template: drop --no-chat-template")
     if tokenizer is None:
         return
     if spec.kind != "openai-compatible":
         raise InstructEvalError(
             f"--tokenizer applies to openai-compatible: models only ({spec.kind} models bring their own): drop it"
         )
-    if not any(info.scores_loglikelihood for info in infos):
-        raise InstructEvalError("--tokenizer encodes log-likelihood prompts and no chosen task has any: drop it")
+    if not any(info.scores_loglikelihood for info in infos) and chat_template is not False:
+        raise InstructEvalError(
+            "--tokenizer encodes log-likelihood and plain (--no-chat-template) prompts, and this run has neither: "
+            "drop it"
+        )
