@@ -15,10 +15,12 @@ from statistics import mean
 from typing import Any
 
 import pytest
+from judge_server import ChatRequest, JudgeServer, Reply
 from lm_eval.api.model import hash_args
 
 from instructeval.cache import RequestCache
 from instructeval.cli import main
+from instructeval.judge.report import OVERALL
 from instructeval.registry import resolve_tasks
 from instructeval.results import RunResults, Score, iter_samples, load_results
 
@@ -121,3 +123,47 @@ def stored_answers(run_dir: Path) -> dict[str, int]:
 
     with contextlib.closing(sqlite3.connect(run_dir / "requests.sqlite")) as db:
         return dict(db.execute("SELECT method, COUNT(*) FROM answers GROUP BY method").fetchall())
+
+
+def position_biased_verdict(request: ChatRequest) -> Reply:
+    """The scripted judge: relevance 4 and coherence 2 for every answer; pairwise, always the answer shown first."""
+    prompt = request.prompt_text
+    if "Which answer better serves" in prompt:
+        return Reply('{"winner": "A", "reason": "first"}')
+    return Reply('{"score": 4, "reason": "on topic"}' if "how RELEVANT" in prompt else "[[2]]")
+
+
+def run_judged_writing(model: Path, output: Path, limit: int, max_gen_toks: int, writer: Path | None = None) -> Record:
+    """A writing run (of `writer`, default `model`) and a writing_pairwise run of `model` judged against it with
+    half as many tokens (so each pair differs), both graded by `position_biased_verdict`: their folders
+    ("writing", "pairwise") and the keys of the requests the judge was paid for ("billed")."""
+    with JudgeServer(position_biased_verdict) as server:
+        common = ["--limit", str(limit), "--output", str(output), "--judge", server.judge_spec()]
+        common += ["--judge-cache", str(output / "judge.sqlite")]
+        run_cli(["run", "--model", f"hf:{writer or model}", "--tasks", "writing", "--run-name", "writing", *common,
+                 "--max-gen-toks", str(max_gen_toks)])  # fmt: skip
+        (reference,) = output.glob("*/writing")
+        run_cli(["run", "--model", f"hf:{model}", "--tasks", "writing_pairwise", "--run-name", "pairwise", *common,
+                 "--max-gen-toks", str(max_gen_toks // 2), "--reference", str(reference)])  # fmt: skip
+        billed = [entry.key for entry in server.billed()]
+    (pairwise,) = output.glob("*/pairwise")
+    return {"writing": reference, "pairwise": pairwise, "billed": billed}
+
+
+def check_position_biased_pairwise(run_dir: Path, reference: Path, billed: list[str], limit: int) -> None:
+    """A writing_pairwise run judged by `position_biased_verdict` against the writing run `reference` (both judged
+    pointwise too, with `billed` every request the judge was paid for): every pair is a tie, nothing asked twice."""
+    results = load_results(run_dir)
+    pairs = limit * len(results.tasks["writing_pairwise"].breakdown["category"])
+    check_task(results, run_dir, "writing_pairwise", 1, pairs)
+    ours = {r["doc_hash"]: r["response"] for r in iter_samples(run_dir, "writing_pairwise")}
+    theirs = {r["doc_hash"]: r["response"] for r in iter_samples(reference, "writing")}
+    assert ours.keys() == theirs.keys() and all(ours[k] != theirs[k] for k in ours)
+    assert len(iter_samples(run_dir, "writing_pairwise_pairwise_judgments")) == pairs * 2  # both orders
+    # nothing asked twice: equal answers share one coherence judgment (that rubric shows the answer only)
+    assert len(set(billed)) == len(billed) == pairs + len(set(theirs.values())) + pairs * 2
+    pairwise = (results.writing or {})["pairwise"]
+    assert pairwise["n_pairs"] == pairs and pairwise["reference_run"] == str(reference)
+    rates = {outcome: cells[OVERALL]["value"] for outcome, cells in pairwise["rates"].items()}
+    assert rates == {"win": 0.0, "loss": 0.0, "tie": 1.0}  # A in both orders: each side wins once, a tie
+    assert pairwise["order_consistency"][OVERALL]["value"] == 0.0

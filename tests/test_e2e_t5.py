@@ -5,7 +5,7 @@ task; the scores are recomputed from the samples, and one choice's log-likelihoo
 directly (encoder: the prompt, decoder: the choice). The prefix cache is a decoder-only optimisation: results
 say it is off, and an explicit `--prefix-cache` is refused. A copy of the model without a chat template shows
 what `--chat-template` does there (refused) and what a task that defaults to the template does (runs plain,
-recorded as not applied).
+recorded as not applied). Its writing answers are judged pairwise by the scripted judge.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from e2e_checks import check_cached_loglikelihoods, check_choice_accuracy, check_task, refusal, run_cli
+from e2e_checks import (
+    check_cached_loglikelihoods,
+    check_choice_accuracy,
+    check_position_biased_pairwise,
+    check_task,
+    refusal,
+    run_cli,
+    run_judged_writing,
+)
 
 from instructeval.results import RunResults, iter_samples, load_results
 
@@ -151,3 +159,13 @@ def test_a_task_defaulting_to_the_template_runs_plain_and_says_so(t5_without_tem
     records = iter_samples(run_dir, "writing")
     assert records and not any("<|im_start|>" in r["prompt"] for r in records)
     assert "answers stored" in printed
+
+
+def test_writing_pairwise_counts_a_position_biased_judge_as_ties(
+    tiny_t5: Path, tiny_llama: Path, tmp_path: Path
+) -> None:
+    """Judged against the tiny Llama's writing answers: the tiny T5's greedy answers are all empty (its tied
+    embeddings echo the decoder's start token, which is end-of-sequence), so against its own no pair differs."""
+    judged = run_judged_writing(tiny_t5, tmp_path, LIMIT, MAX_GEN_TOKS, writer=tiny_llama)
+    check_position_biased_pairwise(judged["pairwise"], judged["writing"], judged["billed"], LIMIT)
+    assert load_results(judged["pairwise"]).tasks["writing_pairwise"].chat_template_applied is True

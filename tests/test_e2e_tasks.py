@@ -15,11 +15,12 @@ import pytest
 from e2e_checks import (
     check_cached_loglikelihoods,
     check_choice_accuracy,
+    check_position_biased_pairwise,
     check_task,
     run_cli,
+    run_judged_writing,
     stored_answers,
 )
-from judge_server import ChatRequest, JudgeServer, Reply
 
 from instructeval.judge.report import OVERALL
 from instructeval.results import RunResults, iter_samples, load_results
@@ -154,27 +155,10 @@ def test_request_cache_holds_every_answer(matrix: tuple[Path, str]) -> None:
 # ---- judged tasks: writing (pointwise) and writing_pairwise, graded by the scripted judge on 127.0.0.1 ----------
 
 
-def _verdict(request: ChatRequest) -> Reply:
-    """Relevance 4 and coherence 2 for every answer; pairwise, always the answer shown first (position bias)."""
-    prompt = request.prompt_text
-    if "Which answer better serves" in prompt:
-        return Reply('{"winner": "A", "reason": "first"}')
-    return Reply('{"score": 4, "reason": "on topic"}' if "how RELEVANT" in prompt else "[[2]]")
-
-
 @pytest.fixture(scope="module")
 def judged(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A writing run and a writing_pairwise run judged against it (shorter answers, so each pair differs)."""
-    output = tmp_path_factory.mktemp("e2e-judged")
-    with JudgeServer(_verdict) as server:
-        judge = ["--judge", server.judge_spec(), "--judge-cache", str(output / "judge.sqlite")]
-        run_cli(_run_args(tiny_llama, output, "writing", "writing", *judge))
-        reference = _run_dir(output, tiny_llama, "writing")
-        args = _run_args(tiny_llama, output, "pairwise", "writing_pairwise", *judge, "--reference", str(reference))
-        args[args.index("--max-gen-toks") + 1] = str(MAX_GEN_TOKS // 2)
-        run_cli(args)
-        billed = [entry.key for entry in server.billed()]
-    return {"writing": reference, "pairwise": _run_dir(output, tiny_llama, "pairwise"), "billed": billed}
+    """The writing and writing_pairwise runs, graded by the scripted judge."""
+    return run_judged_writing(tiny_llama, tmp_path_factory.mktemp("e2e-judged"), LIMIT, MAX_GEN_TOKS)
 
 
 def test_writing_is_judged_pointwise(judged: dict[str, Any]) -> None:
@@ -192,18 +176,4 @@ def test_writing_is_judged_pointwise(judged: dict[str, Any]) -> None:
 
 
 def test_writing_pairwise_counts_a_position_biased_judge_as_ties(judged: dict[str, Any]) -> None:
-    run_dir = judged["pairwise"]
-    results = load_results(run_dir)
-    pairs = LIMIT * len(results.tasks["writing_pairwise"].breakdown["category"])
-    check_task(results, run_dir, "writing_pairwise", 1, pairs)
-    ours = {r["doc_hash"]: r["response"] for r in iter_samples(run_dir, "writing_pairwise")}
-    theirs = {r["doc_hash"]: r["response"] for r in iter_samples(judged["writing"], "writing")}
-    assert ours.keys() == theirs.keys() and all(ours[k] != theirs[k] for k in ours)
-    assert len(iter_samples(run_dir, "writing_pairwise_pairwise_judgments")) == pairs * 2  # both orders
-    # nothing asked twice: equal answers share one coherence judgment (that rubric shows the answer only)
-    assert len(set(judged["billed"])) == len(judged["billed"]) == pairs + len(set(theirs.values())) + pairs * 2
-    pairwise = (results.writing or {})["pairwise"]
-    assert pairwise["n_pairs"] == pairs and pairwise["reference_run"] == str(judged["writing"])
-    rates = {outcome: cells[OVERALL]["value"] for outcome, cells in pairwise["rates"].items()}
-    assert rates == {"win": 0.0, "loss": 0.0, "tie": 1.0}  # A in both orders: each side wins once, a tie
-    assert pairwise["order_consistency"][OVERALL]["value"] == 0.0
+    check_position_biased_pairwise(judged["pairwise"], judged["writing"], judged["billed"], LIMIT)
