@@ -1,8 +1,9 @@
-"""openai-compatible: log-likelihood tasks through /v1/completions agree with the hf backend on the same weights.
+"""openai-compatible: log-likelihood through /v1/completions and generation through chat completions agree with
+the hf backend on the same weights; sampling, resume and the refusals of what a server or flag cannot do.
 
 The server (tests/openai_server.py) is a real HTTP server on 127.0.0.1 running the tiny random-weight Llama with
 transformers; the `hf:` runs load the same folder in-process. Only api.openai.com cannot exist here: the `openai:`
-refusal is checked to happen before any backend is built (no run folder appears).
+refusals are checked to happen before any backend is built (no run folder appears).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from openai_server import ModelServer
 
 from instructeval.cli import main
-from instructeval.registry import SUITES
+from instructeval.registry import resolve_tasks
 
 LOGLIKELIHOOD_TASKS = "mmlu_anatomy,mmlu_astronomy,crass,hhh_harmless,hhh_mc_harmless"
 GENERATIVE_TASKS = "mmlu_gen_anatomy,bbh_boolean_expressions,gsm8k,mgsm_en,humaneval,drop"
@@ -72,6 +73,7 @@ def _failure(*args: str) -> str:
 def test_loglikelihood_tasks_agree_with_hf(
     server: ModelServer, tiny_llama: Path, data_dir: Path, tmp_path: Path
 ) -> None:
+    mark = len(server.exchanges)
     api = _run(
         tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", "--tasks", LOGLIKELIHOOD_TASKS
     )
@@ -93,8 +95,8 @@ def test_loglikelihood_tasks_agree_with_hf(
             accuracy = sum(r["scores"]["acc,none"] for r in ours.values()) / len(ours)
             assert api_results["tasks"][task]["metrics"]["acc,none"]["value"] == pytest.approx(accuracy)
         assert api_results["tasks"][task]["metrics"] == hf_results["tasks"][task]["metrics"]
-    scored = server.bodies("/v1/completions")
-    assert scored and all(body["echo"] and body["logprobs"] == 1 for body in scored)
+    scored = [body for path, body, _ in server.exchanges[mark:] if path == "/v1/completions"]
+    assert len(scored) > 1 and all(body["echo"] and body["logprobs"] == 1 for body in scored)
     assert all(isinstance(token, int) for body in scored for token in _token_ids(body["prompt"]))
     endpoints = api_results["model"]["model_args"]["endpoints"]
     assert endpoints["generate_until"].startswith(f"{server.base_url}/chat/completions")
@@ -199,13 +201,10 @@ def test_openai_chat_models_are_refused_before_anything_runs(
 
 
 def test_the_generative_suite_is_listed_and_has_no_loglikelihood_task(capsys: pytest.CaptureFixture[str]) -> None:
-    from instructeval.registry import resolve_tasks
-
     assert main(["tasks"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines at the terminal's width
     assert "suite problem-solving-generative: mmlu_gen, bbh, gsm8k, mgsm, humaneval, drop suite" in out
     assert "drop, crass (mmlu, crass: log-likelihood, not on openai: chat models)" in out
-    assert SUITES["problem-solving-generative"]
     assert not [info.name for info in resolve_tasks(None, "problem-solving-generative") if info.scores_loglikelihood]
 
 
