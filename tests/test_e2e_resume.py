@@ -219,15 +219,20 @@ def _records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _check_same_as_straight(run_dir: Path, straight: Path) -> None:
-    """Scores, samples (sandbox verdicts included), judgments and judge grades equal the straight run's."""
+    """Scores, samples (sandbox verdicts included), judgments and the writing report equal the straight run's."""
     assert headline(run_dir) == headline(straight)
     ours = _records(run_dir)
     assert ours == _records(straight) and set(JOURNALS) <= ours.keys()
     verdicts = [r["details"]["sandbox,none"][0]["status"] for r in ours["humaneval.jsonl"]]
     assert verdicts and set(verdicts) <= {"passed", "failed", "timeout", "error"}
-    writing, straight_writing = load_results(run_dir).writing or {}, load_results(straight).writing or {}
-    assert writing["pointwise"]["scores"] == straight_writing["pointwise"]["scores"]
-    assert writing["pairwise"]["rates"] == straight_writing["pairwise"]["rates"]
+    report = _writing_report(run_dir)
+    assert set(report) == {"pointwise", "pairwise"} and report == _writing_report(straight)
+
+
+def _writing_report(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """results.json's writing section (grades, rates, agreement, ...) less what the judge cost in the last call."""
+    sections = (load_results(run_dir).writing or {}).items()
+    return {mode: {k: v for k, v in section.items() if k != "usage"} for mode, section in sections}
 
 
 def test_every_other_task_killed_while_answering_resumes_to_the_straight_run(
@@ -256,6 +261,7 @@ def test_every_other_task_killed_while_answering_resumes_to_the_straight_run(
     assert f"answers: {computed} computed, {from_cache} from cache" in printed
     assert _answers(run_dir) == total  # nothing stored twice
     assert other_tasks.billed_since(start) == straight.billed  # every judgment asked for once
+    assert len(other_tasks.server.log) - start == len(straight.billed)  # and nothing else asked
     _check_same_as_straight(run_dir, straight.path)
 
 
