@@ -81,8 +81,8 @@ def _find_resumable(model_dir: Path, run_name: str | None, settings_hash: str) -
     candidates = [model_dir / run_name] if run_name else sorted(model_dir.glob("*"), reverse=True)
     for folder in candidates:
         if not (folder / RESULTS_FILE).is_file():
-            if folder.is_dir() and (folder / CACHE_FILE).is_file():
-                return folder  # killed before its first results were written
+            if (folder / CACHE_FILE).is_file() or (run_name and folder.is_dir()):
+                return folder  # killed before its first results were written (a named one: while the model loaded)
             continue
         results = load_results(folder)
         if results.run.config_hash == settings_hash and results.run.status != "complete":

@@ -4,7 +4,8 @@ skipped, the stored answers of the half-done task are reused, and every score an
 The first test kills a run of MMLU, CRASS and GSM8K between GSM8K's two answers. The others run every remaining
 task (two subjects, BBH tasks, languages or categories each), the writing tasks graded by the scripted judge
 server on 127.0.0.1: one run is killed once half its answers are stored, one while the judge is halfway through
-its grading; each judgment is paid for once over the killed run and its resume.
+its grading; each judgment is paid for once over the killed run and its resume. A named run killed while its
+model loads, before it wrote anything, resumes in its folder.
 """
 
 from __future__ import annotations
@@ -295,3 +296,14 @@ def test_every_other_task_killed_while_judged_resumes_without_asking_twice(
     resumed = other_tasks.billed_since(start)
     assert not killed & resumed and killed + resumed == straight.billed  # each judgment paid for once
     _check_same_as_straight(run_dir, straight.path)
+
+
+def test_a_run_killed_while_loading_its_model_resumes(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
+    """Killed after its folder exists but before it wrote anything (the model loads): --resume starts it there."""
+    args = _args(tiny_llama, data_dir, tmp_path, "mmlu_anatomy", 1, 8)
+    run_dir = _run_dir(tmp_path, tiny_llama)
+    _kill_when(_start(args), lambda: (run_dir / ".lock").is_file())
+    assert not (run_dir / "results.json").exists() and not (run_dir / "requests.sqlite").exists()
+    printed = run_cli([*args, "--resume"])
+    assert f"run folder: {run_dir} (resumed)" in printed and "answers: 4 computed, 0 from cache" in printed
+    assert load_results(run_dir).run.status == "complete" and len(iter_samples(run_dir, "mmlu")) == 1
