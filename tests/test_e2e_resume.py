@@ -37,6 +37,7 @@ OTHER_TASKS = (
     "mmlu_gen_anatomy,mmlu_gen_astronomy,bbh_boolean_expressions,bbh_sports_understanding,mgsm_en,mgsm_de,humaneval,"
     "drop,hhh_harmless,hhh_helpful,hhh_mc_harmless,hhh_mc_honest,writing,writing_pairwise"
 )
+OTHER_LIMIT, OTHER_MAX_GEN_TOKS = 1, 8
 OTHER_NAMES = ("mmlu_gen", "bbh", "mgsm", "humaneval", "drop", "hhh", "hhh_mc", "writing", "writing_pairwise")
 JOURNALS = ("writing_judgments.jsonl", "writing_pairwise_pairwise_judgments.jsonl")
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -157,7 +158,7 @@ class OtherTasks:
     def args(self, output: Path, *extra: str) -> list[str]:
         judging = ["--judge", self.server.judge_spec(), "--judge-cache", str(output / "judge.sqlite")]
         extra = (*judging, "--reference", str(self.reference), *extra)
-        return _args(self.model, self.data_dir, output, OTHER_TASKS, 1, 8, *extra)
+        return _args(self.model, self.data_dir, output, OTHER_TASKS, OTHER_LIMIT, OTHER_MAX_GEN_TOKS, *extra)
 
     def billed_since(self, start: int) -> Counter[str]:
         """The judgments the server was paid for from request `start` on, by request."""
@@ -180,7 +181,7 @@ def _run_dir(output: Path, model: Path) -> Path:
 @pytest.fixture(scope="module")
 def other_tasks(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OtherTasks]:
     reference = tmp_path_factory.mktemp("reference")  # the answers writing_pairwise is judged against
-    run_cli(_args(tiny_llama, data_dir, reference, "writing", 1, 4))
+    run_cli(_args(tiny_llama, data_dir, reference, "writing", OTHER_LIMIT, OTHER_MAX_GEN_TOKS // 2))
     judge = ScriptedJudge()
     with JudgeServer(judge) as server:
         yield OtherTasks(tiny_llama, data_dir, judge, server, _run_dir(reference, tiny_llama))
