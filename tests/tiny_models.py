@@ -52,13 +52,20 @@ def build_tiny_llama(target: Path, tokenizer: object) -> Path:
 
 
 def build_tiny_t5(target: Path, tokenizer: object) -> Path:
-    """A 1+1-layer T5 encoder-decoder (d_model 64) with the demo vocabulary, for lm-eval's seq2seq path."""
+    """A 1+1-layer T5 encoder-decoder (d_model 64) with the demo vocabulary, for lm-eval's seq2seq path.
+
+    The decoder starts from `<|endoftext|>` (special, so decoding drops it, as T5's `<pad>`), not from the
+    end-of-sequence token the demo tokenizer also pads with, and that token's embedding row is zeroed: with tied
+    embeddings a random decoder mostly predicts its own input, which would end or blank every generation and
+    leave the generation tests nothing to check.
+    """
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(SEED)
     pad = tokenizer.pad_token_id  # type: ignore[attr-defined]
     eos = tokenizer.eos_token_id  # type: ignore[attr-defined]
+    start = tokenizer.convert_tokens_to_ids("<|endoftext|>")  # type: ignore[attr-defined]
     config = T5Config(
         vocab_size=len(tokenizer),  # type: ignore[arg-type]
         d_model=64,
@@ -69,10 +76,12 @@ def build_tiny_t5(target: Path, tokenizer: object) -> Path:
         num_heads=4,
         pad_token_id=pad if pad is not None else eos,
         eos_token_id=eos,
-        decoder_start_token_id=pad if pad is not None else eos,
+        decoder_start_token_id=start,
         torch_dtype="float32",
     )
     model = T5ForConditionalGeneration(config)
+    with torch.no_grad():
+        model.shared.weight[start].zero_()
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)  # type: ignore[attr-defined]
     return target
