@@ -87,7 +87,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     spec = parse_model_spec(options.model)
     infos = resolve_tasks(options.tasks, options.suite)
     check_sampling(options.self_consistency, options.samples, options.temperature, infos)
-    check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache)
+    check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache, options.batch_size)
     source = resolve_source(options)
     check_data_layout(source, infos)
     check_model(spec, options.adapter)

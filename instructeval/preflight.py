@@ -63,9 +63,15 @@ def check_sampling(
 
 
 def check_backend_flags(
-    spec: ModelSpec, device: str | None, tensor_parallel_size: int, prefix_cache: bool | None
+    spec: ModelSpec, device: str | None, tensor_parallel_size: int, prefix_cache: bool | None, batch_size: str = "auto"
 ) -> None:
-    """Each backend flag only where it is read: --device and the prefix cache by hf, --tensor-parallel-size by vllm."""
+    """Each backend flag only where it is read: --device and the prefix cache by hf, --tensor-parallel-size by vllm,
+    --batch-size by the local backends."""
+    if batch_size != "auto" and not spec.is_local:
+        raise InstructEvalError(
+            f"--batch-size is read by local models only ({spec.kind} requests are sent concurrently, one prompt "
+            "each): drop --batch-size"
+        )
     if tensor_parallel_size < 1:
         raise InstructEvalError(f"--tensor-parallel-size {tensor_parallel_size} is not valid: pass 1 or more GPUs")
     if tensor_parallel_size != 1 and spec.kind != "vllm":

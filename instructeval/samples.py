@@ -54,7 +54,7 @@ def _base_record(task: str, subtask: str, entry: dict[str, Any], groups: dict[st
         subtask=subtask,
         doc_id=int(entry["doc_id"]),
         doc_hash=str(entry["doc_hash"]),
-        prompt=str(arguments[0][0]) if arguments else "",
+        prompt=_prompt_text(arguments[0][0]) if arguments else "",
         target=str(entry["target"]),
         responses=responses,
         response=responses[0] if responses else None,
@@ -64,6 +64,11 @@ def _base_record(task: str, subtask: str, entry: dict[str, Any], groups: dict[st
         groups=groups,
         details={"prompt_hash": entry.get("prompt_hash"), "choices": [a[1] for a in arguments] if is_choice else None},
     )
+
+
+def _prompt_text(prompt: Any) -> str:
+    """The prompt as the model saw it: API chat requests carry their messages as JSON inside lm-eval's JsonChatStr."""
+    return str(getattr(prompt, "prompt", prompt))
 
 
 def _add_filter(record: SampleRecord, entry: dict[str, Any]) -> None:

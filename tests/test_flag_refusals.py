@@ -31,6 +31,7 @@ UNREACHABLE = "openai-compatible:http://127.0.0.1:9/v1@m"
         (UNREACHABLE, ["--tasks", "gsm8k", "--device", "cuda"], "the server runs the model; drop --device"),
         ("vllm", ["--tasks", "gsm8k", "--no-prefix-cache"], "drop --no-prefix-cache"),
         (UNREACHABLE, ["--tasks", "gsm8k", "--prefix-cache"], "drop --prefix-cache"),
+        (UNREACHABLE, ["--tasks", "gsm8k", "--batch-size", "4"], "one prompt each): drop --batch-size"),
     ],
 )
 def test_an_ignored_flag_is_refused_in_one_line(

@@ -126,6 +126,7 @@ def test_greedy_generation_matches_hf_with_its_chat_template(
     api = _run(tmp_path, data_dir, "api", f"openai-compatible:{server.base_url}@{tiny_llama}", *flags)
     local = _run(tmp_path, data_dir, "hf", f"hf:{tiny_llama}", *flags, "--chat-template")
     api_results, hf_results = (json.loads((run / "results.json").read_text()) for run in (api, local))
+    sent = [body["messages"] for _, body, _ in server.exchanges[mark:]]
     replies = sorted(reply["choices"][0]["message"]["content"] for _, _, reply in server.exchanges[mark:])
     answers = []
     for task in ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop"):
@@ -133,6 +134,7 @@ def test_greedy_generation_matches_hf_with_its_chat_template(
         assert ours.keys() == theirs.keys() and len(ours) >= 2
         for key, record in ours.items():
             assert record["responses"] == theirs[key]["responses"] and record["scores"] == theirs[key]["scores"]
+            assert json.loads(record["prompt"]) in sent  # the chat messages as sent, not their Python repr
             answers += record["responses"]
         assert api_results["tasks"][task]["metrics"] == hf_results["tasks"][task]["metrics"]
         assert api_results["tasks"][task]["chat_template_applied"]
