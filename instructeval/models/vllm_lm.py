@@ -38,14 +38,15 @@ class _CpuBuildMetadata(metadata.Distribution):
 class _CpuBuildAsVllm(metadata.DistributionFinder):
     """Answers metadata look-ups for `vllm` with the CPU build (lm-eval reads `version("vllm")` at import)."""
 
+    def find_spec(self, *_: object) -> None:
+        """Finds no modules: this finder only answers metadata look-ups."""
+        return None
+
     def find_distributions(
         self, context: metadata.DistributionFinder.Context | None = None
     ) -> Iterator[metadata.Distribution]:
         if context is not None and context.name == "vllm":
-            try:
-                yield _CpuBuildMetadata(metadata.distribution(CPU_DISTRIBUTION))
-            except metadata.PackageNotFoundError:
-                return
+            yield _CpuBuildMetadata(metadata.distribution(CPU_DISTRIBUTION))
 
 
 def _alias_cpu_build() -> None:
@@ -53,6 +54,10 @@ def _alias_cpu_build() -> None:
     try:
         metadata.distribution("vllm")
     except metadata.PackageNotFoundError:
+        try:
+            metadata.distribution(CPU_DISTRIBUTION)
+        except metadata.PackageNotFoundError:
+            return
         if not any(isinstance(finder, _CpuBuildAsVllm) for finder in sys.meta_path):
             sys.meta_path.append(_CpuBuildAsVllm())
 
