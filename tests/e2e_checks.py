@@ -133,18 +133,21 @@ def position_biased_verdict(request: ChatRequest) -> Reply:
     return Reply('{"score": 4, "reason": "on topic"}' if "how RELEVANT" in prompt else "[[2]]")
 
 
-def run_judged_writing(model: Path, output: Path, limit: int, max_gen_toks: int, writer: Path | None = None) -> Record:
+def run_judged_writing(
+    model: Path, output: Path, limit: int, max_gen_toks: int, writer: Path | None = None, backend: str = "hf:"
+) -> Record:
     """A writing run (of `writer`, default `model`) and a writing_pairwise run of `model` judged against it with
     half as many tokens (so each pair differs), both graded by `position_biased_verdict`: their folders
-    ("writing", "pairwise") and the keys of the requests the judge was paid for ("billed")."""
+    ("writing", "pairwise") and the keys of the requests the judge was paid for ("billed"). `backend` is the
+    model spec before the folder (`openai-compatible:<url>@` serves the folder's model from a server)."""
     with JudgeServer(position_biased_verdict) as server:
         common = ["--limit", str(limit), "--output", str(output), "--judge", server.judge_spec()]
         common += ["--judge-cache", str(output / "judge.sqlite")]
-        run_cli(["run", "--model", f"hf:{writer or model}", "--tasks", "writing", "--run-name", "writing", *common,
-                 "--max-gen-toks", str(max_gen_toks)])  # fmt: skip
+        run_cli(["run", "--model", f"{backend}{writer or model}", "--tasks", "writing", "--run-name", "writing",
+                 *common, "--max-gen-toks", str(max_gen_toks)])  # fmt: skip
         (reference,) = output.glob("*/writing")
-        run_cli(["run", "--model", f"hf:{model}", "--tasks", "writing_pairwise", "--run-name", "pairwise", *common,
-                 "--max-gen-toks", str(max_gen_toks // 2), "--reference", str(reference)])  # fmt: skip
+        run_cli(["run", "--model", f"{backend}{model}", "--tasks", "writing_pairwise", "--run-name", "pairwise",
+                 *common, "--max-gen-toks", str(max_gen_toks // 2), "--reference", str(reference)])  # fmt: skip
         billed = [entry.key for entry in server.billed()]
     (pairwise,) = output.glob("*/pairwise")
     return {"writing": reference, "pairwise": pairwise, "billed": billed}
@@ -167,3 +170,25 @@ def check_position_biased_pairwise(run_dir: Path, reference: Path, billed: list[
     rates = {outcome: cells[OVERALL]["value"] for outcome, cells in pairwise["rates"].items()}
     assert rates == {"win": 0.0, "loss": 0.0, "tie": 1.0}  # A in both orders: each side wins once, a tie
     assert pairwise["order_consistency"][OVERALL]["value"] == 0.0
+
+
+def check_pointwise_grades(run_dir: Path) -> None:
+    """writing's pointwise report (one judge, one repeat) recomputed from its judgment journal: each rubric's mean
+    grade per category and overall, over every answer."""
+    answers = iter_samples(run_dir, "writing")
+    grades: dict[tuple[str, str], float] = {}
+    for record in iter_samples(run_dir, "writing_judgments"):
+        assert record["status"] == "scored"
+        grades[(record["rubric"], str(record["doc_id"]))] = float(record["score"])
+    report = (load_results(run_dir).writing or {})["pointwise"]
+    assert report["n_answers"] == len(answers) and report["complete"] is True
+    assert len(grades) == len(answers) * len(report["scores"])
+    for rubric, cells in report["scores"].items():
+        groups: dict[str, list[float]] = defaultdict(list)
+        for answer in answers:
+            grade = grades[(rubric, str(answer["doc_id"]))]
+            groups[str(answer["category"])].append(grade)
+            groups[OVERALL].append(grade)
+        assert cells.keys() == groups.keys()
+        for group, values in groups.items():
+            assert cells[group]["value"] == pytest.approx(mean(values)) and cells[group]["n"] == len(values)

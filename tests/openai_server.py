@@ -9,6 +9,7 @@ Every request is kept in `exchanges` as (path, body, reply), so tests can check 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -76,11 +77,11 @@ class ModelServer:
             with self._pace:
                 time.sleep(self.delay_s)
                 reply = self._answer(path, body)
+            self.exchanges.append((path, body, reply))  # kept before it counts as answered (see wait_idle)
+            return reply
         finally:
             with self._lock:
                 self._in_flight -= 1
-        self.exchanges.append((path, body, reply))
-        return reply
 
     def _answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if path == "/v1/completions":
@@ -190,11 +191,12 @@ def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client killed while it waited
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         def do_GET(self) -> None:
             if self.path == "/v1/models":

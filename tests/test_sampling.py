@@ -110,15 +110,18 @@ def test_gsm8k_reports_the_vote_of_its_flexible_extraction(sampled_run: Path) ->
     assert load_results(sampled_run).tasks["gsm8k"].generation_kwargs["temperature"] == 0.7
 
 
+def _last_number(response: str) -> str:
+    """MGSM's answer extraction: the last number in the response, or nothing."""
+    numbers = LAST_NUMBER.findall(response)
+    return numbers[-1] if numbers else ""
+
+
+def _same_number(vote: str, record: dict[str, Any]) -> bool:
+    return bool(vote) and float(vote.replace(",", "")) == float(record["target"].replace(",", ""))
+
+
 def test_mgsm_reports_the_vote_of_last_numbers(sampled_run: Path) -> None:
-    def last_number(response: str) -> str:
-        numbers = LAST_NUMBER.findall(response)
-        return numbers[-1] if numbers else ""
-
-    def same_number(vote: str, record: dict[str, Any]) -> bool:
-        return bool(vote) and float(vote.replace(",", "")) == float(record["target"].replace(",", ""))
-
-    _check_votes(sampled_run, "mgsm", "acc", f"maj@{K}", last_number, same_number)
+    _check_votes(sampled_run, "mgsm", "acc", f"maj@{K}", _last_number, _same_number)
 
 
 def test_bbh_reports_the_vote_of_its_extracted_answers(sampled_run: Path) -> None:
