@@ -1,4 +1,5 @@
-"""openai-compatible: maj@K on BBH and MGSM, the judged writing tasks, and kill -9 / --resume for every task.
+"""openai-compatible: maj@K on BBH and MGSM, the judged writing tasks, and kill -9 / --resume for every task that
+tests/test_openai_compatible.py does not resume (all but CRASS and GSM8K), in one run.
 
 The model server (tests/openai_server.py) is a real HTTP server on 127.0.0.1 running the tiny random-weight Llama
 with transformers; the writing tasks are graded by the scripted judge server (tests/judge_server.py). Votes are
