@@ -27,6 +27,21 @@ from instructeval.results import RunResults, Score, iter_samples, load_results
 Record = dict[str, Any]
 
 
+LIMIT = 2
+MAX_GEN_TOKS = 8
+CHOICE_TASKS = ("mmlu", "crass", "hhh_mc")
+GENERATION_TASKS = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
+"""The matrix's task families: scored by choice log-likelihoods, or by generated text."""
+
+
+def run_args(model: Path, output: Path, name: str, tasks: str, *extra: str) -> list[str]:
+    """`instructeval run` of a tiny model on `tasks`, matrix-sized (LIMIT examples, MAX_GEN_TOKS tokens)."""
+    return [
+        "run", "--model", f"hf:{model}", "--tasks", tasks, "--limit", str(LIMIT), "--max-gen-toks",
+        str(MAX_GEN_TOKS), "--output", str(output), "--run-name", name, *extra,
+    ]  # fmt: skip
+
+
 def run_cli(args: list[str]) -> str:
     """`instructeval <args>` in-process; asserts exit 0 and returns what it printed (stdout and stderr)."""
     printed = io.StringIO()

@@ -16,19 +16,22 @@ from pathlib import Path
 
 import pytest
 from e2e_checks import (
+    CHOICE_TASKS,
+    GENERATION_TASKS,
+    LIMIT,
+    MAX_GEN_TOKS,
     check_cached_loglikelihoods,
     check_choice_accuracy,
     check_position_biased_pairwise,
     check_task,
     refusal,
+    run_args,
     run_cli,
     run_judged_writing,
 )
 
 from instructeval.results import RunResults, iter_samples, load_results
 
-LIMIT = 2
-MAX_GEN_TOKS = 8
 SUBTASKS = {
     "mmlu": ("mmlu_anatomy", "mmlu_astronomy"),
     "mmlu_gen": ("mmlu_gen_anatomy",),
@@ -41,15 +44,6 @@ SUBTASKS = {
     "hhh": ("hhh_harmless",),
     "hhh_mc": ("hhh_mc_harmless",),
 }
-CHOICE_TASKS = ("mmlu", "crass", "hhh_mc")
-GENERATION_TASKS = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
-
-
-def _args(model: Path, output: Path, name: str, tasks: str, *extra: str) -> list[str]:
-    return [
-        "run", "--model", f"hf:{model}", "--tasks", tasks, "--limit", str(LIMIT), "--max-gen-toks",
-        str(MAX_GEN_TOKS), "--output", str(output), "--run-name", name, *extra,
-    ]  # fmt: skip
 
 
 def _run_dir(output: Path, name: str) -> Path:
@@ -62,7 +56,7 @@ def t5_run(tiny_t5: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFacto
     """The tiny T5 on every task of SUBTASKS, run once for the module."""
     output = tmp_path_factory.mktemp("e2e-t5")
     tasks = ",".join(name for names in SUBTASKS.values() for name in names)
-    run_cli(_args(tiny_t5, output, "t5", tasks, "--data-dir", str(data_dir)))
+    run_cli(run_args(tiny_t5, output, "t5", tasks, "--data-dir", str(data_dir)))
     return _run_dir(output, "t5")
 
 
@@ -119,7 +113,7 @@ def test_generations_stay_within_the_cap(t5_run: Path, t5_results: RunResults, t
 
 
 def test_explicit_prefix_cache_is_refused_in_one_line(tiny_t5: Path, tmp_path: Path) -> None:
-    assert refusal(_args(tiny_t5, tmp_path, "pc", "mmlu_anatomy", "--prefix-cache")) == (
+    assert refusal(run_args(tiny_t5, tmp_path, "pc", "mmlu_anatomy", "--prefix-cache")) == (
         f"instructeval: error: {tiny_t5} is an encoder-decoder model and the prefix cache is for decoder-only "
         "models: drop --prefix-cache"
     )
@@ -128,7 +122,7 @@ def test_explicit_prefix_cache_is_refused_in_one_line(tiny_t5: Path, tmp_path: P
 def test_chat_template_is_applied_and_hashed_when_the_tokenizer_has_one(
     tiny_t5: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    run_cli(_args(tiny_t5, tmp_path, "chat", "mmlu_anatomy", "--data-dir", str(data_dir), "--chat-template"))
+    run_cli(run_args(tiny_t5, tmp_path, "chat", "mmlu_anatomy", "--data-dir", str(data_dir), "--chat-template"))
     result = load_results(_run_dir(tmp_path, "chat")).tasks["mmlu"]
     template = (tiny_t5 / "chat_template.jinja").read_text(encoding="utf-8")
     assert result.chat_template_applied is True
@@ -146,13 +140,13 @@ def t5_without_template(tiny_t5: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_chat_template_on_a_model_without_one_is_refused(t5_without_template: Path, tmp_path: Path) -> None:
-    assert refusal(_args(t5_without_template, tmp_path, "c", "mmlu_anatomy", "--chat-template")) == (
+    assert refusal(run_args(t5_without_template, tmp_path, "c", "mmlu_anatomy", "--chat-template")) == (
         f"instructeval: error: {t5_without_template} has no chat template: drop --chat-template"
     )
 
 
 def test_a_task_defaulting_to_the_template_runs_plain_and_says_so(t5_without_template: Path, tmp_path: Path) -> None:
-    printed = run_cli(_args(t5_without_template, tmp_path, "w", "writing"))  # writing's protocol: chat template on
+    printed = run_cli(run_args(t5_without_template, tmp_path, "w", "writing"))  # writing's protocol: chat template on
     run_dir = _run_dir(tmp_path, "w")
     result = load_results(run_dir).tasks["writing"]
     assert result.chat_template_applied is False and result.chat_template_hash is None

@@ -13,10 +13,15 @@ from typing import Any
 
 import pytest
 from e2e_checks import (
+    CHOICE_TASKS,
+    GENERATION_TASKS,
+    LIMIT,
+    MAX_GEN_TOKS,
     check_cached_loglikelihoods,
     check_choice_accuracy,
     check_position_biased_pairwise,
     check_task,
+    run_args,
     run_cli,
     run_judged_writing,
     stored_answers,
@@ -25,8 +30,6 @@ from e2e_checks import (
 from instructeval.judge.report import OVERALL
 from instructeval.results import RunResults, iter_samples, load_results
 
-LIMIT = 2
-MAX_GEN_TOKS = 8
 SUBTASKS = {
     "mmlu": ("mmlu_anatomy", "mmlu_astronomy"),
     "mmlu_gen": ("mmlu_gen_anatomy", "mmlu_gen_astronomy"),
@@ -39,15 +42,6 @@ SUBTASKS = {
     "hhh": ("hhh_harmless", "hhh_helpful"),
     "hhh_mc": ("hhh_mc_harmless", "hhh_mc_honest"),
 }
-CHOICE_TASKS = ("mmlu", "crass", "hhh_mc")
-GENERATION_TASKS = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
-
-
-def _run_args(model: Path, output: Path, name: str, tasks: str, *extra: str) -> list[str]:
-    return [
-        "run", "--model", f"hf:{model}", "--tasks", tasks, "--limit", str(LIMIT), "--max-gen-toks",
-        str(MAX_GEN_TOKS), "--output", str(output), "--run-name", name, *extra,
-    ]  # fmt: skip
 
 
 def _run_dir(output: Path, model: Path, name: str) -> Path:
@@ -60,7 +54,7 @@ def matrix(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFa
     """The run of every non-judged task, made once for the module: (run folder, what it printed)."""
     output = tmp_path_factory.mktemp("e2e-matrix")
     tasks = ",".join(name for names in SUBTASKS.values() for name in names)
-    printed = run_cli(_run_args(tiny_llama, output, "matrix", tasks, "--data-dir", str(data_dir)))
+    printed = run_cli(run_args(tiny_llama, output, "matrix", tasks, "--data-dir", str(data_dir)))
     return _run_dir(output, tiny_llama, "matrix"), printed
 
 
