@@ -10,6 +10,7 @@ from os import PathLike
 from typing import Any
 
 from lm_eval.api.instance import Instance
+from lm_eval.api.model import CacheHook
 
 from instructeval.seeds import derive_seed
 
@@ -94,7 +95,24 @@ def prompt_seeds(requests: list[Instance]) -> list[Instance]:
 class PromptSeededVLLM(VLLM):
     """lm-eval's VLLM where each sampled request draws from a stream seeded by --seed, its repeat and its prompt."""
 
+    cache_hook: CacheHook
+
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
-        """Generate as lm-eval's VLLM does, after mixing each sampled request's prompt into its seed."""
-        result: list[str] = super().generate_until(prompt_seeds(requests), disable_tqdm=disable_tqdm)
-        return result
+        """Generate as lm-eval's VLLM does, after mixing each sampled request's prompt into its seed, one batch of
+        `batch_size` requests at a time; each answer goes to the cache hook under its request's own arguments.
+
+        lm-eval's VLLM hands the hook the generation kwargs it rewrote for vLLM, a key no request looks up.
+        """
+        hook, self.cache_hook = self.cache_hook, CacheHook(None)
+        size = max(1, len(requests) if self.batch_size == "auto" else int(self.batch_size))
+        answers: list[str] = []
+        try:
+            for start in range(0, len(requests), size):
+                batch = requests[start : start + size]
+                generated = super().generate_until(prompt_seeds(batch), disable_tqdm=disable_tqdm)
+                for request, answer in zip(batch, generated, strict=True):
+                    hook.add_partial("generate_until", request.args, answer)
+                answers += generated
+        finally:
+            self.cache_hook = hook
+        return answers
