@@ -206,14 +206,17 @@ def _requests_per_task(run_dir: Path) -> dict[str, int]:
 
 
 def _records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every samples file's records, less what timing decides: how long each sandbox run took, and whether a
-    judgment's reply came from the judge cache (which of two identical requests in flight asks depends on timing);
-    the judgment journals, written as replies arrive, in a fixed order."""
+    """Every samples file's records, less what timing decides: how long each sandbox run took, whether a
+    judgment's reply came from the judge cache (which of two identical requests in flight asks depends on timing)
+    and how many HTTP attempts it took (a dropped connection is retried); the judgment journals, written as replies
+    arrive, in a fixed order."""
     files: dict[str, list[dict[str, Any]]] = {}
     for name, text in _samples(run_dir).items():
         records = [json.loads(line) for line in text.splitlines()]
         for record in records:
             record.pop("cached", None)
+            for judgment in (record, *record.get("judgments", []), *record.get("pairwise_judgments", [])):
+                judgment.pop("requests", None)
             for verdict in record.get("details", {}).get("sandbox,none", []):
                 verdict.pop("seconds")
         files[name] = sorted(records, key=str) if name in JOURNALS else records

@@ -41,12 +41,20 @@ def run_here(model: str, output: Path, name: str, flags: list[str]) -> Path:
 
 def run_in_vllm_venv(model: str, output: Path, name: str, flags: list[str], env: dict[str, str]) -> Path:
     """`instructeval run` from vLLM's venv, as a user runs it; returns the run folder."""
-    command = [str(VLLM_PYTHON.parent / "instructeval"), "run", "--model", model, "--output", str(output)]
-    done = subprocess.run(
-        [*command, "--run-name", name, *flags], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
-    )
-    assert done.returncode == 0, "\n".join(line for line in done.stderr.splitlines() if "it/s" not in line)[-4000:]
+    vllm_cli(["run", "--model", model, "--output", str(output), "--run-name", name, *flags], env)
     return _run_folder(output, name)
+
+
+def vllm_command(args: list[str]) -> list[str]:
+    """`instructeval <args>` as a command line in vLLM's venv."""
+    return [str(VLLM_PYTHON.parent / "instructeval"), *args]
+
+
+def vllm_cli(args: list[str], env: dict[str, str]) -> str:
+    """`instructeval <args>` from vLLM's venv; asserts exit 0 and returns what it printed on stderr."""
+    done = subprocess.run(vllm_command(args), env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert done.returncode == 0, "\n".join(line for line in done.stderr.splitlines() if "it/s" not in line)[-4000:]
+    return done.stderr
 
 
 def _run_folder(output: Path, name: str) -> Path:
