@@ -19,11 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e_checks import check_pointwise_grades, check_task, headline, run_cli, stored_answers
+from e2e_checks import (
+    GENERATION_TASKS,
+    LIMIT,
+    MAX_GEN_TOKS,
+    check_pointwise_grades,
+    check_task,
+    headline,
+    run_cli,
+    stored_answers,
+)
 from judge_server import JudgeServer
 from test_e2e_resume import (
     JOURNALS,
-    OTHER_MAX_GEN_TOKS,
+    OTHER_NAMES,
     OTHER_TASKS,
     ScriptedJudge,
     _answers,
@@ -31,7 +40,8 @@ from test_e2e_resume import (
     _kill_when,
     _requests_per_task,
 )
-from test_sampling import BBH_ANSWER, LIMIT, K, _check_pass_at_k, _check_votes, _first_group, _last_number, _same_number
+from test_sampling import BBH_ANSWER, K, _check_pass_at_k, _check_votes, _first_group, _last_number, _same_number
+from test_sampling import LIMIT as SAMPLING_LIMIT
 from test_vllm import compare_runs, needs_vllm_venv, records, vllm_cli, vllm_command
 from transformers import AutoTokenizer
 from vllm_server import vllm_env
@@ -41,13 +51,9 @@ from instructeval.results import load_results
 pytestmark = needs_vllm_venv
 
 MATRIX_TASKS = f"mmlu_anatomy,crass,gsm8k,{OTHER_TASKS}"
-MATRIX_NAMES = (
-    "mmlu", "crass", "gsm8k", "mmlu_gen", "bbh", "mgsm", "humaneval", "drop", "hhh", "hhh_mc", "writing",
-    "writing_pairwise",
-)  # fmt: skip
-GENERATION_TASKS = ("gsm8k", "mmlu_gen", "bbh", "mgsm", "humaneval", "drop", "writing", "writing_pairwise")
-MATRIX_LIMIT = 2  # two examples per subject, task, language or category: each score has an interval
-MACRO_SUBTASKS = {"mmlu_gen": 2, "bbh": 2, "mgsm": 2, "hhh": 2, "hhh_mc": 2}
+MATRIX_NAMES = ("mmlu", "crass", "gsm8k", *OTHER_NAMES)
+GENERATED = (*GENERATION_TASKS, "writing", "writing_pairwise")
+SUBTASKS = {"mmlu_gen": 2, "bbh": 2, "mgsm": 2, "hhh": 2, "hhh_mc": 2}  # the others: one
 
 
 @dataclass
@@ -63,8 +69,8 @@ class Matrix:
     def args(self, backend: str, output: Path, *extra: str) -> list[str]:
         """`run` of every task, answered one request at a time (each stored as it comes)."""
         return [
-            "run", "--model", f"{backend}:{self.model}", "--tasks", MATRIX_TASKS, "--limit", str(MATRIX_LIMIT),
-            "--max-gen-toks", str(OTHER_MAX_GEN_TOKS), "--batch-size", "1", "--data-dir", str(self.data_dir),
+            "run", "--model", f"{backend}:{self.model}", "--tasks", MATRIX_TASKS, "--limit", str(LIMIT),
+            "--max-gen-toks", str(MAX_GEN_TOKS), "--batch-size", "1", "--data-dir", str(self.data_dir),
             "--judge", self.server.judge_spec(), "--judge-cache", str(output / "judge.sqlite"),
             "--reference", str(self.reference), "--output", str(output), "--run-name", "r", *extra,
         ]  # fmt: skip
@@ -92,8 +98,8 @@ def _run_dir(output: Path) -> Path:
 def matrix(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     reference = tmp_path_factory.mktemp("reference")  # hf's writing answers, writing_pairwise's other side
     run_cli(
-        ["run", "--model", f"hf:{tiny_llama}", "--tasks", "writing", "--limit", str(MATRIX_LIMIT), "--max-gen-toks",
-         str(OTHER_MAX_GEN_TOKS // 2), "--data-dir", str(data_dir), "--output", str(reference), "--run-name", "r"]
+        ["run", "--model", f"hf:{tiny_llama}", "--tasks", "writing", "--limit", str(LIMIT), "--max-gen-toks",
+         str(MAX_GEN_TOKS // 2), "--data-dir", str(data_dir), "--output", str(reference), "--run-name", "r"]
     )  # fmt: skip
     with JudgeServer(ScriptedJudge()) as server:
         yield Matrix(tiny_llama, data_dir, vllm_env(data_dir), server, _run_dir(reference))
@@ -129,7 +135,7 @@ def test_every_task_greedy_matches_hf(matrix: Matrix, hf_run: Run, vllm_run: Run
     agreement = compare_runs(hf_run.path, vllm_run.path, MATRIX_NAMES)
     tokenizer = AutoTokenizer.from_pretrained(matrix.model)
     tokens = Counter[str]()
-    for task in GENERATION_TASKS:
+    for task in GENERATED:
         ours, theirs = records(hf_run.path, task), records(vllm_run.path, task)
         for key, record in ours.items():
             for a, b in zip(record["responses"], theirs[key]["responses"], strict=True):
@@ -137,19 +143,19 @@ def test_every_task_greedy_matches_hf(matrix: Matrix, hf_run: Run, vllm_run: Run
                 tokens["same"] += same
                 tokens["all"] += length
     print(f"greedy generations identical to hf: {agreement}; tokens agreeing: {tokens['same']}/{tokens['all']}")
-    assert agreement.keys() == set(GENERATION_TASKS)
+    assert agreement.keys() == set(GENERATED)
     results = load_results(vllm_run.path)
     assert results.model.backend == "vllm"
     assert stored_answers(vllm_run.path) == stored_answers(hf_run.path)  # each answer stored once, under its key
     for task in MATRIX_NAMES:
-        check_task(results, vllm_run.path, task, MACRO_SUBTASKS.get(task, 1), len(records(vllm_run.path, task)))
+        check_task(results, vllm_run.path, task, SUBTASKS.get(task, 1), len(records(vllm_run.path, task)))
     check_pointwise_grades(vllm_run.path)
     assert vllm_run.billed and set(vllm_run.billed.values()) == {1}  # each judgment asked for once
 
 
 def test_bbh_and_mgsm_vote_and_humaneval_passes_at_k(matrix: Matrix, tmp_path: Path) -> None:
     """One sampled run: maj@K on BBH and MGSM recomputed from the K samples, pass@k from HumanEval's verdicts."""
-    flags = ["--tasks", "bbh_navigate,mgsm_en,humaneval", "--limit", str(LIMIT), "--max-gen-toks", "12"]
+    flags = ["--tasks", "bbh_navigate,mgsm_en,humaneval", "--limit", str(SAMPLING_LIMIT), "--max-gen-toks", "12"]
     flags += ["--self-consistency", str(K), "--samples", str(K), "--temperature", "1.0"]
     vllm_cli(["run", "--model", f"vllm:{matrix.model}", *flags, "--output", str(tmp_path), "--run-name", "r"],
              matrix.env)  # fmt: skip
