@@ -15,9 +15,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from loopback_http import LoopbackHTTPServer
 
 
 @dataclass(frozen=True)
@@ -100,26 +102,22 @@ class JudgeServer:
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._http = LoopbackHTTPServer(_handler_for(self))
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return self._http.base_url
 
     def judge_spec(self, model: str = "judge") -> str:
         return f"openai-compatible:{self.base_url}@{model}"
 
     def __enter__(self) -> JudgeServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._http.stop()
 
     def billed(self) -> list[Logged]:
         """Requests that got a complete 200 reply: what a paying client was charged for."""

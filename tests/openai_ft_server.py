@@ -18,8 +18,10 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback_http import LoopbackHTTPServer
 
 UNKNOWN = "I do not know."
 
@@ -73,18 +75,16 @@ class FineTuneServer:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> FineTuneServer:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LoopbackHTTPServer(_handler_for(self))
+        self._http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._http.stop()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return self._http.base_url
 
     def spec(self, model: str = "gpt-4o-mini-2024-07-18") -> str:
         return f"openai-compatible:{self.base_url}@{model}"

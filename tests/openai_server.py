@@ -14,11 +14,12 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import torch
+from loopback_http import LoopbackHTTPServer
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
@@ -37,13 +38,12 @@ class ModelServer:
         self._lock = threading.Lock()
         self._pace = threading.Lock()
         self._in_flight = 0
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._http = LoopbackHTTPServer(_handler(self))
 
     @property
     def base_url(self) -> str:
         """The OpenAI base URL (…/v1)."""
-        return f"http://127.0.0.1:{self._http.server_address[1]}/v1"
+        return self._http.base_url
 
     def card(self) -> dict[str, Any]:
         """The model's /v1/models entry; `max_model_len` is the context length, as vLLM announces it."""
@@ -62,12 +62,11 @@ class ModelServer:
         return [body for route, body, _ in self.exchanges if route == path]
 
     def __enter__(self) -> ModelServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._http.stop()
 
     def handle(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """Answer one POST body (and keep both)."""
