@@ -166,6 +166,16 @@ def click(driver: Any, css: str) -> None:
     driver.find_element("css selector", css).click()
 
 
+def open_view(driver: Any, view: str) -> None:
+    """Click a view's tab and wait for its table: tabs change the URL's hash, and hashchange redraws later."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    click(driver, f"#tabs a[data-view='{view}']")
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element("css selector", "#board").get_attribute("data-view") == view
+    )
+
+
 def test_index_values_match_results(browser: Any, site: Path, built: dict[str, Any]) -> None:
     open_page(browser, (site / "index.html").as_uri())
     assert browser.title == PWN_TITLE
@@ -237,14 +247,13 @@ def test_other_views(browser: Any, built: dict[str, Any]) -> None:
     counts = {v["id"]: len(v["rows"]) for v in built["views"]}
     assert counts == {"problem-solving": 5, "writing": 3, "alignment": 3, "knowledge": 2, "comparisons": 1}
     for view, count in counts.items():
-        click(browser, f"#tabs a[data-view='{view}']")
-        assert browser.find_element("css selector", "#board").get_attribute("data-view") == view
+        open_view(browser, view)
         assert len(browser.find_elements("css selector", "#board tbody tr")) == count
         assert_inert(browser, "view-comparisons" if view == "comparisons" else None)
     star = browser.find_element("css selector", "#board td[data-col='mmlu']")
     assert star.get_attribute("data-value") == "0.05" and "★" in star.text and "+5.0%" in star.text
     assert browser.find_element("css selector", "#board td[data-col='bbh']").text.startswith("+1.0%")
-    click(browser, "#tabs a[data-view='knowledge']")
+    open_view(browser, "knowledge")
     cells = browser.execute_script("return [...document.querySelectorAll('#board td')].map((td) => td.textContent)")
     assert PWN_SET in cells and PWN_IMG in cells
 
