@@ -124,6 +124,10 @@ class JudgeServer:
         with self._lock:
             return [entry for entry in self.log if entry.billed]
 
+    def billed_since(self, start: int) -> Counter[str]:
+        """The judgments paid for from request `start` on, counted by request key."""
+        return Counter(entry.key for entry in self.billed() if entry.index >= start)
+
     def requests_for(self, key: str) -> list[Logged]:
         with self._lock:
             return [entry for entry in self.log if entry.key == key]

@@ -160,14 +160,10 @@ class OtherTasks:
         extra = (*judging, "--reference", str(self.reference), *extra)
         return _args(self.model, self.data_dir, output, OTHER_TASKS, OTHER_LIMIT, OTHER_MAX_GEN_TOKS, *extra)
 
-    def billed_since(self, start: int) -> Counter[str]:
-        """The judgments the server was paid for from request `start` on, by request."""
-        return Counter(entry.key for entry in self.server.billed() if entry.index >= start)
-
 
 @dataclass(frozen=True)
-class StraightRun:
-    """The uninterrupted run of OTHER_TASKS: its folder, what it printed and the judgments it paid for."""
+class FinishedRun:
+    """A run that ended: its folder, what it printed and the judgments it paid for."""
 
     path: Path
     printed: str
@@ -188,11 +184,11 @@ def other_tasks(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempP
 
 
 @pytest.fixture(scope="module")
-def straight(other_tasks: OtherTasks, tmp_path_factory: pytest.TempPathFactory) -> StraightRun:
+def straight(other_tasks: OtherTasks, tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     output = tmp_path_factory.mktemp("straight")
     start = len(other_tasks.server.log)
     printed = run_cli(other_tasks.args(output))
-    return StraightRun(_run_dir(output, other_tasks.model), printed, other_tasks.billed_since(start))
+    return FinishedRun(_run_dir(output, other_tasks.model), printed, other_tasks.server.billed_since(start))
 
 
 def _requests_per_task(run_dir: Path) -> dict[str, int]:
@@ -241,7 +237,7 @@ def _writing_report(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_every_other_task_killed_while_answering_resumes_to_the_straight_run(
-    other_tasks: OtherTasks, straight: StraightRun, tmp_path: Path
+    other_tasks: OtherTasks, straight: FinishedRun, tmp_path: Path
 ) -> None:
     requests = _requests_per_task(straight.path)
     total = _answers(straight.path)  # fewer than the requests: writing_pairwise asks writing's questions again
@@ -265,7 +261,7 @@ def test_every_other_task_killed_while_answering_resumes_to_the_straight_run(
         assert (f"{task}: already complete, skipped" in printed) == (task in finished), task
     assert f"answers: {computed} computed, {from_cache} from cache" in printed
     assert _answers(run_dir) == total  # nothing stored twice
-    assert other_tasks.billed_since(start) == straight.billed  # every judgment asked for once
+    assert other_tasks.server.billed_since(start) == straight.billed  # every judgment asked for once
     assert len(other_tasks.server.log) - start == len(straight.billed)  # and nothing else asked
     _check_same_as_straight(run_dir, straight.path)
 
@@ -277,7 +273,7 @@ def _journaled(run_dir: Path) -> int:
 
 
 def test_every_other_task_killed_while_judged_resumes_without_asking_twice(
-    other_tasks: OtherTasks, straight: StraightRun, tmp_path: Path
+    other_tasks: OtherTasks, straight: FinishedRun, tmp_path: Path
 ) -> None:
     half = sum(straight.billed.values()) // 2
     start = len(other_tasks.server.log)
@@ -287,7 +283,7 @@ def test_every_other_task_killed_while_judged_resumes_without_asking_twice(
         _kill_when(process, lambda: _rows(tmp_path / "judge.sqlite", "replies") >= half)
     finally:
         other_tasks.judge.stall_from = None
-    killed = other_tasks.billed_since(start)
+    killed = other_tasks.server.billed_since(start)
     run_dir = _run_dir(tmp_path, other_tasks.model)
     assert sum(killed.values()) == half and _answers(run_dir) == _answers(straight.path)  # killed while judging
     assert _journaled(run_dir) < _journaled(straight.path)
@@ -297,7 +293,7 @@ def test_every_other_task_killed_while_judged_resumes_without_asking_twice(
     for task in OTHER_NAMES:
         assert f"{task}: already complete, skipped" in printed
     assert "answers: 0 computed, 0 from cache" in printed
-    resumed = other_tasks.billed_since(start)
+    resumed = other_tasks.server.billed_since(start)
     assert not killed & resumed and killed + resumed == straight.billed  # each judgment paid for once
     _check_same_as_straight(run_dir, straight.path)
 

@@ -11,7 +11,7 @@ mirrors tests/test_e2e_resume.py's for hf on the API backend, and reuses its che
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -152,13 +152,10 @@ def test_every_task_killed_while_answering_resumes_asking_the_server_only_for_th
             extra = (*judging, "--reference", str(reference), *extra)
             return _resume_args(model, data_dir, output, RESUME_TASKS, OTHER_MAX_GEN_TOKS, *extra)
 
-        def billed_since(start: int) -> Counter[str]:
-            return Counter(entry.key for entry in graders.billed() if entry.index >= start)
-
         start, asked_from = len(graders.log), len(server.exchanges)
         printed = run_cli(args(tmp_path / "straight"))
         (straight,) = tmp_path.glob("straight/*/r")
-        paid = billed_since(start)
+        paid = graders.billed_since(start)
         requests = _requests_per_task(straight)
         total = _answers(straight)  # fewer than the requests: writing_pairwise asks writing's questions again
         assert list(requests) == list(RESUME_NAMES) and _model_requests(server, asked_from) == total
@@ -184,5 +181,5 @@ def test_every_task_killed_while_answering_resumes_asking_the_server_only_for_th
         assert f"answers: {computed} computed, {from_cache} from cache" in printed
         assert _model_requests(server, asked_from) == computed  # the server asked only for the missing answers
         assert _answers(run_dir) == total  # nothing stored twice
-        assert billed_since(start) == paid and len(graders.log) - start == len(paid)  # each judgment asked once
+        assert graders.billed_since(start) == paid and len(graders.log) - start == len(paid)  # each judgment asked once
     _check_same_as_straight(run_dir, straight)

@@ -34,6 +34,7 @@ from test_e2e_resume import (
     JOURNALS,
     OTHER_NAMES,
     OTHER_TASKS,
+    FinishedRun,
     ScriptedJudge,
     _answers,
     _check_same_as_straight,
@@ -75,19 +76,6 @@ class Matrix:
             "--reference", str(self.reference), "--output", str(output), "--run-name", "r", *extra,
         ]  # fmt: skip
 
-    def billed_since(self, start: int) -> Counter[str]:
-        """The judgments the server was paid for from request `start` on, by request."""
-        return Counter(entry.key for entry in self.server.billed() if entry.index >= start)
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished run of MATRIX_TASKS: its folder, what it printed and the judgments it paid for."""
-
-    path: Path
-    printed: str
-    billed: Counter[str]
-
 
 def _run_dir(output: Path) -> Path:
     (folder,) = output.glob("*/r")
@@ -105,20 +93,20 @@ def matrix(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFa
         yield Matrix(tiny_llama, data_dir, vllm_env(data_dir), server, _run_dir(reference))
 
 
-def _finished_run(matrix: Matrix, backend: str, output: Path) -> Run:
+def _finished_run(matrix: Matrix, backend: str, output: Path) -> FinishedRun:
     start = len(matrix.server.log)
     args = matrix.args(backend, output)
     printed = vllm_cli(args, matrix.env) if backend == "vllm" else run_cli(args)
-    return Run(_run_dir(output), printed, matrix.billed_since(start))
+    return FinishedRun(_run_dir(output), printed, matrix.server.billed_since(start))
 
 
 @pytest.fixture(scope="module")
-def hf_run(matrix: Matrix, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def hf_run(matrix: Matrix, tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     return _finished_run(matrix, "hf", tmp_path_factory.mktemp("hf"))
 
 
 @pytest.fixture(scope="module")
-def vllm_run(matrix: Matrix, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def vllm_run(matrix: Matrix, tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     return _finished_run(matrix, "vllm", tmp_path_factory.mktemp("vllm"))
 
 
@@ -128,7 +116,7 @@ def _token_agreement(tokenizer: AutoTokenizer, ours: str, theirs: str) -> tuple[
     return sum(x == y for x, y in zip(a, b, strict=False)), max(len(a), len(b))
 
 
-def test_every_task_greedy_matches_hf(matrix: Matrix, hf_run: Run, vllm_run: Run) -> None:
+def test_every_task_greedy_matches_hf(matrix: Matrix, hf_run: FinishedRun, vllm_run: FinishedRun) -> None:
     """Log-likelihoods within 1e-3 of hf's, scores equal where the generations agree (their token-by-token
     agreement printed), and every score of the vLLM run recomputed from its samples and journal."""
     assert list(load_results(vllm_run.path).tasks) == list(MATRIX_NAMES)
@@ -168,7 +156,7 @@ def test_bbh_and_mgsm_vote_and_humaneval_passes_at_k(matrix: Matrix, tmp_path: P
 
 
 def test_every_task_killed_while_answering_resumes_to_the_straight_run(
-    matrix: Matrix, vllm_run: Run, tmp_path: Path
+    matrix: Matrix, vllm_run: FinishedRun, tmp_path: Path
 ) -> None:
     """Killed once half the answers are stored: the resume skips the finished tasks, computes only the missing
     answers (the printed split matches the rows stored), asks each judgment once, and equals the straight run."""
@@ -200,6 +188,6 @@ def test_every_task_killed_while_answering_resumes_to_the_straight_run(
         assert (f"{task}: already complete, skipped" in printed) == (task in finished), task
     assert f"answers: {computed} computed, {from_cache} from cache" in printed
     assert _answers(run_dir) == total  # nothing stored twice
-    assert matrix.billed_since(start) == vllm_run.billed  # every judgment asked for once
+    assert matrix.server.billed_since(start) == vllm_run.billed  # every judgment asked for once
     assert headline(run_dir) == headline(vllm_run.path)
     _check_same_as_straight(run_dir, vllm_run.path)
