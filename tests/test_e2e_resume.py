@@ -219,6 +219,26 @@ def _records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     return files
 
 
+def _check_resume_printed(
+    printed: str,
+    run_dir: Path,
+    names: tuple[str, ...],
+    finished: list[str],
+    requests: dict[str, int],
+    total: int,
+    stored: int,
+) -> int:
+    """A resumed run names its folder, skips each finished task and prints the computed/from-cache split the rows
+    stored before the kill imply; returns how many answers it computed."""
+    computed = total - stored
+    from_cache = sum(n for task, n in requests.items() if task not in finished) - computed
+    assert f"run folder: {run_dir} (resumed)" in printed
+    for task in names:
+        assert (f"{task}: already complete, skipped" in printed) == (task in finished), task
+    assert f"answers: {computed} computed, {from_cache} from cache" in printed
+    return computed
+
+
 def _check_same_as_straight(run_dir: Path, straight: Path) -> None:
     """Scores, samples (sandbox verdicts included), judgments and the writing report equal the straight run's."""
     assert headline(run_dir) == headline(straight)
@@ -251,15 +271,9 @@ def test_every_other_task_killed_while_answering_resumes_to_the_straight_run(
     stored = _answers(run_dir)
     finished = list(load_results(run_dir).tasks)
     assert stored < total and not any((run_dir / "samples" / name).exists() for name in JOURNALS)
-    computed = total - stored
-    from_cache = sum(n for task, n in requests.items() if task not in finished) - computed
-
     start = len(other_tasks.server.log)
     printed = run_cli(other_tasks.args(tmp_path, "--resume"))
-    assert f"run folder: {run_dir} (resumed)" in printed
-    for task in OTHER_NAMES:
-        assert (f"{task}: already complete, skipped" in printed) == (task in finished), task
-    assert f"answers: {computed} computed, {from_cache} from cache" in printed
+    _check_resume_printed(printed, run_dir, OTHER_NAMES, finished, requests, total, stored)
     assert _answers(run_dir) == total  # nothing stored twice
     assert other_tasks.server.billed_since(start) == straight.billed  # every judgment asked for once
     assert len(other_tasks.server.log) - start == len(straight.billed)  # and nothing else asked

@@ -33,6 +33,7 @@ from test_e2e_resume import (
     OTHER_TASKS,
     ScriptedJudge,
     _answers,
+    _check_resume_printed,
     _check_same_as_straight,
     _kill_when,
     _requests_per_task,
@@ -170,15 +171,9 @@ def test_every_task_killed_while_answering_resumes_asking_the_server_only_for_th
         stored = _answers(run_dir)
         finished = list(load_results(run_dir).tasks)
         assert 0 < stored < total and not any((run_dir / "samples" / name).exists() for name in JOURNALS)
-        computed = total - stored
-        from_cache = sum(n for task, n in requests.items() if task not in finished) - computed
-
         start, asked_from = len(graders.log), len(server.exchanges)
         printed = run_cli(args(tmp_path / "killed", "--resume"))
-        assert f"run folder: {run_dir} (resumed)" in printed
-        for task in RESUME_NAMES:
-            assert (f"{task}: already complete, skipped" in printed) == (task in finished), task
-        assert f"answers: {computed} computed, {from_cache} from cache" in printed
+        computed = _check_resume_printed(printed, run_dir, RESUME_NAMES, finished, requests, total, stored)
         assert _model_requests(server, asked_from) == computed  # the server asked only for the missing answers
         assert _answers(run_dir) == total  # nothing stored twice
         assert graders.billed_since(start) == paid and len(graders.log) - start == len(paid)  # each judgment asked once

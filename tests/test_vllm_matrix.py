@@ -37,6 +37,7 @@ from test_e2e_resume import (
     FinishedRun,
     ScriptedJudge,
     _answers,
+    _check_resume_printed,
     _check_same_as_straight,
     _kill_when,
     _requests_per_task,
@@ -178,15 +179,9 @@ def test_every_task_killed_while_answering_resumes_to_the_straight_run(
     stored = _answers(run_dir)
     finished = list(load_results(run_dir).tasks)
     assert 0 < stored < total and not any((run_dir / "samples" / name).exists() for name in JOURNALS)
-    computed = total - stored
-    from_cache = sum(n for task, n in requests.items() if task not in finished) - computed
-
     start = len(matrix.server.log)
     printed = vllm_cli(matrix.args("vllm", output, "--resume"), matrix.env)
-    assert f"run folder: {run_dir} (resumed)" in printed
-    for task in MATRIX_NAMES:
-        assert (f"{task}: already complete, skipped" in printed) == (task in finished), task
-    assert f"answers: {computed} computed, {from_cache} from cache" in printed
+    _check_resume_printed(printed, run_dir, MATRIX_NAMES, finished, requests, total, stored)
     assert _answers(run_dir) == total  # nothing stored twice
     assert matrix.server.billed_since(start) == vllm_run.billed  # every judgment asked for once
     assert headline(run_dir) == headline(vllm_run.path)
