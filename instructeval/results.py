@@ -99,6 +99,9 @@ class RunResults(BaseModel):
     tasks: dict[str, TaskResult] = Field(default_factory=dict)
     writing: dict[str, Any] | None = Field(None, description="the writing report (instructeval.judge.report)")
     knowledge: list[KnowledgeResult] | None = None
+    contamination: ContaminationResult | None = Field(
+        None, description="`instructeval contamination --run`: overlap with a corpus, clean-subset scores, probes"
+    )
     # lm-eval's own top-level keys, kept verbatim so lm-eval tooling can read the file.
     results: dict[str, dict[str, Any]] = Field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -149,8 +152,8 @@ def load_results(run_dir: Path) -> RunResults:
         raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc
 
 
-def update_section(run_dir: Path, name: Literal["writing", "knowledge"], payload: Any) -> None:
-    """Replace one feature's section (writing, knowledge) of an existing results.json, validated."""
+def update_section(run_dir: Path, name: Literal["writing", "knowledge", "contamination"], payload: Any) -> None:
+    """Replace one feature's section (writing, knowledge, contamination) of an existing results.json, validated."""
     results = load_results(run_dir)
     updated = results.model_copy(update={name: payload})
     save_results(run_dir, RunResults.model_validate(updated.model_dump(by_alias=True)))
@@ -208,6 +211,76 @@ class KnowledgeResult(BaseModel):
     tuned_model: str | None = Field(None, description="adapter folder or provider model id, usable as a model spec")
     training: dict[str, Any] = Field(default_factory=dict, description="format, epochs, lr, LoRA rank, job id, cost")
     wall_seconds: float | None = None
+
+
+class OverlapLocation(BaseModel):
+    """Where a test n-gram was found in the corpus."""
+
+    source: str = Field(description="corpus file (or hf:dataset/split)")
+    line: int = Field(description="1-based line of a text or JSONL file, row of a parquet file or dataset")
+    ngram: str = Field(description="the matched n-gram, normalised")
+
+
+class ContaminatedExample(BaseModel):
+    """A test example with at least one n-gram in the corpus."""
+
+    subtask: str
+    doc_id: int
+    doc_hash: str
+    matched_ngrams: int = Field(description="distinct n-grams of the example found in the corpus")
+    ngrams: int = Field(description="distinct n-grams of the example")
+    locations: list[OverlapLocation] = Field(description="the first places they were found (at most a few)")
+
+
+class CleanSubsetScore(BaseModel):
+    """A finished run's headline metric on all examples, on the clean ones, on the dirty ones, and dirty - clean."""
+
+    metric: str
+    full: Score
+    clean: Score
+    dirty: Score
+    dirty_minus_clean: Score = Field(description="unpaired difference of means, MOVER interval from both sides'")
+    test: str
+    p_value: float | None
+
+
+class TaskContamination(BaseModel):
+    """One task's overlap with the corpus: how many examples, which, where; the clean-subset scores with --run."""
+
+    task: str
+    examples: int
+    checkable: int = Field(description="examples with at least n words (shorter ones cannot hold an n-gram)")
+    contaminated: list[ContaminatedExample]
+    contaminated_share: Score = Field(description="contaminated / checkable, Wilson interval")
+    clean_subset: CleanSubsetScore | None = None
+
+
+class ProbeTask(BaseModel):
+    """Min-K% Prob on one task: the share of examples the probe flags, at a threshold set on perturbed copies."""
+
+    task: str
+    examples: int
+    k_percent: float
+    threshold: float = Field(description="the score a perturbed copy exceeds with probability false_positive_rate")
+    false_positive_rate: float
+    flag_rate: Score
+    flagged: list[int] = Field(description="doc ids flagged (score above the threshold)")
+
+
+class ContaminationResult(BaseModel):
+    """contamination.json of `instructeval contamination`, and the `contamination` section of a run."""
+
+    schema_version: str = SCHEMA_VERSION
+    method: Literal["ngram", "min-k"]
+    ngram: int | None = None
+    normalisation: str | None = None
+    corpus: list[str] = Field(default_factory=list)
+    corpus_bytes: int | None = None
+    corpus_documents: int | None = None
+    model: str | None = Field(None, description="the probed model (min-k)")
+    tasks: dict[str, TaskContamination] = Field(default_factory=dict)
+    probe: dict[str, ProbeTask] = Field(default_factory=dict)
+    created_at: str
 
 
 class PairedTaskComparison(BaseModel):
