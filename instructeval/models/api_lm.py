@@ -98,11 +98,13 @@ class ChatAndCompletionsLM(LM):
         """Scored through /completions; chat-formatted contexts are rendered with the tokenizer's template."""
         lm = self.scoring
         plain = [_rendered(lm, request) for request in requests]
-        return lm.loglikelihood(plain, disable_tqdm=disable_tqdm)
+        scored: list[tuple[float, bool]] = lm.loglikelihood(plain, disable_tqdm=disable_tqdm)
+        return scored
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         """Scored through /completions."""
-        return self.scoring.loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+        scored: list[float] = self.scoring.loglikelihood_rolling(requests, disable_tqdm=disable_tqdm)
+        return scored
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """Chat messages through /chat/completions, plain prompts through /completions (seed and temperature in

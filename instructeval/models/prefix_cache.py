@@ -91,7 +91,10 @@ class PrefixCachedHFLM(SeededHFLM):
     ) -> list[tuple[float, bool]]:
         if not self._prefix_ok or not requests or all(req[0] is None for req in requests):
             # rolling windows (request key None) share no prefix: lm-eval's path scores them
-            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
+            scored: list[tuple[float, bool]] = super()._loglikelihood_tokens(
+                requests, disable_tqdm=disable_tqdm, override_bs=override_bs
+            )
+            return scored
         inputs = [self._model_input(ctx, cont) for _, ctx, cont in requests]
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, seq in enumerate(inputs):
@@ -225,7 +228,8 @@ class PrefixCachedHFLM(SeededHFLM):
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
         try:
-            return super().generate_until(requests, disable_tqdm=disable_tqdm)
+            generated: list[str] = super().generate_until(requests, disable_tqdm=disable_tqdm)
+            return generated
         finally:
             self._generation_anchor = None  # free the kept prefix once the task's generations are done
 
