@@ -271,6 +271,7 @@ def _run_task(
             breakdown,
             sample_fields=info.sample_fields,
             breakdown_fields=info.breakdown_fields,
+            cluster_field=info.cluster,
         )
     samples_file = samples_path(run.path, info.name)
     write_records(samples_file, records)

@@ -59,6 +59,7 @@ class TaskInfo:
     judged: str | None = None  # "pointwise" / "pairwise": answers are graded by an LLM judge after generation
     sample_fields: tuple[str, ...] = ()  # doc fields copied into each sample record (e.g. category)
     breakdown_fields: tuple[str, ...] = ()  # doc fields that define breakdown groups
+    cluster: str | None = None  # doc field shared by correlated examples (DROP: passage): clustered stderr and CI
     members: tuple[str, ...] = ()  # a group's lm-eval subtasks
     selected: tuple[str, ...] = ()  # the members to run (empty: all)
     local_files: tuple[str, ...] = ()  # globs under --data-dir; one of them must match (the layout check)
@@ -133,6 +134,7 @@ def all_tasks() -> dict[str, TaskInfo]:
             judged=meta.get("judged"),
             sample_fields=tuple(meta.get("sample_fields", ())),
             breakdown_fields=tuple(meta.get("breakdown_fields", ())),
+            cluster=meta.get("cluster"),
             members=tuple(config.get("task", ())) if "group" in config else (),
         )
     return found

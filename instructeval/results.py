@@ -33,6 +33,8 @@ class Score(BaseModel):
     ci_method: str | None = None
     resamples: int | None = None
     seed: int | None = None
+    clusters: int | None = Field(None, description="clusters of the clustered stderr and CI (None: not clustered)")
+    naive: Score | None = Field(None, description="with clusters: the score treating every example as independent")
 
 
 class TaskResult(BaseModel):
@@ -192,6 +194,7 @@ class SampleRecord(BaseModel):
     choice_is_greedy: list[bool] | None = None
     scores: dict[str, float | None]
     groups: dict[str, str] = Field(default_factory=dict, description="breakdown kind -> group")
+    cluster: str | None = Field(None, description="examples sharing it are correlated (DROP: a passage's hash)")
     details: dict[str, Any] = Field(default_factory=dict, description="task-specific extras (sandbox reasons...)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable
@@ -19,11 +20,13 @@ def records_from_lm_eval(
     *,
     sample_fields: tuple[str, ...] = (),
     breakdown_fields: tuple[str, ...] = (),
+    cluster_field: str | None = None,
 ) -> list[SampleRecord]:
     """Merge lm-eval's per-filter sample entries of one subtask into one record per example.
 
     `sample_fields` are copied from the example into the record (the rendered context moves to
-    details['context'] if `prompt` is among them); `breakdown_fields` add per-example breakdown groups.
+    details['context'] if `prompt` is among them); `breakdown_fields` add per-example breakdown groups;
+    `cluster_field` names the example field whose hash becomes the record's cluster.
     """
     merged: dict[int, SampleRecord] = {}
     for entry in logged:
@@ -32,6 +35,8 @@ def records_from_lm_eval(
             doc = entry.get("doc") or {}
             own_groups = {**groups, **{name: str(doc[name]) for name in breakdown_fields if name in doc}}
             record = _base_record(task, subtask, entry, own_groups)
+            if cluster_field is not None:
+                record.cluster = cluster_id(doc, cluster_field)
             if "prompt" in sample_fields:
                 record.details["context"] = record.prompt
             for name in sample_fields:
@@ -40,6 +45,14 @@ def records_from_lm_eval(
             merged[entry["doc_id"]] = record
         _add_filter(record, entry)
     return [merged[doc_id] for doc_id in sorted(merged)]
+
+
+def cluster_id(doc: dict[str, Any], field: str) -> str:
+    """A short hash of the example's `field` (a DROP passage is long): examples sharing it share the cluster."""
+    if field not in doc:
+        raise RuntimeError(f"the task declares cluster field {field!r}, which its examples lack")
+    text = json.dumps(doc[field], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _base_record(task: str, subtask: str, entry: dict[str, Any], groups: dict[str, str]) -> SampleRecord:

@@ -8,6 +8,8 @@ folder: the scores are recomputed from the samples files, not taken from the run
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from e2e_checks import (
 
 from instructeval.judge.report import OVERALL
 from instructeval.results import RunResults, iter_samples, load_results
+from instructeval.stats import clustered_stderr, summarize
 
 SUBTASKS = {
     "mmlu": ("mmlu_anatomy", "mmlu_astronomy"),
@@ -80,6 +83,21 @@ def test_every_task_is_scored_and_recorded(matrix: tuple[Path, str], matrix_resu
 @pytest.mark.parametrize("task", list(SUBTASKS))
 def test_scores_recomputed_from_samples(matrix: tuple[Path, str], matrix_results: RunResults, task: str) -> None:
     check_task(matrix_results, matrix[0], task, len(SUBTASKS[task]), len(SUBTASKS[task]) * LIMIT)
+
+
+def test_drop_is_clustered_by_passage(matrix: tuple[Path, str], matrix_results: RunResults) -> None:
+    """Each DROP sample's cluster is its passage's hash, and the headline's stderr is the clustered one recomputed
+    from the samples, with the naive score beside it."""
+    records = iter_samples(matrix[0], "drop")
+    for record in records:
+        passage = record["prompt"].rpartition("Passage: ")[2].rpartition("\nQuestion: ")[0]
+        assert record["cluster"] == hashlib.sha256(json.dumps(passage).encode()).hexdigest()[:16]
+    clusters = [record["cluster"] for record in records]
+    for metric, score in matrix_results.tasks["drop"].metrics.items():
+        values = [record["scores"][metric] for record in records]
+        assert score.clusters == len(set(clusters)) and score.naive is not None
+        assert score.stderr == pytest.approx(clustered_stderr(values, clusters))
+        assert score.naive.stderr == pytest.approx(summarize(values, kind="bounded").stderr)
 
 
 def test_breakdowns_name_the_selected_groups(matrix_results: RunResults) -> None:

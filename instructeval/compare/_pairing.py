@@ -94,7 +94,8 @@ class PairedScores:
     """One task's per-example scores of both runs on the examples both scored, in the same order.
 
     `group` names the breakdown group the scores cover (None: the whole task); `kind` fixes how each side's
-    interval is computed (None: inferred from the values).
+    interval is computed (None: inferred from the values); `clusters` holds each pair's cluster where the task
+    declares one (None otherwise).
     """
 
     task: str
@@ -104,16 +105,31 @@ class PairedScores:
     other: NDArray[np.float64]
     group: str | None = None
     kind: Kind | None = None
+    clusters: tuple[str, ...] | None = None
 
     def by_subtask(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
         """(base, other) score arrays per subtask, in first-seen order."""
         labels = np.asarray(self.subtasks)
         return [(self.base[labels == name], self.other[labels == name]) for name in dict.fromkeys(self.subtasks)]
 
+    def clusters_by_subtask(self) -> list[tuple[str, ...]] | None:
+        """Each subtask's clusters, in the order of `by_subtask` (None when the task declares none)."""
+        if self.clusters is None:
+            return None
+        return [
+            tuple(c for c, s in zip(self.clusters, self.subtasks, strict=True) if s == name)
+            for name in dict.fromkeys(self.subtasks)
+        ]
+
 
 def pair_samples(base: Path, other: Path, task: str, metric: str) -> PairedScores:
-    """Align two runs' samples of one task by (subtask, doc hash); examples either run did not score drop out."""
-    return paired(task, metric, sample_scores(base, task, metric), sample_scores(other, task, metric))
+    """Align two runs' samples of one task by (subtask, doc hash); examples either run did not score drop out.
+
+    Where the task declares a cluster, the base run's cluster of each pair goes with it.
+    """
+    rows = keyed(read_samples(base, task))
+    clusters = {key: str(row["cluster"]) for key, row in rows if row.get("cluster") is not None}
+    return paired(task, metric, _scores(rows, metric), sample_scores(other, task, metric), clusters=clusters or None)
 
 
 def paired(
@@ -124,9 +140,11 @@ def paired(
     *,
     group: str | None = None,
     kind: Kind | None = None,
+    clusters: dict[SampleKey, str] | None = None,
 ) -> PairedScores:
-    """The examples both sides scored, in the first side's order."""
+    """The examples both sides scored, in the first side's order; `clusters` is kept only if it covers them all."""
     keys = [key for key in first if key in second]
+    labels = tuple(clusters[key] for key in keys) if clusters and all(key in clusters for key in keys) else None
     return PairedScores(
         task=task,
         metric=metric,
@@ -135,6 +153,7 @@ def paired(
         other=np.array([second[key] for key in keys], dtype=np.float64),
         group=group,
         kind=kind,
+        clusters=labels,
     )
 
 
@@ -159,8 +178,12 @@ def keyed(rows: list[dict[str, Any]]) -> list[tuple[SampleKey, dict[str, Any]]]:
 
 def sample_scores(run_dir: Path, task: str, metric: str) -> dict[SampleKey, float]:
     """Per-example values of one metric, by pairing key; examples without a value are left out."""
+    return _scores(keyed(read_samples(run_dir, task)), metric)
+
+
+def _scores(rows: list[tuple[SampleKey, dict[str, Any]]], metric: str) -> dict[SampleKey, float]:
     scores: dict[SampleKey, float] = {}
-    for key, row in keyed(read_samples(run_dir, task)):
+    for key, row in rows:
         value = row["scores"].get(metric)
         if value is not None:
             scores[key] = float(value)

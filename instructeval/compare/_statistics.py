@@ -13,11 +13,16 @@ from instructeval.compare._pairing import PairedScores
 from instructeval.results import PairedTaskComparison, Score
 from instructeval.stats import (
     Estimate,
+    Kind,
+    cluster_bootstrap_means,
+    clustered_stderr,
     holm_bonferroni,
     macro_average,
     paired_bootstrap_ci,
+    paired_cluster_bootstrap_ci,
     paired_test,
     summarize,
+    summarize_clustered,
     wins_losses_ties,
 )
 from instructeval.summary import UNIT_INTERVAL, metric_kind
@@ -31,8 +36,10 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
     Each side's interval follows `paired.kind` (inferred from the values when None). With `macro` (tasks
     whose headline averages subtask means, e.g. BBH, HHH) both scores and the difference are averaged over
     subtasks like the headline is, so difference = other - base exactly, and the difference's interval comes
-    from a bootstrap stratified by subtask. The test always uses every pair: exact McNemar for 0/1 outcomes,
-    a seeded sign-flip permutation test for graded scores.
+    from a bootstrap stratified by subtask. Where the task declares clusters (DROP: passages), both scores
+    carry clustered intervals like the run's headline, and the bootstrap redraws whole clusters. The test
+    always uses every pair: exact McNemar for 0/1 outcomes, a seeded sign-flip permutation test for graded
+    scores.
     """
     n = int(paired.base.size)
     if n == 0:
@@ -55,17 +62,28 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
         )
     kind = paired.kind or metric_kind(np.concatenate([paired.base, paired.other]).tolist())
     groups = paired.by_subtask() if macro else [(paired.base, paired.other)]
+    clusters = paired.clusters_by_subtask() if macro else (None if paired.clusters is None else [paired.clusters])
     if len(groups) == 1:
-        base = summarize(paired.base, kind=kind, seed=seed, resamples=resamples)
-        other = summarize(paired.other, kind=kind, seed=seed, resamples=resamples)
-        difference = paired_bootstrap_ci(paired.base, paired.other, seed=seed, resamples=resamples)
+        labels = None if clusters is None else clusters[0]
+        base, other = (_side(side, labels, kind, seed, resamples) for side in groups[0])
+        if labels is None:
+            difference = paired_bootstrap_ci(paired.base, paired.other, seed=seed, resamples=resamples)
+        else:
+            difference = paired_cluster_bootstrap_ci(paired.base, paired.other, labels, seed=seed, resamples=resamples)
     else:
         bounds = None if kind == "continuous" else UNIT_INTERVAL
+        labels_by_group: list[Sequence[str] | None] = list(clusters) if clusters else [None] * len(groups)
         base, other = (
-            macro_average([summarize(side, kind=kind, seed=seed, resamples=resamples) for side in sides], bounds=bounds)
+            macro_average(
+                [
+                    _side(side, labels, kind, seed, resamples)
+                    for side, labels in zip(sides, labels_by_group, strict=True)
+                ],
+                bounds=bounds,
+            )
             for sides in zip(*groups, strict=True)
         )
-        difference = stratified_paired_bootstrap_ci(groups, seed=seed, resamples=resamples)
+        difference = stratified_paired_bootstrap_ci(groups, seed=seed, resamples=resamples, clusters=clusters)
     test = paired_test(paired.base, paired.other, kind, seed=seed, resamples=resamples)
     counts = wins_losses_ties(paired.base, paired.other)
     return PairedTaskComparison(
@@ -86,31 +104,52 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
     )
 
 
+def _side(
+    values: NDArray[np.float64], clusters: Sequence[str] | None, kind: Kind, seed: int, resamples: int
+) -> Estimate:
+    """One run's score on the pairs, computed like its headline (clustered where the task declares clusters)."""
+    if clusters is None:
+        return summarize(values, kind=kind, seed=seed, resamples=resamples)
+    return summarize_clustered(values, clusters, kind=kind, seed=seed, resamples=resamples)
+
+
 def stratified_paired_bootstrap_ci(
-    groups: Sequence[Pairs], *, seed: int, resamples: int, confidence: float = 0.95
+    groups: Sequence[Pairs],
+    *,
+    seed: int,
+    resamples: int,
+    confidence: float = 0.95,
+    clusters: Sequence[Sequence[str]] | None = None,
 ) -> Estimate:
     """Macro average over subtasks of mean(other - base), with a percentile interval from a paired bootstrap
-    that redraws pairs within each subtask (subtask sizes stay fixed, as in the headline they average).
+    that redraws pairs within each subtask (subtask sizes stay fixed, as in the headline they average), or
+    whole clusters within each subtask when `clusters` gives each group's labels.
 
-    The stderr is the analytic sqrt(sum se_s^2) / k (None when a subtask has fewer than two pairs).
+    The stderr is the analytic sqrt(sum se_s^2) / k with each subtask's naive or clustered stderr (None when
+    a subtask has fewer than two pairs, or two clusters).
     """
     differences = [np.asarray(other - base, dtype=np.float64) for base, other in groups]
     n = sum(int(d.size) for d in differences)
     if not differences or any(d.size == 0 for d in differences):
         return Estimate(None, None, None, None, n, None, confidence)
     value = math.fsum(float(d.mean()) for d in differences) / len(differences)
-    errors = [float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else None for d in differences]
+    if clusters is None:
+        errors = [float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else None for d in differences]
+    else:
+        errors = [clustered_stderr(d, labels) for d, labels in zip(differences, clusters, strict=True)]
     stderr = None if None in errors else math.sqrt(math.fsum(e**2 for e in errors if e is not None)) / len(errors)
     rng = np.random.default_rng(seed)
     means = np.zeros(resamples)
-    for d in differences:
+    for i, d in enumerate(differences):
+        if clusters is not None:
+            means += cluster_bootstrap_means(d, clusters[i], resamples, seed + 1 + i)
+            continue
         distinct, counts = np.unique(d, return_counts=True)  # scores are discrete: draw counts, not indices
         means += rng.multinomial(d.size, counts / d.size, size=resamples) @ distinct / d.size
     means /= len(differences)
     low, high = np.quantile(means, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0])
-    return Estimate(
-        value, stderr, float(low), float(high), n, "stratified-bootstrap-percentile", confidence, resamples, seed
-    )
+    method = "stratified-bootstrap-percentile" if clusters is None else "stratified-cluster-bootstrap-percentile"
+    return Estimate(value, stderr, float(low), float(high), n, method, confidence, resamples, seed)
 
 
 def _score(estimate: Estimate) -> Score:

@@ -1,10 +1,17 @@
-"""Statistics every consumer uses: a score's stderr and CI, paired differences and tests, Holm's correction.
+"""Statistics every consumer uses: a score's stderr and CI (clustered where examples share a source), paired
+differences and tests, Holm's correction.
 
 Pure functions over per-example scores (sequences or 1-D arrays of floats, 0/1 for binary metrics);
 results are frozen dataclasses with `to_dict()` for results.json.
 """
 
 from instructeval.stats._arrays import KINDS, Kind
+from instructeval.stats._cluster import (
+    cluster_bootstrap_means,
+    clustered_stderr,
+    paired_cluster_bootstrap_ci,
+    summarize_clustered,
+)
 from instructeval.stats._estimate import Estimate, macro_average, micro_average, summarize
 from instructeval.stats._paired import WinsLossesTies, paired_bootstrap_ci, wins_losses_ties
 from instructeval.stats._resample import DEFAULT_RESAMPLES
@@ -26,14 +33,18 @@ __all__ = [
     "Kind",
     "TestResult",
     "WinsLossesTies",
+    "cluster_bootstrap_means",
+    "clustered_stderr",
     "holm_bonferroni",
     "macro_average",
     "mcnemar_exact",
     "micro_average",
     "paired_bootstrap_ci",
+    "paired_cluster_bootstrap_ci",
     "paired_permutation_test",
     "paired_test",
     "summarize",
+    "summarize_clustered",
     "wilcoxon_signed_rank",
     "wins_losses_ties",
 ]

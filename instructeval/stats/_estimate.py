@@ -20,7 +20,8 @@ from instructeval.stats._resample import DEFAULT_RESAMPLES, bca_interval, bootst
 class Estimate:
     """A mean score with its uncertainty; `value` is None when there were no examples (never 0).
 
-    `stderr` is always the analytic standard error of the mean (ddof=1, None below two examples);
+    `stderr` is the analytic standard error of the mean (ddof=1, None below two examples), or the clustered one
+    when `clusters` is set, with `naive` holding the estimate that treats every example as independent;
     `ci_method` says how the interval was made, and bootstrap intervals record `resamples` and `seed`.
     Field names match `instructeval.results.Score`, so `Score(**estimate.to_dict())` works.
     """
@@ -34,6 +35,8 @@ class Estimate:
     confidence: float = 0.95
     resamples: int | None = None
     seed: int | None = None
+    clusters: int | None = None
+    naive: Estimate | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (Python floats and ints, None for undefined)."""
@@ -43,7 +46,10 @@ class Estimate:
     def from_dict(cls, data: Mapping[str, Any]) -> Estimate:
         """Inverse of `to_dict`; unknown keys are ignored so older or richer records still load."""
         names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+        fields = {key: value for key, value in data.items() if key in names}
+        if fields.get("naive") is not None:
+            fields["naive"] = cls.from_dict(fields["naive"])
+        return cls(**fields)
 
     def text(self, digits: int = 3) -> str:
         """One table cell: 'mean ± stderr [low, high]', or '—' when there is no value."""
