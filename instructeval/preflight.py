@@ -100,6 +100,10 @@ def check_model(spec: ModelSpec, adapter: Path | None) -> None:
     is_path = spec.kind in ("hf", "vllm") and spec.name.startswith((".", "/", "~"))
     if is_path and not Path(spec.name).expanduser().is_dir():
         raise InstructEvalError(f"model folder {spec.name} does not exist: check the path after {spec.kind}:")
+    if spec.kind == "vertex":
+        raise InstructEvalError(
+            f"{spec} is answered by `instructeval inject` only: run tasks through hf:, vllm: or openai:"
+        )
     if spec.kind == "openai" and not os.environ.get("OPENAI_API_KEY"):
         raise InstructEvalError("openai: models need OPENAI_API_KEY in the environment: export it and rerun")
     if spec.kind == "openai-compatible":

@@ -57,6 +57,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     training.add_argument("--train-batch-size", type=int, default=8, metavar="N", help="local training batch size")
     training.add_argument("--lr-multiplier", type=float, metavar="X", help="API learning_rate_multiplier")
     training.add_argument("--generator", metavar="SPEC", help="model that writes augmentations (default: --model)")
+    training.add_argument("--project", help="vertex: Google Cloud project (default $GOOGLE_CLOUD_PROJECT)")
+    training.add_argument("--location", help="vertex: region (default $GOOGLE_CLOUD_LOCATION, else us-central1)")
+    training.add_argument(
+        "--staging-bucket",
+        metavar="GS_URI",
+        help="vertex: gs://<bucket>[/<folder>] for the training file (default gs://<project>-instructeval, created)",
+    )
     training.add_argument("--poll-interval", type=float, default=10.0, metavar="S", help="first API poll wait")
     training.add_argument("--poll-max-interval", type=float, default=120.0, metavar="S", help="longest API poll wait")
     training.add_argument("--poll-timeout", type=float, metavar="S", help="stop polling after S (resume later)")
@@ -128,6 +135,9 @@ def run_inject_command(args: argparse.Namespace) -> int:
         max_gen_toks=args.max_gen_toks,
         device=args.device,
         poll=PollPolicy(args.poll_interval, 1.5, args.poll_max_interval, args.poll_timeout),
+        project=args.project,
+        location=args.location,
+        staging_bucket=args.staging_bucket,
         output=args.output,
         run_name=args.run_name,
         resume=args.resume,

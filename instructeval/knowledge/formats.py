@@ -16,6 +16,7 @@ from typing import Any
 
 from instructeval.errors import InstructEvalError
 from instructeval.knowledge.types import Fact
+from instructeval.models.vertex import gemini_contents
 
 FORMATS = ("qa", "mask", "completion", "no-prompt-completion")
 MASK = "[MASK]"
@@ -72,6 +73,20 @@ def openai_rows(examples: Sequence[TrainingExample]) -> list[dict[str, Any]]:
         {"messages": list(example.messages) if example.messages else [{"role": "assistant", "content": example.text}]}
         for example in examples
     ]
+
+
+def vertex_rows(examples: Sequence[TrainingExample]) -> list[dict[str, Any]]:
+    """Vertex AI's Gemini tuning JSONL rows (systemInstruction + user/model contents); a document becomes a
+    lone model turn."""
+    rows = []
+    for example in examples:
+        turns = list(example.messages) or [{"role": "assistant", "content": example.text or ""}]
+        row: dict[str, Any] = {"contents": gemini_contents(turns)}
+        system = [t["content"] for t in turns if t["role"] == "system"]
+        if system:
+            row["systemInstruction"] = {"role": "system", "parts": [{"text": "\n".join(system)}]}
+        rows.append(row)
+    return rows
 
 
 def _chat(source: str, system: str | None, user: str, assistant: str) -> TrainingExample:

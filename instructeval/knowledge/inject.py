@@ -26,13 +26,16 @@ from instructeval.knowledge.formats import (
     document_examples,
     openai_rows,
     training_examples,
+    vertex_rows,
 )
 from instructeval.knowledge.grader import grade, grader_names
 from instructeval.knowledge.methods.augment import AugmentSettings, augment
 from instructeval.knowledge.methods.base import Answered, FactsFor, answer_probes
 from instructeval.knowledge.methods.finetune_local import LoraSettings, train_lora
-from instructeval.knowledge.methods.finetune_openai import ApiSettings, PollPolicy, finetune_via_api
+from instructeval.knowledge.methods.finetune_openai import ApiSettings, finetune_via_api
+from instructeval.knowledge.methods.finetune_vertex import Staging, finetune_via_vertex
 from instructeval.knowledge.methods.icl import DEFAULT_MAX_CHARS, IclContext
+from instructeval.knowledge.methods.polling import PollPolicy
 from instructeval.knowledge.report import knowledge_result, sample_records
 from instructeval.knowledge.scorers import (
     FORCED_CHOICE,
@@ -44,6 +47,7 @@ from instructeval.knowledge.scorers import (
 from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.knowledge.types import KnowledgeSet, Probe
 from instructeval.models.spec import ModelSpec, parse_model_spec
+from instructeval.models.vertex import VertexAnswerer, VertexTarget
 from instructeval.results import (
     KnowledgeResult,
     ModelInfo,
@@ -86,6 +90,9 @@ class InjectOptions:
     max_gen_toks: int = 64
     device: str | None = None
     poll: PollPolicy = field(default_factory=PollPolicy)
+    project: str | None = None
+    location: str | None = None
+    staging_bucket: str | None = None
     output: Path = Path("runs")
     run_name: str | None = None
     resume: bool = False
@@ -100,12 +107,13 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
     fmt = check_format(options.format or kset.default_format)
     scorers = resolve_scorers(options.scorers or kset.default_scorers, options.judge, local=spec.is_local)
     probes = limit_probes(kset.probes, options.limit)
-    settings = _settings(options, spec, methods, fmt, scorers)
+    vertex = vertex_target(options, spec)
+    settings = _settings(options, spec, methods, fmt, scorers, vertex)
     run = open_run_folder(options.output, spec.slug, options.run_name, config_hash(settings), options.resume)
     try:
         progress(f"run folder: {run.path}{' (resumed)' if run.resumed else ''}")
         results = _initial_results(run, options, settings, spec)
-        session = _Session(options, spec, kset, fmt, scorers, probes, run, progress)
+        session = _Session(options, spec, kset, fmt, scorers, probes, run, progress, vertex)
         for method in methods:
             if any(r.method == method and r.knowledge_set == kset.name for r in results.knowledge or []):
                 progress(f"{method}: already complete, skipped")
@@ -195,11 +203,13 @@ class _Session:
         probes: list[Probe],
         run: RunFolder,
         progress: Progress,
+        vertex: VertexTarget | None,
     ) -> None:
         self.options, self.spec, self.kset, self.fmt = options, spec, kset, fmt
         self.scorers, self.probes, self.folder, self.progress = scorers, probes, run, progress
         self.generator_spec = parse_model_spec(options.generator) if options.generator else spec
         self._base: Answerer | None = None
+        self.vertex = vertex
 
     def run(self, method: str) -> KnowledgeResult:
         started = time.perf_counter()
@@ -248,7 +258,10 @@ class _Session:
     def base(self) -> Answerer:
         if self._base is None:
             self.progress(f"loading {self.spec}")
-            self._base = open_answerer(self.spec, device=self.options.device)
+            if self.vertex is not None:
+                self._base = VertexAnswerer(self.spec.name, self.vertex)
+            else:
+                self._base = open_answerer(self.spec, device=self.options.device)
         return self._base
 
     def generator(self) -> Answerer:
@@ -279,6 +292,19 @@ class _Session:
 
     def _finetune(self, method: str, examples: list[TrainingExample]) -> tuple[Answerer, str, dict[str, Any]]:
         tag = "" if method == "finetune" else "-augmented"
+        if self.vertex is not None:
+            settings = ApiSettings(self.options.epochs, self.options.lr_multiplier, None, self.options.seed)
+            record = finetune_via_vertex(
+                self.spec.name,
+                vertex_rows(examples),
+                settings,
+                self.vertex,
+                Staging.parse(self.options.staging_bucket, self.vertex),
+                self.folder.path / f"vertex_job{tag}.json",
+                poll=self.options.poll,
+                progress=self.progress,
+            )
+            return VertexAnswerer(record["endpoint"], self.vertex), record["endpoint"], record
         if not self.spec.is_local:
             settings = ApiSettings(self.options.epochs, self.options.lr_multiplier, None, self.options.seed)
             record = finetune_via_api(
@@ -317,6 +343,21 @@ class _Session:
         return open_answerer(self.spec, device=self.options.device, adapter=adapter), str(adapter), record
 
 
+def vertex_target(options: InjectOptions, spec: ModelSpec) -> VertexTarget | None:
+    """The project and region of a vertex: model; --project, --location and --staging-bucket need one."""
+    if spec.kind == "vertex":
+        return VertexTarget.resolve(options.project, options.location)
+    flags = (
+        ("--project", options.project),
+        ("--location", options.location),
+        ("--staging-bucket", options.staging_bucket),
+    )
+    given = [flag for flag, value in flags if value]
+    if given:
+        raise InstructEvalError(f"{', '.join(given)} applies to vertex: models only: drop it for {spec}")
+    return None
+
+
 def _check_methods(methods: Sequence[str], kset: KnowledgeSet, spec: ModelSpec) -> list[str]:
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -332,9 +373,16 @@ def _check_methods(methods: Sequence[str], kset: KnowledgeSet, spec: ModelSpec) 
 
 
 def _settings(
-    options: InjectOptions, spec: ModelSpec, methods: list[str], fmt: str, scorers: list[str]
+    options: InjectOptions,
+    spec: ModelSpec,
+    methods: list[str],
+    fmt: str,
+    scorers: list[str],
+    vertex: VertexTarget | None,
 ) -> dict[str, Any]:
+    where = {"vertex": [vertex.project, vertex.location, options.staging_bucket]} if vertex else {}
     return {
+        **where,
         "feature": "knowledge",
         "model": str(spec),
         "knowledge": options.knowledge,

@@ -5,6 +5,7 @@ hf:<hub id or local folder>              transformers, on CPU or GPU
 vllm:<hub id or local folder>            vLLM on GPUs
 openai-compatible:<base url>@<model>     any OpenAI-compatible server (vLLM, llama.cpp, TGI, ...)
 openai:<model>                           api.openai.com, key from OPENAI_API_KEY
+vertex:<model>                           Gemini on Vertex AI (google-genai), credentials from ADC
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Literal
 
 from instructeval.errors import UnknownModelSpec
 
-BackendKind = Literal["demo", "hf", "vllm", "openai-compatible", "openai"]
+BackendKind = Literal["demo", "hf", "vllm", "openai-compatible", "openai", "vertex"]
 LOCAL_KINDS: frozenset[str] = frozenset({"demo", "hf", "vllm"})
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 _SPEC_HELP = (
     "use demo, hf:<model id or folder>, vllm:<model id or folder>, "
-    "openai-compatible:<base url>@<model> or openai:<model>"
+    "openai-compatible:<base url>@<model>, openai:<model> or vertex:<gemini model>"
 )
 
 
@@ -61,7 +62,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     kind, sep, rest = text.partition(":")
     if not sep or not rest:
         raise UnknownModelSpec(f"unknown model spec {text!r}: {_SPEC_HELP}")
-    if kind in ("hf", "vllm", "openai"):
+    if kind in ("hf", "vllm", "openai", "vertex"):
         return ModelSpec(kind=kind, name=rest)  # type: ignore[arg-type]
     if kind == "openai-compatible":
         url, at, model = rest.rpartition("@")

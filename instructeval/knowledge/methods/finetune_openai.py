@@ -20,25 +20,17 @@ import openai
 
 from instructeval.errors import InstructEvalError
 from instructeval.knowledge.answering import api_base_url, api_key
+from instructeval.knowledge.methods.polling import DEFAULT_POLL, PollPolicy, TransientPollError, wait_for_job
 from instructeval.models.spec import ModelSpec
 from instructeval.results import write_json_atomic
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "training_prices.json"
 TERMINAL_FAILURES = frozenset({"failed", "cancelled"})
+FINISHED = TERMINAL_FAILURES | {"succeeded"}
 
 
 class FineTuneJobFailed(InstructEvalError):
     """The provider ended the job without a model."""
-
-
-@dataclass(frozen=True)
-class PollPolicy:
-    """How to wait for a job: first interval, growth factor, ceiling, and an optional overall limit."""
-
-    interval_s: float = 10.0
-    factor: float = 1.5
-    max_interval_s: float = 120.0
-    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +50,7 @@ def finetune_via_api(
     settings: ApiSettings,
     state_path: Path,
     *,
-    poll: PollPolicy = PollPolicy(),
+    poll: PollPolicy = DEFAULT_POLL,
     progress: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
@@ -151,31 +143,18 @@ def _wait(
     sleep: Callable[[float], None],
 ) -> Any:
     """Poll until the job ends; transient errors (429, 5xx, dropped connections) only lengthen the wait."""
-    started = time.monotonic()
-    interval = poll.interval_s
-    last_status = None
-    while True:
+
+    def fetch() -> Any:
         try:
-            job = client.fine_tuning.jobs.retrieve(job_id)
+            return client.fine_tuning.jobs.retrieve(job_id)
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
-            progress(f"  polling {job_id}: {type(exc).__name__}, retrying")
+            raise TransientPollError(type(exc).__name__) from exc
         except openai.APIStatusError as exc:
             raise InstructEvalError(
                 f"polling fine-tuning job {job_id} failed: HTTP {exc.status_code} {exc.message}"
             ) from exc
-        else:
-            if job.status != last_status:
-                progress(f"  job {job_id}: {job.status}")
-                last_status = job.status
-            if job.status == "succeeded" or job.status in TERMINAL_FAILURES:
-                return job
-        if poll.timeout_s is not None and time.monotonic() - started > poll.timeout_s:
-            raise InstructEvalError(
-                f"fine-tuning job {job_id} is still {last_status} after {poll.timeout_s:g}s: "
-                "rerun the same command with --resume to keep waiting"
-            )
-        sleep(interval)
-        interval = min(poll.max_interval_s, interval * poll.factor)
+
+    return wait_for_job(job_id, fetch, lambda job: str(job.status), FINISHED, poll, progress, sleep)
 
 
 def _call(request: Callable[[], Any]) -> Any:
