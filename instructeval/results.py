@@ -253,6 +253,9 @@ class TaskContamination(BaseModel):
     task: str
     examples: int
     checkable: int = Field(description="examples with at least n words (shorter ones cannot hold an n-gram)")
+    subtask_data_hashes: dict[str, str] = Field(
+        description="per subtask, sha256 of the checked examples' sorted doc hashes (as a run's data_hash)"
+    )
     contaminated: list[ContaminatedExample]
     contaminated_share: Score = Field(description="contaminated / checkable, Wilson interval")
     clean_subset: CleanSubsetScore | None = None

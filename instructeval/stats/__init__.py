@@ -24,6 +24,7 @@ from instructeval.stats._significance import (
     paired_test,
     wilcoxon_signed_rank,
 )
+from instructeval.stats._two_sample import difference_of_independent_means, two_sample_test
 
 __all__ = [
     "DEFAULT_RESAMPLES",
@@ -35,6 +36,7 @@ __all__ = [
     "WinsLossesTies",
     "cluster_bootstrap_means",
     "clustered_stderr",
+    "difference_of_independent_means",
     "holm_bonferroni",
     "macro_average",
     "mcnemar_exact",
@@ -45,6 +47,7 @@ __all__ = [
     "paired_test",
     "summarize",
     "summarize_clustered",
+    "two_sample_test",
     "wilcoxon_signed_rank",
     "wins_losses_ties",
 ]

@@ -1,0 +1,16 @@
+"""Contamination: which test examples a corpus (or, by a probe, a model) has seen, and the score without them."""
+
+from instructeval.contamination._check import DEFAULT_NGRAM, check_overlap
+from instructeval.contamination._examples import TestExample, load_examples
+from instructeval.contamination._pipeline import ContaminationOptions, contaminate
+from instructeval.contamination._render import contamination_table
+
+__all__ = [
+    "DEFAULT_NGRAM",
+    "ContaminationOptions",
+    "TestExample",
+    "check_overlap",
+    "contaminate",
+    "contamination_table",
+    "load_examples",
+]
