@@ -32,6 +32,7 @@ from instructeval.preflight import (
 from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, resolve_tasks, subtask_breakdown
 from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
+from instructeval.settings import choose_setting, lm_eval_specs, reasons_in_chains, specs_hash, with_setting
 
 TRACKED_PACKAGES = ("instructeval", "lm_eval", "torch", "transformers", "datasets", "peft", "vllm", "openai")
 
@@ -54,6 +55,8 @@ class RunOptions:
     adapter: Path | None = None
     device: str | None = None
     tensor_parallel_size: int = 1
+    shots: int | None = None  # --shots N: exemplars per prompt (None: each task's protocol decides)
+    reasoning: str | None = None  # --reasoning direct | cot | en-cot (None: each task's protocol decides)
     self_consistency: int | None = None
     samples: int | None = None
     temperature: float | None = None
@@ -85,7 +88,10 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     if options.suite == "demo" and options.max_gen_toks is None:
         options = replace(options, max_gen_toks=DEMO_MAX_GEN_TOKS)
     spec = parse_model_spec(options.model)
-    infos = resolve_tasks(options.tasks, options.suite)
+    infos = [
+        with_setting(i, choose_setting(i, options.shots, options.reasoning))
+        for i in resolve_tasks(options.tasks, options.suite)
+    ]
     check_sampling(options.self_consistency, options.samples, options.temperature, infos)
     check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache, options.batch_size)
     source = resolve_source(options)
@@ -174,7 +180,7 @@ def resolve_source(options: RunOptions) -> DataSource:
 def _settings(
     options: RunOptions, spec: ModelSpec, infos: list[TaskInfo], source: DataSource, limit: int | None
 ) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {
         "model": str(spec),
         "adapter": str(options.adapter) if options.adapter else None,
         "tasks": [info.lm_eval_names for info in infos],
@@ -189,6 +195,10 @@ def _settings(
         "max_gen_toks": options.max_gen_toks,
         "writing_set": options.writing_set,
     }
+    chosen = {info.name: info.protocol for info in infos if info.setting is not None}
+    if options.shots is not None or options.reasoning is not None:
+        settings["settings"] = chosen  # only set when asked for, so runs of the protocols' defaults keep their hash
+    return settings
 
 
 def _initial_results(
@@ -229,7 +239,7 @@ def _run_task(
     from lm_eval.tasks import TaskManager
 
     from instructeval.models.backends import has_chat_template
-    from instructeval.overrides import apply_overrides, primary_metric
+    from instructeval.overrides import PASS_AT_K_TASKS, apply_overrides, primary_metric
     from instructeval.samples import records_from_lm_eval, write_records
     from instructeval.summary import breakdowns, task_scores
 
@@ -241,13 +251,17 @@ def _run_task(
         "limit": limit,  # read by tasks that declare `limit_per` (writing: the first N of each category)
     }
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
-    loaded = manager.load(info.lm_eval_names)
+    specs = lm_eval_specs(info)
+    loaded = manager.load(specs)
     chat = options.chat_template if options.chat_template is not None else info.chat_template_default
     if not spec.is_local and not info.scores_loglikelihood and options.chat_template is not False:
         chat = True  # chat completions apply the server's template (--no-chat-template: plain /completions)
     elif chat and spec.is_local and not has_chat_template(lm):
         chat = False  # the protocol's default asks for a template the model lacks: prompted plain, recorded so
-    generation = apply_overrides(info.name, loaded["tasks"], options, seed=options.seed)
+    task_options = options if reasons_in_chains(info) else replace(options, self_consistency=None)
+    if info.name not in PASS_AT_K_TASKS:
+        task_options = replace(task_options, samples=None)
+    generation = apply_overrides(loaded["tasks"], task_options, seed=options.seed)
     started = time.perf_counter()
     output = lm_eval_evaluate(
         lm=lm,
@@ -278,7 +292,7 @@ def _run_task(
     for key in ("results", "groups", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
         getattr(results, key.replace("-", "_")).update(_json_safe(output.get(key, {})))
     scores = task_scores(records, info.aggregation, options.seed)
-    primary = primary_metric(info.name, info.primary_metric, options)
+    primary = primary_metric(info.primary_metric, task_options)
     if primary not in scores:
         raise RuntimeError(f"{info.name}: its headline metric {primary} was not computed (got {', '.join(scores)})")
     return TaskResult(
@@ -287,12 +301,14 @@ def _run_task(
         protocol_version=info.version,
         output_type=str(next(iter(output["configs"].values()), {"output_type": ""}).get("output_type", "")),
         num_fewshot=int(next(iter(output["n-shot"].values()), 0) or 0),
+        reasoning=info.setting.reasoning if info.setting else None,
+        self_consistency=task_options.self_consistency,
         primary_metric=primary,
         metrics=scores,
         breakdown=breakdowns(records, options.seed),
         data_source=source.describe(info.data.split("|")[0].strip().removeprefix("hub "), info.name),
         data_hash=_hash_lines(sorted(r.doc_hash for r in records)),
-        prompt_hash=protocol_files_hash(info),
+        prompt_hash=prompt_hash(info, specs),
         chat_template_applied=chat,
         chat_template_hash=_chat_template_hash(lm, chat),
         generation_kwargs=generation,
@@ -315,6 +331,14 @@ def protocol_files_hash(info: TaskInfo) -> str:
         digest.update(path.relative_to(folder).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def prompt_hash(info: TaskInfo, specs: list[Any]) -> str:
+    """The protocol files' hash, combined with the overrides of a non-default prompt setting."""
+    files = protocol_files_hash(info)
+    if specs == list(info.lm_eval_names):
+        return files
+    return hashlib.sha256(f"{files}:{specs_hash(specs)}".encode()).hexdigest()
 
 
 def _hash_lines(lines: list[str]) -> str:

@@ -9,8 +9,6 @@ from lm_eval.api.filter import FilterEnsemble
 from lm_eval.filters import build_filter_ensemble
 from lm_eval.filters.selection import MajorityVoteFilter, TakeFirstFilter, TakeKFilter
 
-SELF_CONSISTENCY_TASKS = ("gsm8k", "mgsm", "bbh")
-"""The chain-of-thought generation tasks, whose extracted answers a majority vote can pool."""
 PASS_AT_K_TASKS = ("humaneval",)
 DEFAULT_SC_TEMPERATURE = 0.7
 DEFAULT_PASS_AT_K_TEMPERATURE = 0.8
@@ -27,10 +25,11 @@ class _Options(Protocol):
     def max_gen_toks(self) -> int | None: ...
 
 
-def apply_overrides(task_name: str, tasks: dict[str, Any], options: _Options, *, seed: int) -> dict[str, Any]:
-    """Change the loaded lm-eval (sub)tasks of `task_name` in place; return the decoding settings to record."""
-    votes = options.self_consistency if task_name in SELF_CONSISTENCY_TASKS else None
-    samples = options.samples if task_name in PASS_AT_K_TASKS else None
+def apply_overrides(tasks: dict[str, Any], options: _Options, *, seed: int) -> dict[str, Any]:
+    """Change one task's loaded lm-eval (sub)tasks in place; return the decoding settings to record.
+    `options` are the task's own: self-consistency and samples only where they apply to it."""
+    votes = options.self_consistency
+    samples = options.samples
     recorded: dict[str, Any] = {}
     for task in tasks.values():
         if task.get_config("output_type") != "generate_until":
@@ -47,11 +46,11 @@ def apply_overrides(task_name: str, tasks: dict[str, Any], options: _Options, *,
     return recorded
 
 
-def primary_metric(task_name: str, declared: str, options: _Options) -> str:
+def primary_metric(declared: str, options: _Options) -> str:
     """The headline metric key (`metric,filter`): under --self-consistency K, the declared metric's maj@K vote."""
     metric, _, filter_name = declared.partition(",")
     filter_name = filter_name or "none"
-    if options.self_consistency and task_name in SELF_CONSISTENCY_TASKS:
+    if options.self_consistency:
         filter_name = majority_filter_name(filter_name, options.self_consistency)
     return f"{metric},{filter_name}"
 

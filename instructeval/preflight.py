@@ -10,9 +10,10 @@ from pathlib import Path
 from instructeval.data.source import DataSource
 from instructeval.errors import DataError, InstructEvalError
 from instructeval.models.spec import ModelSpec
-from instructeval.overrides import PASS_AT_K_TASKS, SELF_CONSISTENCY_TASKS
+from instructeval.overrides import PASS_AT_K_TASKS
 from instructeval.paths import DATA_DIR_ENV
 from instructeval.registry import TaskInfo
+from instructeval.settings import reasons_in_chains
 
 
 def check_limit(limit: int | None) -> None:
@@ -40,17 +41,17 @@ def check_sampling(
 ) -> None:
     """--self-consistency and --samples apply to tasks that use them; --temperature only to their sampling."""
     names = [info.name for info in tasks]
-    for flag, value, users in (
-        ("--self-consistency", self_consistency, SELF_CONSISTENCY_TASKS),
-        ("--samples", samples, PASS_AT_K_TASKS),
+    for flag, value, applies, users in (
+        ("--self-consistency", self_consistency, reasons_in_chains, "gsm8k, mgsm, bbh and mmlu with --reasoning cot"),
+        ("--samples", samples, lambda info: info.name in PASS_AT_K_TASKS, ", ".join(PASS_AT_K_TASKS)),
     ):
         if value is None:
             continue
         if value < 1:
             raise InstructEvalError(f"{flag} {value} is not valid: pass a positive number of samples")
-        if not any(name in users for name in names):
+        if not any(applies(info) for info in tasks):
             raise InstructEvalError(
-                f"{flag} applies to {', '.join(users)}, not to {', '.join(names)}: drop it or add one of those tasks"
+                f"{flag} applies to {users}, not to {', '.join(names)}: drop it or add one of those tasks"
             )
     if temperature is not None:
         if self_consistency is None and samples is None:

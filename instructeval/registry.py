@@ -11,6 +11,7 @@ import yaml
 
 from instructeval.errors import InstructEvalError, UnknownTask
 from instructeval.paths import TASKS_DIR
+from instructeval.settings import Setting
 
 PROBLEM_SOLVING = ("mmlu", "bbh", "gsm8k", "mgsm", "humaneval", "drop", "crass")
 PROBLEM_SOLVING_GENERATIVE = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
@@ -63,6 +64,7 @@ class TaskInfo:
     members: tuple[str, ...] = ()  # a group's lm-eval subtasks
     selected: tuple[str, ...] = ()  # the members to run (empty: all)
     local_files: tuple[str, ...] = ()  # globs under --data-dir; one of them must match (the layout check)
+    setting: Setting | None = None  # the prompt setting chosen by --shots/--reasoning (None: the protocol's own)
 
     @property
     def scores_loglikelihood(self) -> bool:

@@ -45,6 +45,8 @@ class TaskResult(BaseModel):
     protocol_version: str
     output_type: str
     num_fewshot: int
+    reasoning: str | None = Field(None, description="direct | cot | en-cot where the task has a reasoning setting")
+    self_consistency: int | None = Field(None, description="K of maj@K (sampled chains voted on), None when greedy")
     primary_metric: str
     metrics: dict[str, Score]
     breakdown: dict[str, dict[str, dict[str, Score]]] = Field(

@@ -85,6 +85,16 @@ GROUPS: dict[str, dict[str, object]] = {
         "aggregation": "micro",
         "data": "hub cais/mmlu | local mmlu/mmlu_{test,dev}.jsonl.gz",
         "local_files": ["mmlu/mmlu_test.jsonl.gz"],
+        "settings": {  # --shots / --reasoning; hooks.setting_overrides writes each prompt
+            "default": {"shots": 5, "reasoning": "direct"},
+            "direct": {"shots": 5, "protocol": "mmlu-{shots}shot-loglikelihood", "output_type": "multiple_choice"},
+            "cot": {
+                "shots": 5,
+                "few_shots": 4,
+                "protocol": "mmlu-{shots}shot-flan-cot",
+                "primary_metric": "exact_match,get-answer",
+            },
+        },
     },
     "mmlu_gen": {
         "protocol": "mmlu-5shot-generated-letter",
@@ -92,6 +102,10 @@ GROUPS: dict[str, dict[str, object]] = {
         "aggregation": "micro",
         "data": "hub cais/mmlu | local mmlu/mmlu_{test,dev}.jsonl.gz",
         "local_files": ["mmlu/mmlu_test.jsonl.gz"],
+        "settings": {
+            "default": {"shots": 5, "reasoning": "direct"},
+            "direct": {"shots": 5, "protocol": "mmlu-{shots}shot-generated-letter"},
+        },
     },
     "bbh": {
         "protocol": "bbh-3shot-cot",
@@ -99,6 +113,11 @@ GROUPS: dict[str, dict[str, object]] = {
         "aggregation": "macro",
         "data": "hub lukaemon/bbh | local bbh/bbh/<task>.json; CoT prompts shipped in tasks/bbh/cot-prompts",
         "local_files": ["bbh/bbh/*.json"],
+        "settings": {
+            "default": {"shots": 3, "reasoning": "cot"},
+            "cot": {"shots": 3, "protocol": "bbh-{shots}shot-cot"},
+            "direct": {"shots": 3, "protocol": "bbh-{shots}shot-answer-only"},
+        },
     },
     "mgsm": {
         "protocol": "mgsm-8shot-native-cot",
@@ -106,6 +125,12 @@ GROUPS: dict[str, dict[str, object]] = {
         "aggregation": "macro",
         "data": "hub juletxara/mgsm | local mgsm/mgsm_<lang>.tsv; exemplars shipped in tasks/mgsm",
         "local_files": ["mgsm/mgsm_*.tsv"],
+        "settings": {
+            "default": {"shots": 8, "reasoning": "cot"},
+            "cot": {"shots": 8, "protocol": "mgsm-{shots}shot-native-cot"},
+            "en-cot": {"shots": 8, "protocol": "mgsm-{shots}shot-en-cot"},
+            "direct": {"shots": 8, "protocol": "mgsm-{shots}shot-direct"},
+        },
     },
 }
 

@@ -216,7 +216,7 @@ def test_the_vote_counts_answers_not_texts(data_dir: Path) -> None:
     }
     for name, (texts, expected) in responses.items():
         task = manager.load([name])["tasks"][name]
-        apply_overrides(name.split("_")[0], {name: task}, options, seed=1)
+        apply_overrides({name: task}, options, seed=1)
         vote = next(f for f in task._filters if f.name.startswith("maj@3"))
         instance = Instance(request_type="generate_until", doc={}, arguments=("", {}), idx=0, resps=texts)
         vote.apply([instance])

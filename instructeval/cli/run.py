@@ -11,6 +11,7 @@ from typing import Any
 
 from instructeval.cli.judge import add_judge_arguments, options_from_args
 from instructeval.paths import DATA_DIR_ENV
+from instructeval.settings import REASONINGS
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -50,10 +51,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--tensor-parallel-size", type=int, default=1, help="vllm: models: GPUs to split the model over (default 1)"
     )
     parser.add_argument(
+        "--shots", type=int, metavar="N", help="exemplars per prompt, 0 for zero-shot (default: each task's protocol)"
+    )
+    parser.add_argument(
+        "--reasoning",
+        choices=REASONINGS,
+        help="answer directly or with a chain of thought (en-cot: MGSM's English chains); default: each task's "
+        "protocol",
+    )
+    parser.add_argument(
         "--self-consistency",
         type=int,
         metavar="K",
-        help="gsm8k, mgsm, bbh: K sampled chains of thought, majority vote over their answers (maj@K)",
+        help="chain-of-thought settings (gsm8k, mgsm, bbh; mmlu with --reasoning cot): K sampled chains of "
+        "thought, majority vote over their answers (maj@K)",
     )
     parser.add_argument("--samples", type=int, metavar="N", help="humaneval: N samples per problem for pass@k")
     parser.add_argument(
@@ -103,6 +114,8 @@ def run_command(args: argparse.Namespace) -> int:
         adapter=args.adapter,
         device=args.device,
         tensor_parallel_size=args.tensor_parallel_size,
+        shots=args.shots,
+        reasoning=args.reasoning,
         self_consistency=args.self_consistency,
         samples=args.samples,
         temperature=args.temperature,

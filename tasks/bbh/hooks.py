@@ -22,7 +22,37 @@ def load(task: str, **metadata: Any) -> datasets.DatasetDict:
         test = read_json(source.file(f"bbh/bbh/{task}.json", layout_hint="bbh/bbh/<task>.json"))["examples"]
     rows = [{"input": r["input"], "target": r["target"], "task_description": description} for r in test]
     shots = [{**shot, "task_description": description} for shot in exemplars]
-    return to_dataset_dict({"test": rows, "cot_exemplars": shots})
+    answers = [{**shot, "target": final_answer(shot["target"])} for shot in shots]
+    return to_dataset_dict({"test": rows, "cot_exemplars": shots, "answer_exemplars": answers})
+
+
+def final_answer(chain: str) -> str:
+    """The answer a CoT exemplar ends with ("... So the answer is No." -> "No"): the answer-only exemplar."""
+    return chain.rsplit("the answer is ", 1)[1].removesuffix(".")
+
+
+def first_line(resps: list[list[str]], docs: list[dict[str, Any]]) -> list[list[str]]:
+    """Filter step of direct answers: the first line of each response, stripped, without a final period."""
+    return [[r.strip().split("\n", 1)[0].strip().removesuffix(".") for r in group] for group in resps]
+
+
+def setting_overrides(task: str, config: dict[str, Any], setting: Any) -> dict[str, Any]:
+    """lm-eval config overrides for a setting; prompts as lm-eval's bbh_cot_zeroshot / bbh_fewshot /
+    bbh_zeroshot word them (3-shot CoT is the template itself)."""
+    if setting.reasoning == "cot":
+        return {"doc_to_text": "Q: {{input}}\nA: Let's think step by step."} if setting.shots == 0 else {}
+    return {
+        "doc_to_text": "Q: {{input}}\nA:",
+        "fewshot_split": "answer_exemplars",
+        "target_delimiter": " ",
+        "generation_kwargs": {"until": ["</s>", "<|im_end|>", "\n\n", "\nQ:"], "max_gen_toks": 64, "do_sample": False},
+        "filter_list": [
+            {
+                "name": "get-answer",
+                "filter": [{"function": "custom", "filter_fn": first_line}, {"function": "take_first"}],
+            }
+        ],
+    }
 
 
 def cot_prompt(task: str) -> tuple[str, list[dict[str, str]]]:

@@ -18,8 +18,11 @@ _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 def load(language: str, **metadata: Any) -> datasets.DatasetDict:
     """Test questions with their answer number, and the 8 native exemplars (split `exemplars`)."""
-    shots = json.loads(EXEMPLARS.read_text(encoding="utf-8"))["MGSM_EXEMPLARS"][language]
+    table = json.loads(EXEMPLARS.read_text(encoding="utf-8"))
+    shots = table["MGSM_EXEMPLARS"][language]
     q_prefix, a_prefix, exemplars = _exemplars([shots[str(i)] for i in range(1, 9)])
+    _, _, english = _exemplars([table["MGSM_EXEMPLARS"]["en"][str(i)] for i in range(1, 9)])
+    numbers = table["EXEMPLAR_NUMBER_ANSWERS"]
     source = DataSource.from_metadata(metadata)
     if source.kind == "hub":
         pairs = [(r["question"], r["answer_number"]) for r in load_hub(HUB_ID, language)["test"]]
@@ -31,7 +34,40 @@ def load(language: str, **metadata: Any) -> datasets.DatasetDict:
         {**common, "question": q, "target": str(a), "answer_number": float(str(a).replace(",", ""))} for q, a in pairs
     ]
     shots_rows = [{**common, **shot, "answer_number": 0.0} for shot in exemplars]
-    return to_dataset_dict({"test": test, "exemplars": shots_rows})
+    en_cot = [{**row, "target": chain["target"]} for row, chain in zip(shots_rows, english, strict=True)]
+    direct = [{**row, "target": f" {number}"} for row, number in zip(shots_rows, numbers, strict=True)]
+    return to_dataset_dict(
+        {"test": test, "exemplars": shots_rows, "en_cot_exemplars": en_cot, "direct_exemplars": direct}
+    )
+
+
+def setting_overrides(task: str, config: dict[str, Any], setting: Any) -> dict[str, Any]:
+    """lm-eval config overrides for a setting. Zero-shot prompts are lm-eval's mgsm_native_cot / mgsm_en_cot /
+    mgsm_direct, their prefixes read from the installed lm-eval. Few-shot: native CoT is the template (Shi et al.'s
+    exemplars); English CoT keeps the native questions with the English chains after "Step-by-Step Answer:";
+    direct gives the exemplars' numbers after the language's "Answer:" as lm-eval's mgsm_direct words it."""
+    language = config["dataset_kwargs"]["language"]
+    variant = {"cot": "native_cot", "en-cot": "en_cot", "direct": "direct"}[setting.reasoning]
+    if setting.shots == 0:
+        question, answer = lm_eval_prefixes(variant, language)
+        return {"doc_to_text": question + "{{question}}\n" + answer}
+    if setting.reasoning == "cot":
+        return {}
+    answer = lm_eval_prefixes(variant, language)[1]
+    split = {"en-cot": "en_cot_exemplars", "direct": "direct_exemplars"}[setting.reasoning]
+    return {"doc_to_text": "{{q_prefix}}{{question}}\n" + answer, "fewshot_split": split}
+
+
+def lm_eval_prefixes(variant: str, language: str) -> tuple[str, str]:
+    """The question and answer prefixes of lm-eval's installed mgsm_<variant>_<language> task."""
+    import lm_eval
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    path = Path(lm_eval.__file__).parent / "tasks" / "mgsm" / variant / f"mgsm_{variant}_{language}.yaml"
+    template = load_yaml(path, resolve_func=False)["doc_to_text"]
+    found = re.search(r'\{\{"([^"]+)"\+question\+"\\n([^"]+)"\}\}\{% endif', template)
+    assert found, f"{path}: doc_to_text no longer has the shape question prefix + question + answer prefix"
+    return found.group(1), found.group(2)
 
 
 def _exemplars(shots: list[dict[str, str]]) -> tuple[str, str, list[dict[str, str]]]:

@@ -31,3 +31,40 @@ def _normalise(row: dict[str, Any]) -> dict[str, Any]:
         "choices": list(row["choices"]),
         "answer": "ABCD".index(answer) if isinstance(answer, str) else int(answer),
     }
+
+
+def setting_overrides(task: str, config: dict[str, Any], setting: Any) -> dict[str, Any]:
+    """lm-eval config overrides for a setting. Direct: this template with `setting.shots` dev exemplars. CoT: the
+    prompt fields of lm-eval's own mmlu_flan_cot_fewshot / mmlu_flan_cot_zeroshot task for the subject, read from
+    the installed lm-eval (the chain-of-thought-hub exemplars of Fu et al., MIT), generated and scored on the
+    text after "answer is"."""
+    if setting.reasoning == "direct":
+        return {}
+    subject = config["dataset_kwargs"]["subject"]
+    variant = "flan_cot_fewshot" if setting.shots else "flan_cot_zeroshot"
+    builtin = _builtin_config(variant, subject)
+    fewshot = builtin.get("fewshot_config", {"sampler": "first_n"})
+    fewshot_built = _builtin_config("flan_cot_fewshot", subject)
+    return {
+        "output_type": "generate_until",
+        "description": builtin["description"],
+        "doc_to_text": builtin["doc_to_text"],
+        "doc_to_target": fewshot_built["doc_to_target"],
+        "doc_to_choice": None,
+        "fewshot_split": None,  # the exemplars are the variant's own samples, not the dev split
+        "fewshot_config": fewshot,
+        "generation_kwargs": {**fewshot_built["generation_kwargs"], "until": ["</s>", "Q:", "<|im_end|>"]},
+        "filter_list": fewshot_built["filter_list"],
+        "metric_list": fewshot_built["metric_list"],
+    }
+
+
+def _builtin_config(variant: str, subject: str) -> dict[str, Any]:
+    """lm-eval's installed YAML for `mmlu_<variant>_<subject>` with its includes merged."""
+    from pathlib import Path
+
+    import lm_eval
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    path = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / variant / f"mmlu_{subject}.yaml"
+    return load_yaml(path, resolve_func=False)

@@ -1,0 +1,66 @@
+"""`instructeval run --shots N --reasoning direct|cot [--self-consistency K]` end to end on the tiny Llama: each task
+runs the chosen setting, whose protocol name, n-shot, reasoning and prompt hash the results record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from e2e_checks import check_task, refusal, run_args, run_cli
+
+from instructeval.api import protocol_files_hash
+from instructeval.registry import resolve_tasks
+from instructeval.results import load_results
+from instructeval.samples import read_records
+
+TASKS = "mmlu_anatomy,bbh_navigate,gsm8k,mgsm_de"
+
+
+def test_zero_shot_cot_runs_every_task_in_that_setting(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
+    run_cli(
+        run_args(
+            tiny_llama, tmp_path, "zs-cot", TASKS, "--shots", "0", "--reasoning", "cot", "--data-dir", str(data_dir)
+        )
+    )
+    run_dir = _run_dir(tmp_path, "zs-cot")
+    results = load_results(run_dir)
+    expected = {
+        "mmlu": ("mmlu-0shot-flan-cot", "exact_match,get-answer", "A: Let's think step by step."),
+        "bbh": ("bbh-0shot-cot", "exact_match,get-answer", "A: Let's think step by step."),
+        "gsm8k": ("gsm8k-0shot-cot", "exact_match,flexible-extract", "A: Let's think step by step."),
+        "mgsm": ("mgsm-0shot-native-cot", "acc,none", "\nSchritt-für-Schritt-Antwort:"),
+    }
+    for task, (protocol, primary, prompt_end) in expected.items():
+        result = results.tasks[task]
+        assert (result.protocol, result.primary_metric, result.num_fewshot) == (protocol, primary, 0)
+        assert (result.reasoning, result.self_consistency) == ("cot", None)
+        assert result.prompt_hash != protocol_files_hash(resolve_tasks(task, None)[0])  # the setting is in it
+        records = check_task(results, run_dir, task, 1, 2)
+        assert all(r["prompt"].endswith(prompt_end) and r["prompt"].count(prompt_end) == 1 for r in records)
+    assert {name: results.n_shot[name] for name in TASKS.split(",")} == dict.fromkeys(TASKS.split(","), 0)
+
+
+def test_self_consistency_votes_on_every_cot_setting(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
+    """maj@2 on MMLU's CoT (generated, where its direct protocol is log-likelihood) and on GSM8K's CoT."""
+    args = run_args(tiny_llama, tmp_path, "sc", "mmlu_anatomy,gsm8k", "--reasoning", "cot", "--shots", "1")
+    run_cli([*args, "--self-consistency", "2", "--data-dir", str(data_dir)])
+    results = load_results(_run_dir(tmp_path, "sc"))
+    assert results.tasks["mmlu"].primary_metric == "exact_match,maj@2-get-answer"
+    assert results.tasks["gsm8k"].primary_metric == "exact_match,maj@2-flexible-extract"
+    for task in ("mmlu", "gsm8k"):
+        assert results.tasks[task].self_consistency == 2 and results.tasks[task].generation_kwargs["repeats"] == 2
+        records = read_records(_run_dir(tmp_path, "sc") / "samples" / f"{task}.jsonl")
+        assert all(len(r.responses) == 2 for r in records)
+        assert all(r.prompt.count("\n\nQ:") == 1 for r in records)  # one exemplar, then the question
+
+
+def test_direct_and_cot_are_refused_where_they_would_do_nothing(tiny_llama: Path, tmp_path: Path) -> None:
+    line = refusal(run_args(tiny_llama, tmp_path, "x", "gsm8k", "--reasoning", "direct", "--self-consistency", "2"))
+    assert "--self-consistency applies to gsm8k, mgsm, bbh and mmlu with --reasoning cot, not to gsm8k" in line
+    assert "drop --shots" in refusal(run_args(tiny_llama, tmp_path, "x", "humaneval", "--shots", "0"))
+    assert "takes --shots 0 to 8, not 9" in refusal(run_args(tiny_llama, tmp_path, "x", "gsm8k", "--shots", "9"))
+    assert not any(tmp_path.iterdir())  # refused before a run folder was made
+
+
+def _run_dir(output: Path, name: str) -> Path:
+    (model_dir,) = [p for p in output.iterdir() if p.is_dir()]
+    return model_dir / name
