@@ -67,4 +67,5 @@ def _builtin_config(variant: str, subject: str) -> dict[str, Any]:
     from lm_eval.tasks._yaml_loader import load_yaml
 
     path = Path(lm_eval.__file__).parent / "tasks" / "mmlu" / variant / f"mmlu_{subject}.yaml"
-    return load_yaml(path, resolve_func=False)
+    config: dict[str, Any] = load_yaml(path, resolve_func=False)
+    return config
