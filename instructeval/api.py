@@ -240,6 +240,7 @@ def _run_task(
 
     from instructeval.models.backends import has_chat_template
     from instructeval.overrides import PASS_AT_K_TASKS, apply_overrides, primary_metric
+    from instructeval.prompt_templates import reuse_compiled_templates
     from instructeval.samples import records_from_lm_eval, write_records
     from instructeval.summary import breakdowns, task_scores
 
@@ -250,6 +251,7 @@ def _run_task(
         "writing_set": options.writing_set,
         "limit": limit,  # read by tasks that declare `limit_per` (writing: the first N of each category)
     }
+    reuse_compiled_templates()
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
     specs = lm_eval_specs(info)
     loaded = manager.load(specs)

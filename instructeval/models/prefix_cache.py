@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,9 @@ from instructeval.models._prefix_plan import PrefixNode, common_prefix_length, p
 from instructeval.models.seeded_sampling import SeededHFLM
 
 Request = tuple[tuple[str, str] | None, list[int], list[int]]
+
+RECENT_ENCODINGS = 4
+"""Encodings kept (the context and its latest whole sequence are all lm-eval's pair encoding asks again)."""
 
 MIN_GENERATION_PREFIX = 32
 """Generation batches reuse a prefix only when their rows share at least this many tokens."""
@@ -74,6 +78,7 @@ class PrefixCachedHFLM(SeededHFLM):
         self._prefix_ok = prefix_cache and reason is None
         self._keep_positions = accepts_logits_to_keep(self.model)
         self._auto_batch: int | None = None
+        self._recent_encodings: OrderedDict[tuple[str, bool | None, int | None], list[int]] = OrderedDict()
         self._generation_anchor: tuple[list[int], PrefixKV] | None = None
 
     @property
@@ -82,6 +87,21 @@ class PrefixCachedHFLM(SeededHFLM):
         return self._prefix_ok
 
     # ---- log-likelihood -------------------------------------------------------------------------------------
+
+    def tok_encode(
+        self, string: str, add_special_tokens: bool | None = None, left_truncate_len: int | None = None, **kwargs: Any
+    ) -> list[int]:
+        """lm-eval's encoding, the few latest kept: a context is encoded again for each of its answer choices."""
+        if kwargs:
+            return super().tok_encode(string, add_special_tokens, left_truncate_len, **kwargs)
+        key = (string, add_special_tokens, left_truncate_len)
+        ids = self._recent_encodings.pop(key, None)
+        if ids is None:
+            ids = super().tok_encode(string, add_special_tokens, left_truncate_len)
+        self._recent_encodings[key] = ids
+        while len(self._recent_encodings) > RECENT_ENCODINGS:
+            self._recent_encodings.popitem(last=False)
+        return list(ids)
 
     def _loglikelihood_tokens(
         self,
