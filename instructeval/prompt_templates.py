@@ -19,7 +19,8 @@ COMPILED_TEMPLATES = 1024
 
 @lru_cache(maxsize=COMPILED_TEMPLATES)
 def _compiled(source: str) -> Template:
-    return lm_eval.utils.env.from_string(source)
+    template: Template = lm_eval.utils.env.from_string(source)
+    return template
 
 
 def _apply_template(template: str, doc: dict[str, Any]) -> str:

@@ -93,7 +93,8 @@ class PrefixCachedHFLM(SeededHFLM):
     ) -> list[int]:
         """lm-eval's encoding, the few latest kept: a context is encoded again for each of its answer choices."""
         if kwargs:
-            return super().tok_encode(string, add_special_tokens, left_truncate_len, **kwargs)
+            encoded: list[int] = super().tok_encode(string, add_special_tokens, left_truncate_len, **kwargs)
+            return encoded
         key = (string, add_special_tokens, left_truncate_len)
         ids = self._recent_encodings.pop(key, None)
         if ids is None:
