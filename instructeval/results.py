@@ -291,6 +291,29 @@ class ContaminationResult(BaseModel):
     created_at: str
 
 
+Verdict = Literal["better", "worse", "equivalent", "inconclusive"]
+
+
+class FlippedExample(BaseModel):
+    """An example the two runs scored differently: what was asked, and what each run answered."""
+
+    subtask: str
+    doc_id: int
+    doc_hash: str
+    direction: Literal["improved", "regressed"] = Field(description="improved: the other run scored higher")
+    base_score: float
+    other_score: float
+    prompt: str
+    target: str
+    base_output: str | None = Field(None, description="the generation, or the chosen option for likelihood tasks")
+    other_output: str | None = None
+    choices: list[str] | None = None
+    base_loglikelihoods: list[float] | None = None
+    other_loglikelihoods: list[float] | None = None
+    base_reasons: list[str] = Field(default_factory=list, description="the judge's reasons for this rubric's grade")
+    other_reasons: list[str] = Field(default_factory=list)
+
+
 class PairedTaskComparison(BaseModel):
     """One task of `instructeval compare`: both scores, the paired difference and its test."""
 
@@ -308,6 +331,12 @@ class PairedTaskComparison(BaseModel):
     wins: int
     losses: int
     ties: int
+    verdict: Verdict | None = Field(
+        None, description="better / worse (significant after Holm), equivalent within ±margin (TOST), inconclusive"
+    )
+    equivalence_p: float | None = Field(None, description="two one-sided tests of |difference| < margin")
+    mde: float | None = Field(None, description="the smallest difference detectable with 80 % power at alpha")
+    flipped: list[FlippedExample] = Field(default_factory=list, description="examples scored differently")
 
 
 class Comparison(BaseModel):
@@ -319,6 +348,7 @@ class Comparison(BaseModel):
     base_model: str
     other_model: str
     alpha: float
+    margin: float | None = Field(None, description="the equivalence margin, in each metric's units")
     forced: bool = Field(False, description="True when --force overrode a mismatch (data, prompts, protocol, judging)")
     mismatches: list[str] = Field(default_factory=list)
     tasks: list[PairedTaskComparison]

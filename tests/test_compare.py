@@ -272,7 +272,7 @@ def test_cli_formats(
 
     code, out, _ = _cli(capsys, str(base), str(tuned), "--format", "markdown", "--resamples", "500")
     header = next(line for line in out.splitlines() if line.startswith("| task"))
-    assert code == 0 and header.count("|") == 12 and "| mmlu | acc,none | 40 |" in out and "▲" in out
+    assert code == 0 and header.count("|") == 14 and "| mmlu | acc,none | 40 |" in out and "▲" in out
 
     code, out, _ = _cli(capsys, str(base), str(tuned), "--resamples", "500", "--alpha", "0.01")
     assert code == 0 and "demo + adapter lora-1 vs demo (base)" in out and "mcnemar_exact" in out

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+REGRESSION_EXIT = 3
+"""Exit status of `compare --fail-on-regression` when a task regressed (2 is bad input, 1 an internal error)."""
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `compare` and its flags."""
@@ -32,6 +35,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level (default 0.05)")
     parser.add_argument(
+        "--margin",
+        type=float,
+        help="equivalence margin in the metric's units: a task is 'equivalent' when two one-sided tests show "
+        "|difference| < M (default 0.02, two points of accuracy)",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help=f"exit {REGRESSION_EXIT} when any task is significantly worse after Holm (a CI gate for checkpoints)",
+    )
+    parser.add_argument(
         "--format", choices=("table", "markdown", "json"), default="table", help="output (default table)"
     )
     parser.add_argument(
@@ -50,11 +64,13 @@ def compare_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from instructeval.compare import (
+        DEFAULT_MARGIN,
         CompareOptions,
         compare_runs,
         comparison_markdown,
         comparison_table,
         comparisons_json,
+        regressions,
     )
     from instructeval.stats import DEFAULT_RESAMPLES
 
@@ -67,6 +83,7 @@ def compare_command(args: argparse.Namespace) -> int:
             seed=args.seed,
             resamples=DEFAULT_RESAMPLES if args.resamples is None else args.resamples,
             base_method=args.base_method,
+            margin=DEFAULT_MARGIN if args.margin is None else args.margin,
         )
     )
     if args.format == "json":
@@ -79,4 +96,10 @@ def compare_command(args: argparse.Namespace) -> int:
         for note in outcome.skipped:
             print(f"not compared: {note}", file=sys.stderr)
         print(f"comparison written to {outcome.path}", file=sys.stderr)
+    regressed = [
+        f"{outcome.comparison.other_model}: {row}" for outcome in outcomes for row in regressions(outcome.comparison)
+    ]
+    if args.fail_on_regression and regressed:
+        print(f"regression: {'; '.join(regressed)} significantly worse than the base", file=sys.stderr)
+        return REGRESSION_EXIT
     return 0

@@ -4,8 +4,15 @@ One knowledge-injection run alone compares its methods: `compare_runs(CompareOpt
 """
 
 from instructeval.compare._pairing import PairedScores, pair_samples, protocol_mismatches, resolve_metric
-from instructeval.compare._render import comparison_markdown, comparison_table, comparisons_json, row_label
+from instructeval.compare._render import (
+    comparison_markdown,
+    comparison_table,
+    comparisons_json,
+    regressions,
+    row_label,
+)
 from instructeval.compare._runs import (
+    DEFAULT_MARGIN,
     CompareOptions,
     CompareOutcome,
     compare_methods,
@@ -16,6 +23,7 @@ from instructeval.compare._runs import (
 from instructeval.compare._statistics import adjust, compare_task, stratified_paired_bootstrap_ci
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "CompareOptions",
     "CompareOutcome",
     "PairedScores",
@@ -30,6 +38,7 @@ __all__ = [
     "method_comparison_path",
     "pair_samples",
     "protocol_mismatches",
+    "regressions",
     "resolve_metric",
     "row_label",
     "stratified_paired_bootstrap_ci",

@@ -95,7 +95,7 @@ class PairedScores:
 
     `group` names the breakdown group the scores cover (None: the whole task); `kind` fixes how each side's
     interval is computed (None: inferred from the values); `clusters` holds each pair's cluster where the task
-    declares one (None otherwise).
+    declares one (None otherwise); `keys` the pairing key of each pair.
     """
 
     task: str
@@ -106,6 +106,7 @@ class PairedScores:
     group: str | None = None
     kind: Kind | None = None
     clusters: tuple[str, ...] | None = None
+    keys: tuple[SampleKey, ...] = ()
 
     def by_subtask(self) -> list[tuple[NDArray[np.float64], NDArray[np.float64]]]:
         """(base, other) score arrays per subtask, in first-seen order."""
@@ -154,6 +155,7 @@ def paired(
         group=group,
         kind=kind,
         clusters=labels,
+        keys=tuple(keys),
     )
 
 

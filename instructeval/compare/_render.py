@@ -11,7 +11,21 @@ from rich.text import Text
 from instructeval.report import score_text
 from instructeval.results import Comparison, PairedTaskComparison, Score
 
-COLUMNS = ("task", "metric", "n", "base", "other", "Δ other - base [95% CI]", "test", "p", "p Holm", "W/L/T", "")
+COLUMNS = (
+    "task",
+    "metric",
+    "n",
+    "base",
+    "other",
+    "Δ other - base [95% CI]",
+    "test",
+    "p",
+    "p Holm",
+    "W/L/T",
+    "verdict",
+    "MDE",
+    "",
+)
 UP, DOWN = "▲", "▼"
 
 
@@ -54,6 +68,8 @@ def _cells(row: PairedTaskComparison) -> list[str]:
         p_text(row.p_value),
         p_text(row.p_adjusted),
         f"{row.wins}/{row.losses}/{row.ties}",
+        row.verdict or "—",
+        "—" if row.mde is None else f"{row.mde:.3f}",
         marker(row),
     ]
 
@@ -63,7 +79,9 @@ def footer(comparison: Comparison) -> str:
     text = (
         f"{UP}/{DOWN}: significant at alpha={comparison.alpha} after Holm-Bonferroni across the "
         f"{len(comparison.tasks)} rows; W/L/T: examples where other scored higher / lower / the same; "
-        "scores ± stderr [95% CI]."
+        "scores ± stderr [95% CI]; verdict: better/worse (significant after Holm), equivalent within "
+        f"±{comparison.margin} (two one-sided tests at alpha), or inconclusive; MDE: the smallest difference "
+        "these pairs detect with 80% power."
     )
     if comparison.forced:
         text += f" FORCED despite: {'; '.join(comparison.mismatches)}."
@@ -78,7 +96,7 @@ def comparison_table(comparison: Comparison) -> Table:
         caption_justify="left",
     )
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column in ("task", "metric", "test") else "right")
+        table.add_column(column, justify="left" if column in ("task", "metric", "test", "verdict") else "right")
     for row in comparison.tasks:
         style = {UP: "bold green", DOWN: "bold red"}.get(marker(row), "")
         table.add_row(*(Text(cell, style=style) for cell in _cells(row)))
@@ -92,7 +110,7 @@ def comparison_markdown(comparison: Comparison) -> str:
         f"`{comparison.base_run}`",
         "",
         "| " + " | ".join(column or "sig." for column in COLUMNS) + " |",
-        "|" + "|".join(":---" if c in ("task", "metric", "test") else "---:" for c in COLUMNS) + "|",
+        "|" + "|".join(":---" if c in ("task", "metric", "test", "verdict") else "---:" for c in COLUMNS) + "|",
     ]
     for row in comparison.tasks:
         cells = [cell.replace("|", "\\|") for cell in _cells(row)]
@@ -100,6 +118,11 @@ def comparison_markdown(comparison: Comparison) -> str:
             cells[5] = f"**{cells[5]}**"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", footer(comparison)]) + "\n"
+
+
+def regressions(comparison: Comparison) -> list[str]:
+    """The rows whose verdict is worse, as 'task (metric)'."""
+    return [f"{row_label(row)} ({row.metric})" for row in comparison.tasks if row.verdict == "worse"]
 
 
 def comparisons_json(comparisons: Sequence[Comparison]) -> str:

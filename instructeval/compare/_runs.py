@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from instructeval.compare._flips import FlipFinder
 from instructeval.compare._knowledge import (
     checkpoint_pairs,
     measured,
@@ -34,6 +35,8 @@ from instructeval.results import Comparison, write_json_atomic
 from instructeval.stats import DEFAULT_RESAMPLES
 
 BASE_METHOD = "base"
+DEFAULT_MARGIN = 0.02
+"""Equivalence margin in the metric's units: two points of accuracy."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class CompareOptions:
     seed: int = 1234
     resamples: int = DEFAULT_RESAMPLES
     base_method: str | None = None
+    margin: float = DEFAULT_MARGIN
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def _check(options: CompareOptions) -> None:
         raise InstructEvalError("compare needs at least two run folders: the base first, then the runs to compare")
     if not 0.0 < options.alpha < 1.0:
         raise InstructEvalError(f"--alpha {options.alpha} is not a level: pass a value between 0 and 1, e.g. 0.05")
+    if not options.margin > 0.0:
+        raise InstructEvalError(f"--margin {options.margin} is not a margin: pass a positive difference, e.g. 0.02")
     if options.resamples < 1:
         raise InstructEvalError(f"--resamples {options.resamples} is not valid: pass a positive number, e.g. 10000")
 
@@ -161,7 +167,8 @@ def _compare_pair(base: Run, plan: _Plan, options: CompareOptions) -> CompareOut
         raise InstructEvalError(f"nothing to compare: {'; '.join(skipped)}")
     if not pairs:
         raise InstructEvalError(f"no shared task has the metric {options.metric}: pick one the tasks report")
-    comparison = _comparison(base, other, base.label, other.label, pairs, plan.mismatches, options)
+    flips = FlipFinder(base.path, other.path)
+    comparison = _comparison(base, other, base.label, other.label, pairs, plan.mismatches, options, flips)
     path = comparison_path(base.path, other.path)
     write_json_atomic(path, comparison.model_dump(mode="json"))
     return CompareOutcome(comparison, path, tuple(skipped))
@@ -204,14 +211,21 @@ def _comparison(
     pairs: list[tuple[PairedScores, bool]],
     mismatches: list[str],
     options: CompareOptions,
+    flips: FlipFinder | None = None,
 ) -> Comparison:
-    rows = [compare_task(p, macro=macro, seed=options.seed, resamples=options.resamples) for p, macro in pairs]
+    rows = [
+        compare_task(
+            p, macro=macro, seed=options.seed, resamples=options.resamples, alpha=options.alpha, margin=options.margin
+        ).model_copy(update={"flipped": flips(p) if flips else []})
+        for p, macro in pairs
+    ]
     return Comparison(
         base_run=str(base.path),
         other_run=str(other.path),
         base_model=base_label,
         other_model=other_label,
         alpha=options.alpha,
+        margin=options.margin,
         forced=bool(mismatches),
         mismatches=mismatches,
         tasks=adjust(rows, options.alpha),

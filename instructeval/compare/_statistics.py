@@ -10,14 +10,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from instructeval.compare._pairing import PairedScores
-from instructeval.results import PairedTaskComparison, Score
+from instructeval.results import PairedTaskComparison, Score, Verdict
 from instructeval.stats import (
     Estimate,
     Kind,
     cluster_bootstrap_means,
     clustered_stderr,
+    equivalence_test,
     holm_bonferroni,
     macro_average,
+    minimum_detectable_effect,
     paired_bootstrap_ci,
     paired_cluster_bootstrap_ci,
     paired_test,
@@ -30,8 +32,16 @@ from instructeval.summary import UNIT_INTERVAL, metric_kind
 Pairs = tuple[NDArray[np.float64], NDArray[np.float64]]
 
 
-def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int) -> PairedTaskComparison:
-    """Scores, difference (other - base) and test for one task; p_adjusted is left for `adjust`.
+def compare_task(
+    paired: PairedScores,
+    *,
+    macro: bool,
+    seed: int,
+    resamples: int,
+    alpha: float = 0.05,
+    margin: float | None = None,
+) -> PairedTaskComparison:
+    """Scores, difference (other - base) and test for one task; p_adjusted and the verdict are left for `adjust`.
 
     Each side's interval follows `paired.kind` (inferred from the values when None). With `macro` (tasks
     whose headline averages subtask means, e.g. BBH, HHH) both scores and the difference are averaged over
@@ -39,7 +49,8 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
     from a bootstrap stratified by subtask. Where the task declares clusters (DROP: passages), both scores
     carry clustered intervals like the run's headline, and the bootstrap redraws whole clusters. The test
     always uses every pair: exact McNemar for 0/1 outcomes, a seeded sign-flip permutation test for graded
-    scores.
+    scores. From the difference's stderr (clustered where declared) come the minimum detectable effect at 80 %
+    power and, with a `margin`, the equivalence test (TOST).
     """
     n = int(paired.base.size)
     if n == 0:
@@ -86,6 +97,7 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
         difference = stratified_paired_bootstrap_ci(groups, seed=seed, resamples=resamples, clusters=clusters)
     test = paired_test(paired.base, paired.other, kind, seed=seed, resamples=resamples)
     counts = wins_losses_ties(paired.base, paired.other)
+    mde, equivalence_p = _decision_inputs(difference, alpha, margin)
     return PairedTaskComparison(
         task=paired.task,
         metric=paired.metric,
@@ -101,7 +113,31 @@ def compare_task(paired: PairedScores, *, macro: bool, seed: int, resamples: int
         wins=counts.wins,
         losses=counts.losses,
         ties=counts.ties,
+        equivalence_p=equivalence_p,
+        mde=mde,
     )
+
+
+def _decision_inputs(difference: Estimate, alpha: float, margin: float | None) -> tuple[float | None, float | None]:
+    """(MDE at 80 % power, TOST p) from the paired t statistics: df = C - 1 with clusters, n - 1 without."""
+    if difference.value is None or difference.stderr is None:
+        return None, None
+    df = (difference.clusters or difference.n) - 1
+    if df < 1:
+        return None, None
+    mde = minimum_detectable_effect(difference.stderr, df, alpha)
+    if margin is None:
+        return mde, None
+    return mde, equivalence_test(difference.value, difference.stderr, df, margin).p_value
+
+
+def verdict(row: PairedTaskComparison, alpha: float) -> Verdict:
+    """better / worse when Holm rejects 'no difference', equivalent when TOST shows |difference| < margin."""
+    if row.significant and row.difference.value is not None and row.difference.value != 0.0:
+        return "better" if row.difference.value > 0 else "worse"
+    if row.equivalence_p is not None and row.equivalence_p < alpha:
+        return "equivalent"
+    return "inconclusive"
 
 
 def _side(
@@ -157,10 +193,14 @@ def _score(estimate: Estimate) -> Score:
 
 
 def adjust(rows: Sequence[PairedTaskComparison], alpha: float) -> list[PairedTaskComparison]:
-    """Holm-Bonferroni over the tasks that have a p-value; a row is significant when Holm rejects it at alpha."""
+    """Holm-Bonferroni over the tasks that have a p-value; a row is significant when Holm rejects it at alpha.
+
+    Each tested row then gets its verdict.
+    """
     tested = [i for i, row in enumerate(rows) if row.p_value is not None]
     holm = holm_bonferroni([cast(float, rows[i].p_value) for i in tested], alpha=alpha)
     adjusted = list(rows)
     for i, p_adjusted, reject in zip(tested, holm.adjusted, holm.reject, strict=True):
-        adjusted[i] = rows[i].model_copy(update={"p_adjusted": p_adjusted, "significant": reject})
+        row = rows[i].model_copy(update={"p_adjusted": p_adjusted, "significant": reject})
+        adjusted[i] = row.model_copy(update={"verdict": verdict(row, alpha)})
     return adjusted

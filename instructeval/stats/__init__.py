@@ -14,6 +14,14 @@ from instructeval.stats._cluster import (
 )
 from instructeval.stats._estimate import Estimate, macro_average, micro_average, summarize
 from instructeval.stats._paired import WinsLossesTies, paired_bootstrap_ci, wins_losses_ties
+from instructeval.stats._power import (
+    POWER,
+    Equivalence,
+    equivalence_test,
+    minimum_detectable_effect,
+    pairs_needed,
+    t_test_power,
+)
 from instructeval.stats._resample import DEFAULT_RESAMPLES
 from instructeval.stats._significance import (
     HolmResult,
@@ -29,6 +37,8 @@ from instructeval.stats._two_sample import difference_of_independent_means, two_
 __all__ = [
     "DEFAULT_RESAMPLES",
     "KINDS",
+    "POWER",
+    "Equivalence",
     "Estimate",
     "HolmResult",
     "Kind",
@@ -37,16 +47,20 @@ __all__ = [
     "cluster_bootstrap_means",
     "clustered_stderr",
     "difference_of_independent_means",
+    "equivalence_test",
     "holm_bonferroni",
     "macro_average",
     "mcnemar_exact",
     "micro_average",
+    "minimum_detectable_effect",
     "paired_bootstrap_ci",
     "paired_cluster_bootstrap_ci",
     "paired_permutation_test",
     "paired_test",
+    "pairs_needed",
     "summarize",
     "summarize_clustered",
+    "t_test_power",
     "two_sample_test",
     "wilcoxon_signed_rank",
     "wins_losses_ties",
