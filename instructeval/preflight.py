@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from instructeval.data.source import DataSource
 from instructeval.errors import DataError, InstructEvalError
+from instructeval.models.keys import resolve_api_key
 from instructeval.models.spec import ModelSpec
 from instructeval.overrides import PASS_AT_K_TASKS
 from instructeval.paths import DATA_DIR_ENV
@@ -105,8 +105,8 @@ def check_model(spec: ModelSpec, adapter: Path | None) -> None:
         raise InstructEvalError(
             f"{spec} is answered by `instructeval inject` only: run tasks through hf:, vllm: or openai:"
         )
-    if spec.kind == "openai" and not os.environ.get("OPENAI_API_KEY"):
-        raise InstructEvalError("openai: models need OPENAI_API_KEY in the environment: export it and rerun")
+    if spec.api_base_url is not None:
+        resolve_api_key(spec)
     if spec.kind == "openai-compatible":
         assert spec.base_url is not None
         check_endpoint(spec.base_url)

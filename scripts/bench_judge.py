@@ -1,13 +1,19 @@
 """Benchmark: judge 200 writing prompts x 2 rubrics against a local server with a fixed 0.5 s latency.
 
-Reports wall time at each concurrency as a speed-up over sequential calls (baseline: the same client at
-concurrency 1 on a subset of the requests, per-call time extrapolated to the full count; pass
---full-sequential to run all of them sequentially instead), and the peak number of open connections and
-requests in flight, both measured by the server. The server runs in its own process, as a real endpoint
-would, and a small untimed run first loads everything the judge imports lazily. Target: at least 20x faster
-than sequential.
+At concurrency C the bound is C x sequential: C requests in flight, each as fast as one alone. For each
+client this prints, at each level, the wall time, the speed-up over that client's own sequential calls, the
+share of the bound, and the client process's CPU time per request (the grading pipeline included). Two
+clients run side by side in one run, against the same server:
 
-    .venv/bin/python scripts/bench_judge.py [--prompts 200] [--latency 0.5] [--concurrency 16,32]
+- `ours`: the judge as shipped (`models/chat_client.py`: one aiohttp session, keep-alive pool, plain JSON);
+- `openai-sdk`: a minimal baseline written here, `openai.AsyncOpenAI` per judge, its retries off: the
+  client the judge used before.
+
+Sequential calls run on a subset of the prompts (`--sequential-prompts`), per-call time extrapolated to the
+full count; `--full-sequential` runs all of them. The server runs in its own process, as a real endpoint
+would, and a small untimed run first loads everything the judge imports lazily.
+
+    .venv/bin/python scripts/bench_judge.py [--prompts 200] [--latency 0.5] [--concurrency 16,32,64]
 """
 
 from __future__ import annotations
@@ -18,16 +24,60 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
+
+import openai
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from judge_server import JudgeServer, Reply, sample, write_run  # noqa: E402
 
+import instructeval.judge.runner as judge_runner  # noqa: E402
 from instructeval.judge import JudgeOptions, grade_run  # noqa: E402
+from instructeval.models.chat_client import ChatBackend, ChatReply, TransientError, open_chat_client  # noqa: E402
+from instructeval.models.spec import ModelSpec  # noqa: E402
 from instructeval.writing import load_writing_prompts  # noqa: E402
+
+
+class OpenAISDKChat:
+    """The baseline: the `openai` package's async client (httpx, pydantic replies), one per judge."""
+
+    in_process = False
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.model = spec.name
+        self._client = openai.AsyncOpenAI(base_url=spec.api_base_url, api_key="EMPTY", max_retries=0)
+
+    async def complete(self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float) -> ChatReply:
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=temperature,
+            )
+        except openai.OpenAIError as exc:
+            raise TransientError(str(exc)) from exc
+        usage = completion.usage
+        return ChatReply(
+            completion.choices[0].message.content or "",
+            usage.prompt_tokens if usage else None,
+            usage.completion_tokens if usage else None,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+ClientFactory = Callable[..., ChatBackend]
+CLIENTS: dict[str, ClientFactory] = {
+    "ours": open_chat_client,
+    "openai-sdk": lambda spec, **_: OpenAISDKChat(spec),
+}
 
 
 def make_run(folder: Path, prompts: int) -> Path:
@@ -50,8 +100,9 @@ def serve(latency: float, pipe: Connection) -> None:
         pipe.send((len(server.log), server.peak_connections, server.peak_in_flight))
 
 
-def timed_run(prompts: int, latency: float, concurrency: int) -> dict[str, float | int]:
-    """Grade a fresh run with no cache against a server in its own process (as a real endpoint would be)."""
+def timed_run(client: str, prompts: int, latency: float, concurrency: int) -> dict[str, Any]:
+    """Grade a fresh run with no cache against a server in its own process, through `client`."""
+    judge_runner.open_chat_client = CLIENTS[client]  # the one place the judge builds its client
     ours, theirs = multiprocessing.get_context("fork").Pipe()
     server = multiprocessing.get_context("fork").Process(target=serve, args=(latency, theirs), daemon=True)
     server.start()
@@ -62,64 +113,75 @@ def timed_run(prompts: int, latency: float, concurrency: int) -> dict[str, float
             options = JudgeOptions(
                 judges=(f"openai-compatible:{base_url}@judge",), concurrency=concurrency, use_cache=False
             )
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             report = grade_run(run, options)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         ours.send("stop")
         requests, peak_connections, peak_in_flight = ours.recv()
     finally:
         server.join(timeout=30)
     assert report.complete and requests == 2 * prompts, (report.complete, requests)
     return {
+        "client": client,
         "concurrency": concurrency,
         "requests": requests,
         "wall_s": wall,
+        "cpu_per_request_ms": 1000 * cpu / requests,
         "peak_connections": peak_connections,
         "peak_in_flight": peak_in_flight,
     }
+
+
+def bench_client(client: str, args: argparse.Namespace, levels: list[int]) -> list[dict[str, Any]]:
+    """Sequential calls, then each concurrency level, for one client; prints one line per level."""
+    subset = args.prompts if args.full_sequential else min(args.sequential_prompts, args.prompts)
+    sequential = timed_run(client, subset, args.latency, 1)
+    per_call = sequential["wall_s"] / sequential["requests"]
+    baseline = per_call * 2 * args.prompts
+    sequential.update(per_call_s=per_call, speedup=1.0, share_of_bound=1.0)
+    rows = [sequential]
+    print(
+        f"{client:>10}  C=  1: {per_call:.3f} s/call ({sequential['requests']} calls) -> {baseline:.1f} s "
+        f"for {2 * args.prompts}; CPU {sequential['cpu_per_request_ms']:.1f} ms/request"
+    )
+    for level in levels:
+        row = timed_run(client, args.prompts, args.latency, level)
+        row["speedup"] = baseline / row["wall_s"]
+        row["share_of_bound"] = row["speedup"] / level
+        rows.append(row)
+        print(
+            f"{client:>10}  C={level:>3}: {row['wall_s']:6.2f} s, {row['speedup']:5.1f}x sequential = "
+            f"{100 * row['share_of_bound']:3.0f} % of the {level}x bound; CPU {row['cpu_per_request_ms']:.1f} "
+            f"ms/request; peak {row['peak_connections']} connections, {row['peak_in_flight']} in flight"
+        )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.5)
-    parser.add_argument("--concurrency", default="16,32", help="comma-separated levels to measure")
+    parser.add_argument("--concurrency", default="16,32,64", help="comma-separated levels to measure")
+    parser.add_argument("--clients", default="openai-sdk,ours", help=f"which of {', '.join(CLIENTS)}, in order")
     parser.add_argument("--sequential-prompts", type=int, default=10, help="prompts in the sequential baseline")
     parser.add_argument("--full-sequential", action="store_true", help="run every request sequentially")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
+    clients = args.clients.split(",")
 
-    timed_run(2, 0.0, 2)  # warm-up, not timed: the judge's lazy imports are not part of any figure
-    subset = args.prompts if args.full_sequential else min(args.sequential_prompts, args.prompts)
-    sequential = timed_run(subset, args.latency, 1)
-    per_call = float(sequential["wall_s"]) / int(sequential["requests"])
-    total_requests = 2 * args.prompts
-    baseline = per_call * total_requests
-    how = "measured" if args.full_sequential else f"extrapolated from {sequential['requests']} sequential calls"
-    print(f"{args.prompts} prompts x 2 rubrics = {total_requests} requests, server latency {args.latency:g} s")
-    print(f"sequential: {per_call:.3f} s/call -> {baseline:.1f} s for {total_requests} ({how})")
-    rows = []
-    for level in (int(x) for x in args.concurrency.split(",")):
-        row = timed_run(args.prompts, args.latency, level)
-        row["speedup"] = baseline / float(row["wall_s"])
-        rows.append(row)
-        print(
-            f"concurrency {level:>3}: {row['wall_s']:.2f} s, {row['speedup']:.1f}x sequential; "
-            f"peak {row['peak_connections']} connections, {row['peak_in_flight']} requests in flight"
-        )
+    print(f"{args.prompts} prompts x 2 rubrics = {2 * args.prompts} requests, server latency {args.latency:g} s")
+    rows: list[dict[str, Any]] = []
+    for client in clients:
+        timed_run(client, 2, 0.0, 2)  # warm-up, not timed: lazy imports are not part of any figure
+        rows += bench_client(client, args, levels)
+    if len(clients) == 2:
+        walls = {(row["client"], row["concurrency"]): row["wall_s"] for row in rows}
+        for level in levels:
+            ratio = walls[clients[0], level] / walls[clients[1], level]
+            print(f"C={level:>3}: {clients[1]} takes {1 / ratio:.2f}x the wall time of {clients[0]}")
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "sequential": sequential,
-                    "per_call_s": per_call,
-                    "baseline_s": baseline,
-                    "baseline": how,
-                    "runs": rows,
-                },
-                indent=2,
-            )
-        )
+        args.json.write_text(json.dumps({"latency_s": args.latency, "prompts": args.prompts, "runs": rows}, indent=2))
 
 
 if __name__ == "__main__":

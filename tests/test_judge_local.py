@@ -10,7 +10,7 @@ from judge_server import sample, write_run
 
 from instructeval.errors import InstructEvalError
 from instructeval.judge import JudgeOptions, grade_run
-from instructeval.judge.client import make_backend
+from instructeval.models.chat_client import open_chat_client
 from instructeval.models.spec import parse_model_spec
 
 
@@ -42,9 +42,9 @@ def test_demo_model_as_local_judge(tmp_path: Path) -> None:
 
 def test_vllm_judge_points_to_a_server() -> None:
     with pytest.raises(InstructEvalError, match="vllm serve"):
-        make_backend(parse_model_spec("vllm:some/model"), timeout_s=5)
+        open_chat_client(parse_model_spec("vllm:some/model"), concurrency=1)
 
 
 def test_local_judge_without_weights_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InstructEvalError, match="could not load"):
-        make_backend(parse_model_spec(f"hf:{tmp_path}"), timeout_s=5)
+        open_chat_client(parse_model_spec(f"hf:{tmp_path}"), concurrency=1)

@@ -22,7 +22,11 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, required: bool = Fal
         metavar="SPEC[,SPEC...]",
         help="judge model spec(s), comma-separated: openai:<model>, openai-compatible:<base url>@<model>, "
         "or a local model loaded in-process (demo, hf:<id or folder>); "
-        "the key comes from OPENAI_API_KEY (or INSTRUCTEVAL_JUDGE_API_KEY for compatible endpoints)",
+        "the key comes from --judge-api-key-env, else the spec's ?key_env=NAME, else INSTRUCTEVAL_JUDGE_API_KEY "
+        "or OPENAI_API_KEY",
+    )
+    group.add_argument(
+        "--judge-api-key-env", metavar="NAME", help="read the judges' API key from this environment variable"
     )
     group.add_argument(
         "--judge-repeats", type=int, default=1, metavar="K", help="judge each answer K times (default 1)"
@@ -65,6 +69,7 @@ def options_from_args(args: argparse.Namespace) -> JudgeOptions:
         prices_file=args.judge_prices,
         cache_path=args.judge_cache,
         use_cache=not args.no_judge_cache,
+        api_key_env=args.judge_api_key_env,
     )
 
 

@@ -11,9 +11,6 @@ from typing import Any
 # Exported name -> submodule. Imported on first use, so `import instructeval.judge.options` (the CLI's flags)
 # does not pay for openai, scikit-learn and scipy.
 _EXPORTS = {
-    "ChatBackend": "client",
-    "ChatReply": "client",
-    "make_backend": "client",
     "JudgeOptions": "options",
     "grade_pairwise": "pairwise",
     "grade_run": "pointwise",

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from instructeval.judge.client import ChatReply
+from instructeval.models.chat_client import ChatReply
 from instructeval.paths import cache_root
 from instructeval.sqlite_store import open_store
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instructeval.errors import InstructEvalError
-from instructeval.models.spec import ModelSpec, parse_model_spec
+from instructeval.models.spec import ModelSpec, check_key_env_name, parse_model_spec
 
 DEFAULT_RUBRICS = ("relevance", "coherence")
 
@@ -17,7 +17,8 @@ class JudgeOptions:
 
     `judges` are model specs (openai:<model>, openai-compatible:<url>@<model>, or a local spec once a local
     backend is wired). `timeout_s` bounds each request; `max_retries` bounds the retries after it;
-    `budget_usd` caps new spending (None: no cap); `cache_path` None means the user cache.
+    `budget_usd` caps new spending (None: no cap); `cache_path` None means the user cache; `api_key_env`
+    names the variable that holds the judges' key (None: see `models/keys.py`).
     """
 
     judges: tuple[str, ...]
@@ -33,6 +34,7 @@ class JudgeOptions:
     cache_path: Path | None = None
     use_cache: bool = True
     rubrics: tuple[str, ...] = DEFAULT_RUBRICS
+    api_key_env: str | None = None
 
     def __post_init__(self) -> None:
         if not self.judges:
@@ -46,6 +48,8 @@ class JudgeOptions:
             raise InstructEvalError("--judge-retries must be >= 0, --judge-timeout > 0 and --judge-max-tokens >= 1")
         if self.budget_usd is not None and self.budget_usd <= 0:
             raise InstructEvalError(f"--judge-budget-usd must be positive, got {self.budget_usd}")
+        if self.api_key_env is not None:
+            check_key_env_name(self.api_key_env, "--judge-api-key-env")
         self.judge_specs()
 
     def judge_specs(self) -> list[ModelSpec]:

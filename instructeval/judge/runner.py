@@ -17,13 +17,13 @@ from typing import IO, Any
 
 from instructeval.errors import InstructEvalError
 from instructeval.judge.cache import JudgeCache, NoCache, cache_key, default_cache_path
-from instructeval.judge.client import make_backend
 from instructeval.judge.options import JudgeOptions
 from instructeval.judge.parsing import Parsed
 from instructeval.judge.pricing import Budget, load_prices, price_for
-from instructeval.judge.retry import RetryPolicy
 from instructeval.judge.rubric import Rubric
 from instructeval.judge.session import JudgeSession, Usage, Verdict
+from instructeval.models.chat_client import open_chat_client
+from instructeval.models.retry import RetryPolicy
 from instructeval.models.spec import parse_model_spec
 
 FINAL_STATUSES = frozenset({"scored", "missing"})
@@ -189,7 +189,7 @@ def _open_sessions(judges: set[str], options: JudgeOptions, budget: Budget) -> d
     for judge, spec in specs.items():
         sessions[judge] = JudgeSession(
             judge=judge,
-            backend=make_backend(spec, timeout_s=options.timeout_s),
+            backend=open_chat_client(spec, concurrency=options.concurrency, role="judge", key_env=options.api_key_env),
             price=price_for(spec, prices),
             cache=cache,
             budget=budget,

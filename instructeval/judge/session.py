@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from instructeval.judge.cache import JudgeCache, NoCache, cache_key
-from instructeval.judge.client import ChatBackend, ChatReply
 from instructeval.judge.parsing import Parsed
 from instructeval.judge.pricing import Budget, Price, worst_case_prompt_tokens
-from instructeval.judge.retry import RequestFailed, RetryPolicy, complete_with_retries
+from instructeval.models.chat_client import ChatBackend, ChatReply
+from instructeval.models.retry import RequestFailed, RetryPolicy, complete_with_retries
 
 Status = Literal["scored", "missing", "failed"]
 """scored: a valid verdict. missing: replies that are no valid verdict (final). failed: no usable reply yet

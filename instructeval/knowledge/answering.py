@@ -1,25 +1,22 @@
 """Asking a model: chat generation and forced-choice log-likelihoods, for local and API models alike.
 
 Local models (demo, hf:) answer through their lm-eval backend (`build_lm`), so the tuned model is loaded
-exactly as `instructeval run --adapter` loads it. API models answer through the judge package's
-OpenAI-compatible chat backend and retry policy; they give no prompt log-likelihoods, so forced-choice
-scoring needs a local model.
+exactly as `instructeval run --adapter` loads it. API models answer through the shared chat client and retry
+policy (`models/`); they give no prompt log-likelihoods, so forced-choice scoring needs a local model.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from instructeval.errors import InstructEvalError
-from instructeval.judge.client import OPENAI_KEY_ENV, OpenAIChatBackend
-from instructeval.judge.retry import RequestFailed, RetryPolicy, complete_with_retries
-from instructeval.models.spec import OPENAI_BASE_URL, ModelSpec
-
-Messages = list[dict[str, str]]
+from instructeval.models.chat_client import HTTPChatClient, Messages
+from instructeval.models.keys import resolve_api_key
+from instructeval.models.retry import RequestFailed, RetryPolicy, complete_with_retries
+from instructeval.models.spec import ModelSpec
 
 
 class Answerer(Protocol):
@@ -75,12 +72,12 @@ class ChatAnswerer:
     def __init__(
         self, spec: ModelSpec, *, concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 4
     ) -> None:
+        if spec.api_base_url is None:
+            raise InstructEvalError(f"{spec} is not an API model: use openai:<model> or openai-compatible:<url>@<m>")
         self.spec = spec
-        self._base_url = api_base_url(spec)
-        self._key = api_key(spec)
+        self._key = resolve_api_key(spec)
         self._concurrency = concurrency
         self._policy = RetryPolicy(max_retries=max_retries, timeout_s=timeout_s)
-        self._timeout_s = timeout_s
 
     def generate(self, conversations: Sequence[Messages], max_tokens: int) -> list[str]:
         return asyncio.run(self._generate(list(conversations), max_tokens))
@@ -91,7 +88,7 @@ class ChatAnswerer:
         )
 
     async def _generate(self, conversations: list[Messages], max_tokens: int) -> list[str]:
-        backend = OpenAIChatBackend(self._base_url, self.spec.name, self._key, self._timeout_s)
+        backend = HTTPChatClient(self.spec, self._key, concurrency=self._concurrency)
         slots = asyncio.Semaphore(self._concurrency)
 
         async def one(messages: Messages) -> str:
@@ -108,25 +105,6 @@ class ChatAnswerer:
             ) from exc
         finally:
             await backend.aclose()
-
-
-def api_base_url(spec: ModelSpec) -> str:
-    """The endpoint of an API model spec."""
-    if spec.kind == "openai":
-        return OPENAI_BASE_URL
-    if spec.kind == "openai-compatible" and spec.base_url:
-        return spec.base_url
-    raise InstructEvalError(f"{spec} is not an API model: use openai:<model> or openai-compatible:<url>@<model>")
-
-
-def api_key(spec: ModelSpec) -> str:
-    """OPENAI_API_KEY from the environment (never stored); compatible servers may go without one."""
-    key = os.environ.get(OPENAI_KEY_ENV)
-    if key:
-        return key
-    if spec.kind == "openai":
-        raise InstructEvalError(f"{spec} needs an API key: export {OPENAI_KEY_ENV}=...")
-    return "EMPTY"
 
 
 def open_answerer(spec: ModelSpec, *, device: str | None = None, adapter: Path | None = None) -> Answerer:

@@ -7,6 +7,7 @@ while polling is picked up again from its state file.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import time
@@ -315,9 +316,9 @@ class _Session:
                 poll=self.options.poll,
                 progress=self.progress,
             )
-            tuned = ModelSpec(kind=self.spec.kind, name=record["fine_tuned_model"], base_url=self.spec.base_url)
+            tuned = dataclasses.replace(self.spec, name=record["fine_tuned_model"])
             return ChatAnswerer(tuned), str(tuned), record
-        from instructeval.models.backends import local_weights, resolve_device
+        from instructeval.models.local import resolve_device
 
         adapter = self.folder.path / f"adapter{tag}"
         saved = adapter / "instructeval-training.json"
@@ -335,9 +336,7 @@ class _Session:
             )
             self.progress(f"  LoRA fine-tuning on {len(examples)} examples ({self.fmt})")
             device = resolve_device(self.options.device)
-            record = train_lora(
-                local_weights(self.spec), examples, lora, adapter, device=device, progress=self.progress
-            )
+            record = train_lora(self.spec, examples, lora, adapter, device=device, progress=self.progress)
             write_json_atomic(saved, record)
         record = {**record, "use_with": f"instructeval run --model {self.spec} --adapter {adapter}"}
         return open_answerer(self.spec, device=self.options.device, adapter=adapter), str(adapter), record

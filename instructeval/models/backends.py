@@ -11,9 +11,14 @@ from lm_eval.api.model import LM
 
 from instructeval.errors import InstructEvalError
 from instructeval.models.demo import demo_model_dir, demo_revision
+from instructeval.models.keys import resolve_api_key
+from instructeval.models.local import load_failed, local_weights, resolve_device
 from instructeval.models.spec import ModelSpec
 from instructeval.preflight import check_batch_size, check_model
 from instructeval.results import ModelInfo
+
+API_MAX_RETRIES = 5
+"""Attempts after the first for lm-eval's API LMs (its own tenacity loop, which has no Retry-After)."""
 
 
 @dataclass(frozen=True)
@@ -31,30 +36,12 @@ class BackendOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_device(requested: str | None) -> str:
-    """cuda when available, else cpu (lm-eval's hf backend defaults to cuda, which fails on CPU machines)."""
-    if requested:
-        return requested
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def resolve_batch_size(requested: str, device: str) -> int | str:
     """'auto' searches the largest batch on GPU; on CPU batching barely helps, so auto means a modest 8."""
     check_batch_size(requested)
     if requested != "auto":
         return int(requested)
     return "auto" if device.startswith("cuda") else 8
-
-
-def local_weights(spec: ModelSpec) -> str:
-    """The folder or hub id the local backend loads (the demo model is converted on first use)."""
-    if spec.kind == "demo":
-        return str(demo_model_dir())
-    check_model(spec, adapter=None)
-    path = Path(spec.name).expanduser()
-    return str(path.resolve()) if path.is_dir() else spec.name
 
 
 def build_lm(spec: ModelSpec, options: BackendOptions) -> LM:
@@ -111,14 +98,6 @@ def has_chat_template(lm: LM) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def load_failed(spec: ModelSpec, exc: Exception) -> InstructEvalError:
-    """The one-line error for weights that could not be read (a hub id offline, a folder without a model)."""
-    return InstructEvalError(
-        f"could not load {spec.name} ({str(exc).splitlines()[0][:160]}): pass a local folder (hf:./path) "
-        "or run where the hub is reachable"
-    )
-
-
 def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
     """lm-eval's vLLM backend (float32 on vLLM's CPU build, as the hf backend on CPU), prefix caching on."""
     try:
@@ -149,7 +128,13 @@ def _build_api(spec: ModelSpec, options: BackendOptions) -> LM:
 
     from instructeval.models.api_lm import ChatAndCompletionsLM
 
-    common: dict[str, Any] = {"num_concurrent": options.num_concurrent, "max_retries": 5, **options.extra}
+    key = resolve_api_key(spec)
+    common: dict[str, Any] = {
+        "num_concurrent": options.num_concurrent,
+        "max_retries": API_MAX_RETRIES,
+        "header": {"Authorization": f"Bearer {key.value}"},
+        **options.extra,
+    }
     if options.max_length:
         common["max_length"] = options.max_length
     if spec.kind == "openai":

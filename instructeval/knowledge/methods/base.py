@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from instructeval.knowledge.answering import Answerer, Messages
+from instructeval.knowledge.answering import Answerer
 from instructeval.knowledge.types import Fact, KnowledgeSet, Probe
+from instructeval.models.chat_client import Messages
 
 FactsFor = Callable[[Probe], Sequence[Fact]]
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from instructeval.errors import InstructEvalError
 from instructeval.knowledge.formats import TrainingExample
+from instructeval.models.local import load_causal_lm
+from instructeval.models.spec import ModelSpec
 
 ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 IGNORE = -100
@@ -39,7 +41,7 @@ class LoraSettings:
 
 
 def train_lora(
-    weights: str,
+    spec: ModelSpec,
     examples: Sequence[TrainingExample],
     settings: LoraSettings,
     out_dir: Path,
@@ -50,15 +52,13 @@ def train_lora(
     """Fine-tune a LoRA adapter on `examples`, save it to `out_dir`, return the training record."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not examples:
         raise InstructEvalError("nothing to fine-tune on: the knowledge set has no facts")
     random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(weights)
-    model = AutoModelForCausalLM.from_pretrained(weights, dtype=torch.float32).to(device)
+    model, tokenizer = load_causal_lm(spec, device, dtype=torch.float32)
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     targets = [name for name in ATTENTION_PROJECTIONS if name in names] or None
     config = LoraConfig(

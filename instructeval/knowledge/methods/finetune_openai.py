@@ -19,8 +19,8 @@ from typing import Any
 import openai
 
 from instructeval.errors import InstructEvalError
-from instructeval.knowledge.answering import api_base_url, api_key
 from instructeval.knowledge.methods.polling import DEFAULT_POLL, PollPolicy, TransientPollError, wait_for_job
+from instructeval.models.openai_sdk import openai_sdk_client
 from instructeval.models.spec import ModelSpec
 from instructeval.results import write_json_atomic
 
@@ -58,7 +58,7 @@ def finetune_via_api(
     body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
     digest = hashlib.sha256(body).hexdigest()
     state = _load_state(state_path, digest)
-    client = openai.OpenAI(base_url=api_base_url(spec), api_key=api_key(spec), max_retries=0, timeout=120.0)
+    client = openai_sdk_client(spec)
     try:
         if "file_id" not in state:
             uploaded = _call(lambda: client.files.create(file=("training.jsonl", body), purpose="fine-tune"))
@@ -91,7 +91,7 @@ def finetune_via_api(
         raise FineTuneJobFailed(f"fine-tuning job {job.id} {job.status}: {reason}; fix the cause and start a new run")
     return {
         "backend": "api",
-        "base_url": api_base_url(spec),
+        "base_url": spec.api_base_url,
         "base_model": spec.name,
         "file_id": state["file_id"],
         "job_id": job.id,

@@ -1,4 +1,4 @@
-"""Bounded retries with backoff: the one place a judge request waits and tries again.
+"""Bounded retries with backoff: the one place an API request waits and tries again.
 
 Each attempt holds one of the shared concurrency slots only while it is on the wire; waits happen outside
 the slot so a throttled request does not block the others. A server's Retry-After is always honoured.
@@ -11,7 +11,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from instructeval.judge.client import ChatBackend, ChatReply, PermanentError, TransientError
+from instructeval.models.chat_client import ChatBackend, ChatReply, PermanentError, TransientError
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RetryPolicy:
 
 
 class RequestFailed(Exception):
-    """A request that got no usable reply after all attempts; the judgment is recorded as missing."""
+    """A request that got no usable reply after all attempts (a judge records the judgment as failed)."""
 
     def __init__(self, message: str, attempts: int) -> None:
         super().__init__(message)
