@@ -102,7 +102,7 @@ def serve(latency: float, pipe: Connection) -> None:
 
 def timed_run(client: str, prompts: int, latency: float, concurrency: int) -> dict[str, Any]:
     """Grade a fresh run with no cache against a server in its own process, through `client`."""
-    judge_runner.open_chat_client = CLIENTS[client]  # the one place the judge builds its client
+    judge_runner.open_chat_client = CLIENTS[client]  # type: ignore[attr-defined]  # where the judge builds clients
     ours, theirs = multiprocessing.get_context("fork").Pipe()
     server = multiprocessing.get_context("fork").Process(target=serve, args=(latency, theirs), daemon=True)
     server.start()

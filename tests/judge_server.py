@@ -75,6 +75,7 @@ class Logged:
     billed: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    authorization: str | None = None
 
 
 Script = Callable[[ChatRequest], Reply]
@@ -96,6 +97,7 @@ class JudgeServer:
         self.script = script
         self.log: list[Logged] = []
         self.peak_connections = 0
+        self.connections_opened = 0
         self.peak_in_flight = 0
         self._connections = 0
         self._in_flight = 0
@@ -136,13 +138,15 @@ class JudgeServer:
     def _open(self, delta: int) -> None:
         with self._lock:
             self._connections += delta
+            self.connections_opened += max(delta, 0)
             self.peak_connections = max(self.peak_connections, self._connections)
 
-    def _begin(self, body: dict[str, Any]) -> tuple[Logged, Reply]:
+    def _begin(self, body: dict[str, Any], authorization: str | None = None) -> tuple[Logged, Reply]:
         messages = body.get("messages", [])
         key = message_key(messages)
         with self._lock:
             entry = Logged(len(self.log), key, str(body.get("model")), messages, time.time())
+            entry.authorization = authorization
             self.log.append(entry)
             request = ChatRequest(messages, entry.model, entry.index, self._seen[key])
             self._seen[key] += 1
@@ -184,7 +188,7 @@ def _handler_for(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             body = json.loads(self.rfile.read(length) or b"{}")
-            entry, reply = server._begin(body)
+            entry, reply = server._begin(body, self.headers.get("Authorization"))
             status, billed = 0, False
             usage = usage_for(entry.messages, reply.text)
             try:
