@@ -90,9 +90,13 @@ def test_knowledge_and_run_read_the_model_key_not_the_judge_key(
 def test_a_named_variable_must_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOT_SET_KEY", raising=False)
     spec = parse_model_spec("openai-compatible:http://127.0.0.1:9/v1@m?key_env=NOT_SET_KEY")
-    with pytest.raises(InstructEvalError, match=r"the spec .* names NOT_SET_KEY, which is not set: export NOT_SET_KEY"):
+    with pytest.raises(
+        InstructEvalError, match=r"\?key_env names NOT_SET_KEY for .*'s key, but it is not set: export NOT_SET_KEY"
+    ):
         resolve_api_key(spec)
-    with pytest.raises(InstructEvalError, match="--judge-api-key-env names NOT_SET_KEY, which is not set"):
+    with pytest.raises(
+        InstructEvalError, match="--judge-api-key-env names NOT_SET_KEY for openai:gpt-4o-mini's key, but it is not set"
+    ):
         resolve_api_key(parse_model_spec("openai:gpt-4o-mini"), role="judge", flag_env="NOT_SET_KEY")
     monkeypatch.delenv(OPENAI_KEY_ENV, raising=False)
     monkeypatch.delenv(JUDGE_KEY_ENV, raising=False)

@@ -1,7 +1,7 @@
 """API keys: resolved here only, from the environment only, never written anywhere.
 
 Precedence, first match wins:
-1. flag: a variable named on the command line (`--api-key-env NAME`, `--judge-api-key-env NAME`);
+1. flag: a variable named on the command line (`--judge-api-key-env NAME`, for every judge of a run);
 2. spec: a variable named in the model spec (`openai-compatible:<url>@<model>?key_env=NAME`);
 3. env: the role's default variables: `INSTRUCTEVAL_JUDGE_API_KEY` then `OPENAI_API_KEY` for a judge,
    `OPENAI_API_KEY` for the evaluated or tuned model.
@@ -46,8 +46,8 @@ def resolve_api_key(spec: ModelSpec, *, role: Role = "model", flag_env: str | No
     if named:
         value = os.environ.get(named)
         if not value:
-            origin = "--api-key-env" if flag_env else f"the spec {spec}"
-            raise InstructEvalError(f"{origin} names {named}, which is not set: export {named}=...")
+            origin = "--judge-api-key-env" if flag_env else "?key_env"
+            raise InstructEvalError(f"{origin} names {named} for {spec}'s key, but it is not set: export {named}=...")
         return ApiKey(value, named)
     candidates = DEFAULT_KEY_ENVS[role]
     source = " or ".join(candidates)
