@@ -15,26 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from instructeval.score import Score
+from instructeval.writing.report import WritingSection
+
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
 SAMPLES_DIR = "samples"
-
-
-class Score(BaseModel):
-    """A metric value with its uncertainty: every number we report looks like this."""
-
-    model_config = ConfigDict(frozen=True)
-
-    value: float | None
-    stderr: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int
-    ci_method: str | None = None
-    resamples: int | None = None
-    seed: int | None = None
-    clusters: int | None = Field(None, description="clusters of the clustered stderr and CI (None: not clustered)")
-    naive: Score | None = Field(None, description="with clusters: the score treating every example as independent")
 
 
 class TaskResult(BaseModel):
@@ -101,7 +87,7 @@ class RunResults(BaseModel):
     run: RunInfo
     model: ModelInfo
     tasks: dict[str, TaskResult] = Field(default_factory=dict)
-    writing: dict[str, Any] | None = Field(None, description="the writing report (instructeval.judge.report)")
+    writing: WritingSection | None = Field(None, description="the judge's writing reports (`instructeval judge`)")
     knowledge: list[KnowledgeResult] | None = None
     contamination: ContaminationResult | None = Field(
         None, description="`instructeval contamination --run`: overlap with a corpus, clean-subset scores, probes"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from instructeval.results import SampleRecord, Score
-from instructeval.stats import Estimate, Kind, macro_average, summarize, summarize_clustered
+from instructeval.results import SampleRecord
+from instructeval.score import Score
+from instructeval.stats import Kind, macro_average, summarize, summarize_clustered
 
 UNIT_INTERVAL = (0.0, 1.0)
 
@@ -20,15 +21,11 @@ def metric_kind(values: Sequence[float]) -> Kind:
     return "continuous"
 
 
-def estimate(values: Sequence[float], seed: int, clusters: Sequence[str] | None = None) -> Estimate:
+def estimate(values: Sequence[float], seed: int, clusters: Sequence[str] | None = None) -> Score:
     """Mean, stderr and 95 % CI of one metric's per-sample values; clustered when each has a cluster."""
     if clusters is not None:
         return summarize_clustered(list(values), clusters, kind=metric_kind(values), seed=seed)
     return summarize(list(values), kind=metric_kind(values), seed=seed)
-
-
-def _score(result: Estimate) -> Score:
-    return Score.model_validate(result.to_dict())
 
 
 def _values(records: Sequence[SampleRecord], metric: str) -> list[float]:
@@ -43,7 +40,7 @@ def _clusters(records: Sequence[SampleRecord], metric: str) -> list[str] | None:
     return [str(c) for c in clusters]
 
 
-def metric_estimate(records: Sequence[SampleRecord], metric: str, seed: int) -> Estimate:
+def metric_estimate(records: Sequence[SampleRecord], metric: str, seed: int) -> Score:
     """One metric over the records: clustered where the task declares a cluster, naive otherwise."""
     return estimate(_values(records, metric), seed, _clusters(records, metric))
 
@@ -67,9 +64,9 @@ def task_scores(records: Sequence[SampleRecord], aggregation: str, seed: int) ->
         if aggregation == "macro" and len(by_subtask) > 1:
             parts = [metric_estimate(group, metric, seed) for group in by_subtask.values()]
             bounded = metric_kind(_values(records, metric)) != "continuous"
-            scores[metric] = _score(macro_average(parts, bounds=UNIT_INTERVAL if bounded else None))
+            scores[metric] = macro_average(parts, bounds=UNIT_INTERVAL if bounded else None)
         else:
-            scores[metric] = _score(metric_estimate(records, metric, seed))
+            scores[metric] = metric_estimate(records, metric, seed)
     return scores
 
 
@@ -81,7 +78,7 @@ def breakdowns(records: Sequence[SampleRecord], seed: int) -> dict[str, dict[str
             grouped[kind][group].append(record)
     return {
         kind: {
-            group: {metric: _score(metric_estimate(members, metric, seed)) for metric in metric_names(members)}
+            group: {metric: metric_estimate(members, metric, seed) for metric in metric_names(members)}
             for group, members in sorted(groups.items())
         }
         for kind, groups in grouped.items()

@@ -25,7 +25,8 @@ from typing import Any
 
 from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard import build_site
-from instructeval.results import ModelInfo, RunInfo, RunResults, Score, TaskResult, load_results, save_results
+from instructeval.results import ModelInfo, RunInfo, RunResults, TaskResult, load_results, save_results
+from instructeval.score import Score
 
 BUILD_TARGET_S = 2.0
 LOAD_TARGET_S = 1.0

@@ -20,9 +20,9 @@ from lm_eval.api.model import hash_args
 
 from instructeval.cache import RequestCache
 from instructeval.cli import main
-from instructeval.judge.report import OVERALL
 from instructeval.registry import resolve_tasks
 from instructeval.results import RunResults, Score, iter_samples, load_results
+from instructeval.writing.report import OVERALL
 
 Record = dict[str, Any]
 
@@ -180,11 +180,11 @@ def check_position_biased_pairwise(run_dir: Path, reference: Path, billed: list[
     assert len(iter_samples(run_dir, "writing_pairwise_pairwise_judgments")) == pairs * 2  # both orders
     # nothing asked twice: equal answers share one coherence judgment (that rubric shows the answer only)
     assert len(set(billed)) == len(billed) == pairs + len(set(theirs.values())) + pairs * 2
-    pairwise = (results.writing or {})["pairwise"]
-    assert pairwise["n_pairs"] == pairs and pairwise["reference_run"] == str(reference)
-    rates = {outcome: cells[OVERALL]["value"] for outcome, cells in pairwise["rates"].items()}
+    pairwise = results.writing.pairwise
+    assert pairwise.n_pairs == pairs and pairwise.reference_run == str(reference)
+    rates = {outcome: cells[OVERALL].score.value for outcome, cells in pairwise.rates.items()}
     assert rates == {"win": 0.0, "loss": 0.0, "tie": 1.0}  # A in both orders: each side wins once, a tie
-    assert pairwise["order_consistency"][OVERALL]["value"] == 0.0
+    assert pairwise.order_consistency[OVERALL].score.value == 0.0
 
 
 def check_pointwise_grades(run_dir: Path) -> None:
@@ -195,10 +195,10 @@ def check_pointwise_grades(run_dir: Path) -> None:
     for record in iter_samples(run_dir, "writing_judgments"):
         assert record["status"] == "scored"
         grades[(record["rubric"], str(record["doc_id"]))] = float(record["score"])
-    report = (load_results(run_dir).writing or {})["pointwise"]
-    assert report["n_answers"] == len(answers) and report["complete"] is True
-    assert len(grades) == len(answers) * len(report["scores"])
-    for rubric, cells in report["scores"].items():
+    report = load_results(run_dir).writing.pointwise
+    assert report.n_answers == len(answers) and report.complete is True
+    assert len(grades) == len(answers) * len(report.scores)
+    for rubric, cells in report.scores.items():
         groups: dict[str, list[float]] = defaultdict(list)
         for answer in answers:
             grade = grades[(rubric, str(answer["doc_id"]))]
@@ -206,4 +206,4 @@ def check_pointwise_grades(run_dir: Path) -> None:
             groups[OVERALL].append(grade)
         assert cells.keys() == groups.keys()
         for group, values in groups.items():
-            assert cells[group]["value"] == pytest.approx(mean(values)) and cells[group]["n"] == len(values)
+            assert cells[group].score.value == pytest.approx(mean(values)) and cells[group].score.n == len(values)

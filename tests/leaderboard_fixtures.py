@@ -21,6 +21,7 @@ from instructeval.results import (
     save_results,
     write_json_atomic,
 )
+from instructeval.writing.report import BudgetReport, GroupScore, RubricInfo, UsageReport, WritingReport, WritingSection
 
 PWN_IMG = "<img src=x onerror=alert(1)>"
 PWN_SCRIPT = '"><script>window.__pwned=1</script>'
@@ -74,7 +75,7 @@ def results(
     tasks: dict[str, TaskResult],
     *,
     status: str = "complete",
-    writing: dict[str, object] | None = None,
+    writing: WritingSection | None = None,
     knowledge: list[KnowledgeResult] | None = None,
 ) -> RunResults:
     return RunResults(
@@ -98,21 +99,26 @@ def results(
     )
 
 
-def writing_section(categories: dict[str, float], missing: int = 0) -> dict[str, object]:
-    def group(value: float) -> dict[str, object]:
-        return {**score(value, n=20, half=0.3).model_dump(), "confidence": 0.95, "missing_answers": missing}
+def writing_section(categories: dict[str, float], missing: int = 0) -> WritingSection:
+    def group(value: float) -> GroupScore:
+        return GroupScore(score=score(value, n=20, half=0.3), missing_answers=missing)
 
     scores = {
         rubric: {**{c: group(v) for c, v in categories.items()}, "overall": group(sum(categories.values()) / 2)}
         for rubric in ("relevance", "coherence")
     }
-    return {
-        "pointwise": {
-            "judges": ["gpt-judge"],
-            "rubrics": {"relevance": {"name": "relevance", "version": 1, "sha256": "abc123" * 6}},
-            "scores": scores,
-        }
-    }
+    usage = UsageReport(
+        requests=0, replies_paid=0, cache_hits=0, reused_judgments=0, prompt_tokens=0, completion_tokens=0,
+        usage_estimated=0, cost_usd=0.0, by_judge={},
+    )  # fmt: skip
+    pointwise = WritingReport(
+        task="writing", judges=["gpt-judge"], repeats=1, temperature=0.0, max_tokens=256, complete=True,
+        rubrics={"relevance": RubricInfo(name="relevance", version=1, sha256="abc123" * 6)},
+        n_answers=20, scores=scores, by_judge={}, agreement={}, self_agreement={}, repeat_spread={},
+        length_correlation={}, usage=usage, budget=BudgetReport(limit_usd=None, spent_usd=0.0, stopped=False),
+        judgments_file="samples/writing_judgments.jsonl",
+    )  # fmt: skip
+    return WritingSection(pointwise=pointwise)
 
 
 def knowledge(kset: str, method: str, value: float, scorer: str = "exact") -> KnowledgeResult:

@@ -171,12 +171,12 @@ def test_grades_per_rubric_and_category_not_answer_length(made: dict[str, Path])
     check_holm(comparison)
     # Every answer was paired, so each side's overall grade and interval are the run's own writing report's.
     for side, run in (("base", made["a"]), ("other", made["b"])):
-        report = (load_results(run).writing or {})["pointwise"]["scores"]
+        report = load_results(run).writing.pointwise.scores
         for rubric in ("relevance", "coherence"):
             score = getattr(rows[(rubric, None)], side)
-            overall = report[rubric]["overall"]
+            overall = report[rubric]["overall"].score
             assert (score.value, score.ci_low, score.ci_high) == pytest.approx(
-                (overall["value"], overall["ci_low"], overall["ci_high"])
+                (overall.value, overall.ci_low, overall.ci_high)
             )
     written = Comparison.model_validate_json(comparison_path(made["a"], made["b"]).read_text())
     assert written.tasks == comparison.tasks and not written.forced
@@ -241,9 +241,9 @@ def test_head_to_head_when_judged_against_the_base(made: dict[str, Path], judge:
             keep = {s["doc_hash"] for s in iter_samples(other, "writing") if s["category"] == group}
             losses, wins = ({k: v for k, v in d.items() if k in keep} for d in (losses, wins))
         check_row(rows[(HEAD_TO_HEAD, group)], losses, wins)
-    overall = (load_results(other).writing or {})["pairwise"]["rates"]
-    assert rows[(HEAD_TO_HEAD, None)].other.value == pytest.approx(overall["win"]["overall"]["value"])
-    assert rows[(HEAD_TO_HEAD, None)].base.value == pytest.approx(overall["loss"]["overall"]["value"])
+    overall = load_results(other).writing.pairwise.rates
+    assert rows[(HEAD_TO_HEAD, None)].other.value == pytest.approx(overall["win"]["overall"].score.value)
+    assert rows[(HEAD_TO_HEAD, None)].base.value == pytest.approx(overall["loss"]["overall"].score.value)
     assert ("relevance", None) in rows  # the grades are still compared beside it
     check_holm(outcome.comparison)
 

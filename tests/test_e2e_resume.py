@@ -252,7 +252,7 @@ def _check_same_as_straight(run_dir: Path, straight: Path) -> None:
 
 def _writing_report(run_dir: Path) -> dict[str, dict[str, Any]]:
     """results.json's writing section (grades, rates, agreement, ...) less what the judge cost in the last call."""
-    sections = (load_results(run_dir).writing or {}).items()
+    sections = load_results(run_dir).writing.model_dump(mode="json", exclude_none=True).items()
     return {mode: {k: v for k, v in section.items() if k != "usage"} for mode, section in sections}
 
 

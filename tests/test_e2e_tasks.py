@@ -29,9 +29,9 @@ from e2e_checks import (
     stored_answers,
 )
 
-from instructeval.judge.report import OVERALL
 from instructeval.results import RunResults, iter_samples, load_results
 from instructeval.stats import clustered_stderr, summarize
+from instructeval.writing.report import OVERALL
 
 SUBTASKS = {
     "mmlu": ("mmlu_anatomy", "mmlu_astronomy"),
@@ -180,11 +180,11 @@ def test_writing_is_judged_pointwise(judged: dict[str, Any]) -> None:
     check_task(results, run_dir, "writing", 1, answers)
     assert results.tasks["writing"].chat_template_applied is True and results.tasks["writing"].chat_template_hash
     assert len(iter_samples(run_dir, "writing_judgments")) == answers * 2  # two rubrics
-    pointwise = (results.writing or {})["pointwise"]
-    assert pointwise["n_answers"] == answers and pointwise["complete"] is True
-    overall = {rubric: cells[OVERALL] for rubric, cells in pointwise["scores"].items()}
-    assert {rubric: cell["value"] for rubric, cell in overall.items()} == {"relevance": 4.0, "coherence": 2.0}
-    assert all(cell["n"] == answers and cell["ci_low"] <= cell["value"] <= cell["ci_high"] for cell in overall.values())
+    pointwise = results.writing.pointwise
+    assert pointwise.n_answers == answers and pointwise.complete is True
+    overall = {rubric: cells[OVERALL].score for rubric, cells in pointwise.scores.items()}
+    assert {rubric: cell.value for rubric, cell in overall.items()} == {"relevance": 4.0, "coherence": 2.0}
+    assert all(cell.n == answers and cell.ci_low <= cell.value <= cell.ci_high for cell in overall.values())
 
 
 def test_writing_pairwise_counts_a_position_biased_judge_as_ties(judged: dict[str, Any]) -> None:

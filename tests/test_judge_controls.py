@@ -31,7 +31,7 @@ def test_repeats_give_mean_and_spread(tmp_path: Path) -> None:
     with JudgeServer(lambda r: Reply(json.dumps({"score": 3 + r.seen}))) as server:
         report = grade_run(run, JudgeOptions(judges=(server.judge_spec(),), repeats=3, cache_path=tmp_path / "c"))
         assert len(server.log) == 6  # 2 rubrics x 3 repeats, each a separate paid request
-    assert report.scores["relevance"]["overall"].value == pytest.approx(4.0)  # mean of 3, 4, 5
+    assert report.scores["relevance"]["overall"].score.value == pytest.approx(4.0)  # mean of 3, 4, 5
     assert report.repeat_spread[report.judges[0]]["relevance"] == pytest.approx(1.0)  # their stdev
     assert len(report.self_agreement[report.judges[0]]["coherence"].pairs) == 3  # repeat pairs 0-1, 0-2, 1-2
 
@@ -62,7 +62,7 @@ def test_budget_stops_cleanly_and_keeps_what_was_graded(tmp_path: Path) -> None:
         paid = sum(e.prompt_tokens + e.completion_tokens for e in billed) * 10.0 / 1e6
         assert report.budget.stopped and 0 < paid <= 0.03
         assert report.usage.cost_usd == pytest.approx(paid)
-        graded = report.scores["relevance"]["overall"].n + report.scores["coherence"]["overall"].n
+        graded = report.scores["relevance"]["overall"].score.n + report.scores["coherence"]["overall"].score.n
         assert 0 < graded == len(billed) < 24
         assert (
             report.scores["relevance"]["overall"].not_graded + report.scores["coherence"]["overall"].not_graded
@@ -74,7 +74,7 @@ def test_budget_stops_cleanly_and_keeps_what_was_graded(tmp_path: Path) -> None:
         rest = grade_run(run, JudgeOptions(**base, budget_usd=1.0))  # type: ignore[arg-type]
         assert len(server.log) - before == 24 - graded
         assert rest.complete and not rest.budget.stopped
-        assert rest.scores["relevance"]["overall"].n == 12
+        assert rest.scores["relevance"]["overall"].score.n == 12
 
 
 def test_budget_needs_a_price(tmp_path: Path) -> None:
@@ -104,6 +104,6 @@ def test_judge_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         assert args.func(args) == 0
     assert (tmp_path / "cache.sqlite").is_file()  # the given cache, not the user's
     section = load_results(run).writing
-    assert section is not None and section["pointwise"]["scores"]["relevance"]["overall"]["n"] == 4
+    assert section is not None and section.pointwise.scores["relevance"]["overall"].score.n == 4
     out = capsys.readouterr().out
     assert "relevance" in out and "overall" in out and "cost unknown" in out

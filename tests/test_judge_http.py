@@ -124,11 +124,11 @@ def test_misbehaving_server_loses_nothing_and_never_guesses(run_dir: Path, tmp_p
 
         # Missing counts per category; means over the scored answers only.
         relevance = report.scores["relevance"]
-        assert relevance["informative"].n == 2 and relevance["informative"].missing_answers == 1
-        assert relevance["professional"].missing_answers == 1 and relevance["professional"].value == 3.0
-        assert relevance["creative"].n == 2 and relevance["creative"].missing_judgments == 1
+        assert relevance["informative"].score.n == 2 and relevance["informative"].missing_answers == 1
+        assert relevance["professional"].missing_answers == 1 and relevance["professional"].score.value == 3.0
+        assert relevance["creative"].score.n == 2 and relevance["creative"].missing_judgments == 1
         scored = [v for v in EXPECTED.values() if v is not None]
-        assert relevance["overall"].value == pytest.approx(sum(scored) / len(scored))
+        assert relevance["overall"].score.value == pytest.approx(sum(scored) / len(scored))
         assert relevance["overall"].missing_answers == 3 and not report.complete
 
         # Retry-After honoured, measured by the server's clocks.
@@ -157,7 +157,7 @@ def test_misbehaving_server_loses_nothing_and_never_guesses(run_dir: Path, tmp_p
         # results.json carries the section; the rubric hashes are recorded.
         section = load_results(run_dir).writing
         assert section is not None
-        assert section["pointwise"]["rubrics"]["relevance"]["sha256"] == report.rubrics["relevance"].sha256
+        assert section.pointwise.rubrics["relevance"].sha256 == report.rubrics["relevance"].sha256
 
         # A rerun asks again only for what failed; everything final is reused from the journal.
         before = len(server.log)
@@ -165,7 +165,7 @@ def test_misbehaving_server_loses_nothing_and_never_guesses(run_dir: Path, tmp_p
         assert len(server.log) - before == 2 * (1 + RETRIES)
         assert all("case=down" in e.messages[-1]["content"] for e in server.log[before:])
         assert again.usage.reused_judgments == 2 * (len(CASES) - 1)
-        assert again.scores["relevance"]["overall"].value == relevance["overall"].value
+        assert again.scores["relevance"]["overall"].score.value == relevance["overall"].score.value
 
         # Without the journal, the cache alone answers every request that was ever paid for.
         (run_dir / report.judgments_file).unlink()
@@ -174,7 +174,7 @@ def test_misbehaving_server_loses_nothing_and_never_guesses(run_dir: Path, tmp_p
         new = server.log[before:]
         assert all("case=down" in e.messages[-1]["content"] for e in new)
         assert cached.usage.replies_paid == 0 and cached.usage.cache_hits > 0
-        assert cached.scores["coherence"]["overall"].value == report.scores["coherence"]["overall"].value
+        assert cached.scores["coherence"]["overall"].score.value == report.scores["coherence"]["overall"].score.value
 
 
 def test_reminder_names_the_problem(run_dir: Path, tmp_path: Path) -> None:
@@ -200,4 +200,4 @@ def test_killed_run_keeps_judgments_and_resumes_without_paying_twice(run_dir: Pa
         asked = len(server.log) - before
     assert asked == len(lines) - len(lines) // 2
     assert resumed.usage.reused_judgments == len(lines) // 2
-    assert resumed.scores["relevance"]["overall"].n == len(CASES)
+    assert resumed.scores["relevance"]["overall"].score.n == len(CASES)

@@ -54,18 +54,18 @@ def test_both_orders_and_win_only_when_they_agree(runs: tuple[Path, Path], tmp_p
     # Every pair was shown both ways round.
     assert sorted(firsts) == sorted(["MODEL", "REFERENCE"] * len(BEHAVIOUR))
     overall = {outcome: report.rates[outcome]["overall"] for outcome in ("win", "loss", "tie")}
-    assert overall["win"].n == 4 and overall["win"].missing_answers == 1  # p5: one order never parsed
-    assert overall["win"].value == pytest.approx(0.25)  # p1 only
-    assert overall["loss"].value == pytest.approx(0.25)  # p2 only
-    assert overall["tie"].value == pytest.approx(0.5)  # p3 (position bias cancels out) and p4
-    assert overall["win"].ci_method == "wilson"
-    assert report.order_consistency["overall"].value == pytest.approx(0.75)  # p3 disagreed with itself
+    assert overall["win"].score.n == 4 and overall["win"].missing_answers == 1  # p5: one order never parsed
+    assert overall["win"].score.value == pytest.approx(0.25)  # p1 only
+    assert overall["loss"].score.value == pytest.approx(0.25)  # p2 only
+    assert overall["tie"].score.value == pytest.approx(0.5)  # p3 (position bias cancels out) and p4
+    assert overall["win"].score.ci_method == "wilson"
+    assert report.order_consistency["overall"].score.value == pytest.approx(0.75)  # p3 disagreed with itself
     assert report.unaligned == {"only_in_run": 1, "only_in_reference": 1, "doc_hash_mismatch": 0}
     stored = [json.loads(line) for line in (model / "samples" / "writing.jsonl").read_text().splitlines()]
     p5 = next(s for s in stored if s["doc_id"] == "p5")["pairwise_judgments"]
     assert {j["order"]: j["status"] for j in p5} == {"model_first": "scored", "reference_first": "missing"}
     save_writing_report(model, report)
-    assert load_results(model).writing["pairwise"]["rates"]["win"]["overall"]["n"] == 4  # type: ignore[index]
+    assert load_results(model).writing.pairwise.rates["win"]["overall"].score.n == 4
     assert format_table(report).row_count == 2
 
 

@@ -55,9 +55,10 @@ def test_old_writing_section_keeps_scores_usage_and_budget() -> None:
     assert overall.judgments == stored["pointwise"]["scores"]["relevance"]["overall"]["judgments"]
     assert writing.pointwise.usage.replies_paid == stored["pointwise"]["usage"]["replies_paid"]
     (judge,) = writing.pointwise.usage.by_judge
-    assert writing.pointwise.usage.by_judge[judge].prompt_tokens == stored["pointwise"]["usage"]["by_judge"][judge][
-        "prompt_tokens"
-    ]
+    assert (
+        writing.pointwise.usage.by_judge[judge].prompt_tokens
+        == stored["pointwise"]["usage"]["by_judge"][judge]["prompt_tokens"]
+    )
     assert writing.pointwise.budget.stopped is stored["pointwise"]["budget"]["stopped"] is False
     win = writing.pairwise.rates["win"]["overall"]
     assert win.score.value == stored["pairwise"]["rates"]["win"]["overall"]["value"]

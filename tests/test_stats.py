@@ -12,7 +12,7 @@ from lm_eval.api.metrics import mean_stderr
 from scipy.stats import binom, binomtest, bootstrap
 
 from instructeval.stats import (
-    Estimate,
+    Score,
     holm_bonferroni,
     macro_average,
     mcnemar_exact,
@@ -117,7 +117,7 @@ def test_no_examples_gives_no_value_not_zero(kind):
 
 
 def test_one_example_has_no_stderr():
-    assert summarize([0.7], kind="continuous") == Estimate(0.7, None, None, None, 1, None)
+    assert summarize([0.7], kind="continuous") == Score(0.7, None, None, None, 1, None)
     binary = summarize([1], kind="binary")
     assert binary.stderr is None
     assert (binary.ci_low, binary.ci_high) == pytest.approx(wilson_by_hand(1, 1))
@@ -130,7 +130,7 @@ def test_constant_scores_give_a_zero_width_interval():
 
 def test_estimate_round_trips_through_json():
     estimate = summarize(np.random.default_rng(0).normal(size=20), kind="continuous", resamples=100)
-    loaded = Estimate.from_dict(json.loads(json.dumps(estimate.to_dict())))
+    loaded = Score.from_dict(json.loads(json.dumps(estimate.to_dict())))
     assert loaded == estimate
     assert estimate.text(2).startswith(f"{estimate.value:.2f} ± ")
 
@@ -164,8 +164,8 @@ def test_micro_average_pools_examples():
 
 
 def test_macro_average_weighs_tasks_equally():
-    first = Estimate(0.5, 0.03, None, None, 100, "wilson")
-    second = Estimate(0.9, 0.04, None, None, 10, "wilson")
+    first = Score(0.5, 0.03, None, None, 100, "wilson")
+    second = Score(0.9, 0.04, None, None, 10, "wilson")
     estimate = macro_average([first, second])
     assert estimate.value == pytest.approx(0.7)
     assert estimate.stderr == pytest.approx(0.025)  # sqrt(0.03^2 + 0.04^2) / 2
@@ -175,7 +175,7 @@ def test_macro_average_weighs_tasks_equally():
 
 def test_macro_average_interval_stays_inside_the_metric_bounds():
     """Few examples near the ceiling: the normal interval would pass 1.0 for an accuracy (0.75 +- 0.35)."""
-    parts = [Estimate(1.0, 0.0, 1.0, 1.0, 2, "wilson"), Estimate(0.5, 0.354, None, None, 2, "wilson")]
+    parts = [Score(1.0, 0.0, 1.0, 1.0, 2, "wilson"), Score(0.5, 0.354, None, None, 2, "wilson")]
     unbounded = macro_average(parts)
     bounded = macro_average(parts, bounds=(0.0, 1.0))
     assert unbounded.ci_high is not None and unbounded.ci_high > 1.0
@@ -194,10 +194,10 @@ def test_macro_average_of_tasks_all_at_zero_keeps_an_upper_limit():
 
 
 def test_macro_average_of_symmetric_intervals_is_the_normal_interval():
-    parts = [Estimate(0.5, 0.03, 0.5 - Z95 * 0.03, 0.5 + Z95 * 0.03, 100, "t")] * 2
-    parts.append(Estimate(0.2, 0.04, 0.2 - Z95 * 0.04, 0.2 + Z95 * 0.04, 50, "t"))
+    parts = [Score(0.5, 0.03, 0.5 - Z95 * 0.03, 0.5 + Z95 * 0.03, 100, "t")] * 2
+    parts.append(Score(0.2, 0.04, 0.2 - Z95 * 0.04, 0.2 + Z95 * 0.04, 50, "t"))
     mover = macro_average(parts)
-    normal = macro_average([Estimate(p.value, p.stderr, None, None, p.n, None) for p in parts])
+    normal = macro_average([Score(p.value, p.stderr, None, None, p.n, None) for p in parts])
     assert mover.ci_method == "macro-mover" and normal.ci_method == "macro-normal"
     assert (mover.ci_low, mover.ci_high) == pytest.approx((normal.ci_low, normal.ci_high))
 
@@ -212,7 +212,7 @@ def test_macro_average_interval_covers_near_the_edges():
     runs = 400
     for _ in range(runs):
         parts = [summarize(rng.random(15) < rate, kind="binary") for rate in rates]
-        plain = [Estimate(p.value, p.stderr, None, None, p.n, None) for p in parts]
+        plain = [Score(p.value, p.stderr, None, None, p.n, None) for p in parts]
         for estimate in (macro_average(parts, bounds=(0.0, 1.0)), macro_average(plain, bounds=(0.0, 1.0))):
             assert estimate.ci_low is not None and estimate.ci_high is not None and estimate.ci_method
             covered[estimate.ci_method] += estimate.ci_low <= truth <= estimate.ci_high
@@ -221,11 +221,11 @@ def test_macro_average_interval_covers_near_the_edges():
 
 
 def test_macro_average_refuses_to_drop_missing_tasks():
-    empty = Estimate(None, None, None, None, 0, None)
-    single = Estimate(1.0, None, None, None, 1, None)
-    full = Estimate(0.5, 0.1, 0.3, 0.7, 25, "wilson")
+    empty = Score(None, None, None, None, 0, None)
+    single = Score(1.0, None, None, None, 1, None)
+    full = Score(0.5, 0.1, 0.3, 0.7, 25, "wilson")
     assert macro_average([full, empty]).value is None
-    assert macro_average([full, single]) == Estimate(0.75, None, None, None, 26, None)
+    assert macro_average([full, single]) == Score(0.75, None, None, None, 26, None)
     assert macro_average([]).value is None
 
 

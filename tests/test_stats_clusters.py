@@ -13,7 +13,6 @@ from instructeval.compare import compare_task, pair_samples
 from instructeval.results import SampleRecord, Score, samples_path
 from instructeval.samples import write_records
 from instructeval.stats import (
-    Estimate,
     cluster_bootstrap_means,
     clustered_stderr,
     paired_bootstrap_ci,
@@ -98,7 +97,7 @@ def test_clustered_graded_interval_is_t_on_clusters_minus_one():
 
 def test_clustered_estimate_round_trips_through_json_and_the_schema():
     estimate = summarize_clustered([1, 0, 1, 1, 0, 1], ["a", "a", "b", "b", "c", "c"], kind="binary")
-    loaded = Estimate.from_dict(json.loads(json.dumps(estimate.to_dict())))
+    loaded = Score.from_dict(json.loads(json.dumps(estimate.to_dict())))
     assert loaded == estimate and loaded.naive is not None
     score = Score.model_validate(estimate.to_dict())
     assert score.clusters == 3 and score.naive is not None and score.naive.ci_method == "wilson"

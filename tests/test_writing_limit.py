@@ -11,9 +11,9 @@ from pathlib import Path
 from judge_server import ChatRequest, JudgeServer, Reply
 
 from instructeval.cli import main
-from instructeval.judge.report import OVERALL
 from instructeval.results import iter_samples, load_results
 from instructeval.writing import CATEGORIES, load_writing_prompts
+from instructeval.writing.report import OVERALL
 
 LIMIT = 2
 RELEVANCE = {"informative": 5, "professional": 4, "argumentative": 3, "creative": 2}
@@ -51,8 +51,8 @@ def test_limit_takes_the_first_prompts_of_each_category(tiny_llama: Path, tmp_pa
     assert all(sum(p.prompt in asked for asked in relevance_asked) == 1 for p in expected)
     results = load_results(run_dir)
     assert results.run.limit == LIMIT and results.tasks["writing"].n_samples == len(CATEGORIES) * LIMIT
-    relevance = (results.writing or {})["pointwise"]["scores"]["relevance"]
-    assert {c: relevance[c]["value"] for c in CATEGORIES} == RELEVANCE
-    coherence = (results.writing or {})["pointwise"]["scores"]["coherence"]
-    assert all(relevance[c]["judgments"] == coherence[c]["judgments"] == LIMIT for c in CATEGORIES)
-    assert relevance[OVERALL]["value"] == sum(RELEVANCE.values()) / len(RELEVANCE)
+    relevance = results.writing.pointwise.scores["relevance"]
+    assert {c: relevance[c].score.value for c in CATEGORIES} == RELEVANCE
+    coherence = results.writing.pointwise.scores["coherence"]
+    assert all(relevance[c].judgments == coherence[c].judgments == LIMIT for c in CATEGORIES)
+    assert relevance[OVERALL].score.value == sum(RELEVANCE.values()) / len(RELEVANCE)

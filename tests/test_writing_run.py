@@ -15,8 +15,8 @@ import pytest
 from judge_server import ChatRequest, JudgeServer, Reply
 
 from instructeval.cli import main
-from instructeval.judge.report import OVERALL
 from instructeval.results import iter_samples, load_results
+from instructeval.writing.report import OVERALL
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,8 @@ def test_demo_model_writes_and_a_judge_grades(tmp_path: Path) -> None:
     samples = iter_samples(run_dir, "writing")
     assert len(samples) == 2 * 4 and all(s["response"].strip() for s in samples)  # --limit 2: 2 per category
     assert billed == 8 * 2  # eight answers x two rubrics, nothing asked twice
-    pointwise = (results.writing or {})["pointwise"]
-    overall = {rubric: cells[OVERALL]["value"] for rubric, cells in pointwise["scores"].items()}
+    pointwise = results.writing.pointwise
+    overall = {rubric: cells[OVERALL].score.value for rubric, cells in pointwise.scores.items()}
     assert overall == {"relevance": pytest.approx(4.0), "coherence": pytest.approx(3.0)}
     printed = stdout.getvalue()
     assert "Writing, judged by" in printed and "relevance" in printed and "coherence" in printed

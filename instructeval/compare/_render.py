@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from instructeval.report import score_text
-from instructeval.results import Comparison, PairedTaskComparison, Score
+from instructeval.results import Comparison, PairedTaskComparison
+from instructeval.score import Score
 
 COLUMNS = (
     "task",
@@ -30,13 +30,8 @@ UP, DOWN = "▲", "▼"
 
 
 def difference_text(score: Score, digits: int = 3) -> str:
-    """'+0.050 [-0.010, +0.110]', or 'missing'."""
-    if score.value is None:
-        return "missing"
-    text = f"{score.value:+.{digits}f}"
-    if score.ci_low is not None and score.ci_high is not None:
-        text += f" [{score.ci_low:+.{digits}f}, {score.ci_high:+.{digits}f}]"
-    return text
+    """'+0.050 [-0.010, +0.110]', or '—'."""
+    return score.text(digits, stderr=False, signed=True)
 
 
 def p_text(p: float | None) -> str:
@@ -61,8 +56,8 @@ def _cells(row: PairedTaskComparison) -> list[str]:
         row_label(row),
         row.metric,
         str(row.n_paired),
-        score_text(row.base),
-        score_text(row.other),
+        row.base.text(),
+        row.other.text(),
         difference_text(row.difference),
         row.test,
         p_text(row.p_value),

@@ -10,9 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from instructeval.compare._pairing import PairedScores
-from instructeval.results import PairedTaskComparison, Score, Verdict
+from instructeval.results import PairedTaskComparison, Verdict
+from instructeval.score import Score
 from instructeval.stats import (
-    Estimate,
     Kind,
     cluster_bootstrap_means,
     clustered_stderr,
@@ -103,9 +103,9 @@ def compare_task(
         metric=paired.metric,
         group=paired.group,
         n_paired=n,
-        base=_score(base),
-        other=_score(other),
-        difference=_score(difference),
+        base=base,
+        other=other,
+        difference=difference,
         test=test.name,
         p_value=test.p_value,
         p_adjusted=None,
@@ -118,7 +118,7 @@ def compare_task(
     )
 
 
-def _decision_inputs(difference: Estimate, alpha: float, margin: float | None) -> tuple[float | None, float | None]:
+def _decision_inputs(difference: Score, alpha: float, margin: float | None) -> tuple[float | None, float | None]:
     """(MDE at 80 % power, TOST p) from the paired t statistics: df = C - 1 with clusters, n - 1 without."""
     if difference.value is None or difference.stderr is None:
         return None, None
@@ -140,9 +140,7 @@ def verdict(row: PairedTaskComparison, alpha: float) -> Verdict:
     return "inconclusive"
 
 
-def _side(
-    values: NDArray[np.float64], clusters: Sequence[str] | None, kind: Kind, seed: int, resamples: int
-) -> Estimate:
+def _side(values: NDArray[np.float64], clusters: Sequence[str] | None, kind: Kind, seed: int, resamples: int) -> Score:
     """One run's score on the pairs, computed like its headline (clustered where the task declares clusters)."""
     if clusters is None:
         return summarize(values, kind=kind, seed=seed, resamples=resamples)
@@ -156,7 +154,7 @@ def stratified_paired_bootstrap_ci(
     resamples: int,
     confidence: float = 0.95,
     clusters: Sequence[Sequence[str]] | None = None,
-) -> Estimate:
+) -> Score:
     """Macro average over subtasks of mean(other - base), with a percentile interval from a paired bootstrap
     that redraws pairs within each subtask (subtask sizes stay fixed, as in the headline they average), or
     whole clusters within each subtask when `clusters` gives each group's labels.
@@ -167,7 +165,7 @@ def stratified_paired_bootstrap_ci(
     differences = [np.asarray(other - base, dtype=np.float64) for base, other in groups]
     n = sum(int(d.size) for d in differences)
     if not differences or any(d.size == 0 for d in differences):
-        return Estimate(None, None, None, None, n, None, confidence)
+        return Score(None, None, None, None, n, None, confidence)
     value = math.fsum(float(d.mean()) for d in differences) / len(differences)
     if clusters is None:
         errors = [float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else None for d in differences]
@@ -185,11 +183,7 @@ def stratified_paired_bootstrap_ci(
     means /= len(differences)
     low, high = np.quantile(means, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0])
     method = "stratified-bootstrap-percentile" if clusters is None else "stratified-cluster-bootstrap-percentile"
-    return Estimate(value, stderr, float(low), float(high), n, method, confidence, resamples, seed)
-
-
-def _score(estimate: Estimate) -> Score:
-    return Score.model_validate(estimate.to_dict())
+    return Score(value, stderr, float(low), float(high), n, method, confidence, resamples, seed)
 
 
 def adjust(rows: Sequence[PairedTaskComparison], alpha: float) -> list[PairedTaskComparison]:

@@ -16,8 +16,8 @@ from instructeval.judge.pairwise import JUDGMENTS_FIELD as PAIRWISE_FIELD
 from instructeval.judge.pairwise import combine_orders, judged_pairs
 from instructeval.judge.pointwise import JUDGMENTS_FIELD as POINTWISE_FIELD
 from instructeval.judge.pointwise import answer_grades
-from instructeval.judge.report import PairwiseReport, WritingReport
 from instructeval.stats import Kind
+from instructeval.writing.report import PairwiseReport, WritingReport
 
 HEAD_TO_HEAD = "preferred head to head"
 WIN_RATE = "win rate vs reference"
@@ -26,14 +26,14 @@ Values = dict[SampleKey, float]
 
 def pointwise_report(run: Run, task: str) -> WritingReport | None:
     """The run's pointwise grading of `task`, if it has one."""
-    section = (run.results.writing or {}).get("pointwise")
-    return WritingReport.model_validate(section) if section and section.get("task") == task else None
+    report = run.results.writing.pointwise if run.results.writing else None
+    return report if report is not None and report.task == task else None
 
 
 def pairwise_report(run: Run, task: str) -> PairwiseReport | None:
     """The run's pairwise grading of `task` against a reference run, if it has one."""
-    section = (run.results.writing or {}).get("pairwise")
-    return PairwiseReport.model_validate(section) if section and section.get("task") == task else None
+    report = run.results.writing.pairwise if run.results.writing else None
+    return report if report is not None and report.task == task else None
 
 
 def is_graded(run: Run, task: str) -> bool:

@@ -15,7 +15,6 @@ from instructeval.results import (
     ContaminatedExample,
     ContaminationResult,
     OverlapLocation,
-    Score,
     TaskContamination,
 )
 from instructeval.stats import summarize
@@ -94,7 +93,7 @@ def _task_contamination(
             )
         )
     flags = [1.0 if m in matched else 0.0 for m in checkable]
-    share = Score.model_validate(summarize(flags, kind="binary").to_dict())
+    share = summarize(flags, kind="binary")
     return TaskContamination(
         task=task,
         examples=len(members),

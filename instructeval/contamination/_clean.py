@@ -13,12 +13,12 @@ from instructeval.results import (
     ContaminationResult,
     RunResults,
     SampleRecord,
-    Score,
     TaskContamination,
     samples_path,
 )
 from instructeval.samples import read_records
-from instructeval.stats import Estimate, difference_of_independent_means, two_sample_test
+from instructeval.score import Score
+from instructeval.stats import difference_of_independent_means, two_sample_test
 from instructeval.summary import metric_kind, task_scores
 
 
@@ -57,7 +57,7 @@ def _clean_subset(
     dirty = [r for r in records if (r.subtask, r.doc_hash) in dirty_keys]
     clean = [r for r in records if (r.subtask, r.doc_hash) not in dirty_keys]
     scores = [_score(subset, metric, aggregation, seed) for subset in (records, clean, dirty)]
-    difference = difference_of_independent_means(_estimate(scores[1]), _estimate(scores[2]))
+    difference = difference_of_independent_means(scores[1], scores[2])
     values = [[v for r in subset if (v := r.scores.get(metric)) is not None] for subset in (clean, dirty)]
     test = two_sample_test(values[1], values[0], metric_kind(values[0] + values[1]))
     return CleanSubsetScore(
@@ -65,7 +65,7 @@ def _clean_subset(
         full=scores[0],
         clean=scores[1],
         dirty=scores[2],
-        dirty_minus_clean=Score.model_validate(difference.to_dict()),
+        dirty_minus_clean=difference,
         test=test.name,
         p_value=test.p_value if test.statistic is not None else None,
     )
@@ -73,7 +73,3 @@ def _clean_subset(
 
 def _score(records: list[SampleRecord], metric: str, aggregation: str, seed: int) -> Score:
     return task_scores(records, aggregation, seed).get(metric) or Score(value=None, n=0)
-
-
-def _estimate(score: Score) -> Estimate:
-    return Estimate.from_dict(score.model_dump())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from instructeval.report import score_text
 from instructeval.results import ContaminationResult
 
 EXAMPLES_SHOWN = 10
@@ -20,16 +19,16 @@ def contamination_table(result: ContaminationResult) -> str:
             str(task.examples),
             str(task.checkable),
             str(len(task.contaminated)),
-            score_text(task.contaminated_share.model_copy(update={"stderr": None})),
+            task.contaminated_share.text(stderr=False),
         )
         if scored:
             clean = task.clean_subset
             row += (
                 (
                     clean.metric,
-                    score_text(clean.full),
-                    score_text(clean.clean),
-                    score_text(clean.dirty_minus_clean),
+                    clean.full.text(),
+                    clean.clean.text(),
+                    clean.dirty_minus_clean.text(),
                     f"{clean.p_value:.3g} ({clean.test})" if clean.p_value is not None else clean.test,
                 )
                 if clean

@@ -12,30 +12,14 @@ import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
-from pydantic import BaseModel
 from sklearn.metrics import cohen_kappa_score
+
+from instructeval.writing.report import AgreementReport, PairAgreement
 
 Unit = TypeVar("Unit", bound=Hashable)
 """What raters score: an answer id, or (answer id, repeat)."""
 
 SCALE = (1, 2, 3, 4, 5)
-
-
-class PairAgreement(BaseModel):
-    """Kappa between two raters and the number of units both rated."""
-
-    rater_a: str
-    rater_b: str
-    kappa: float | None
-    n: int
-
-
-class AgreementReport(BaseModel):
-    """Quadratic-weighted Cohen's kappa per pair of raters, and its mean over the pairs where it is defined."""
-
-    method: str = "cohen_kappa_quadratic"
-    mean_kappa: float | None
-    pairs: list[PairAgreement]
 
 
 def weighted_kappa(a: Sequence[int], b: Sequence[int], labels: Sequence[int] = SCALE) -> float | None:

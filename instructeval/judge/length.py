@@ -6,17 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 from scipy.stats import spearmanr
 
-
-class LengthCorrelation(BaseModel):
-    """Spearman's rho between answer length and score; None when undefined (n < 3 or a constant side)."""
-
-    spearman_rho: float | None
-    p_value: float | None
-    n: int
-    unit: str
+from instructeval.writing.report import LengthCorrelation
 
 
 def length_unit(samples: Sequence[Mapping[str, Any]]) -> str:

@@ -17,11 +17,12 @@ from instructeval.errors import DataError
 from instructeval.judge.answers import attach_judgments, judged_prompt, load_answers
 from instructeval.judge.options import JudgeOptions
 from instructeval.judge.parsing import parse_preference
-from instructeval.judge.report import OVERALL, BudgetReport, GroupScore, PairwiseReport, RubricInfo, UsageReport
+from instructeval.judge.report import budget_report, rubric_info, usage_report
 from instructeval.judge.rubric import load_rubric
 from instructeval.judge.runner import Job, Progress, run_jobs
 from instructeval.results import SAMPLES_DIR
 from instructeval.stats import Kind, summarize
+from instructeval.writing.report import OVERALL, GroupScore, PairwiseReport
 
 PAIRWISE_RUBRIC = "pairwise"
 JUDGMENTS_FIELD = "pairwise_judgments"
@@ -88,7 +89,7 @@ def grade_pairwise(
         task=task,
         reference_run=str(reference_dir),
         judges=[str(spec) for spec in options.judge_specs()],
-        rubric=RubricInfo.of(rubric),
+        rubric=rubric_info(rubric),
         repeats=options.repeats,
         temperature=options.temperature,
         max_tokens=options.max_tokens,
@@ -97,8 +98,8 @@ def grade_pairwise(
         complete=not outcome.not_graded and all(r["status"] != "failed" for r in outcome.records),
         rates=rates,
         order_consistency=consistency,
-        usage=UsageReport.of(outcome),
-        budget=BudgetReport.of(outcome),
+        usage=usage_report(outcome),
+        budget=budget_report(outcome),
         judgments_file=str(journal.relative_to(run_dir)),
     )
 
@@ -174,8 +175,8 @@ def pairwise_rates(
         for outcome in OUTCOMES:
             fractions = [statistics.fmean(o == outcome for o in valid[doc]) for doc in scored]
             kind: Kind = "binary" if all(f in (0.0, 1.0) for f in fractions) else "bounded"
-            rates[outcome][group] = GroupScore.of(summarize(fractions, kind=kind), **counts)
+            rates[outcome][group] = GroupScore(score=summarize(fractions, kind=kind), **counts)
         agreement = [statistics.fmean(agreed[doc]) for doc in scored if agreed.get(doc)]
         kind = "binary" if all(f in (0.0, 1.0) for f in agreement) else "bounded"
-        consistency[group] = GroupScore.of(summarize(agreement, kind=kind))
+        consistency[group] = GroupScore(score=summarize(agreement, kind=kind))
     return rates, consistency

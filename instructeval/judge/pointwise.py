@@ -12,23 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from instructeval.judge.agreement import AgreementReport, agreement
+from instructeval.judge.agreement import agreement
 from instructeval.judge.answers import attach_judgments, judged_prompt, load_answers
-from instructeval.judge.length import LengthCorrelation, answer_length, length_correlation, length_unit
+from instructeval.judge.length import answer_length, length_correlation, length_unit
 from instructeval.judge.options import JudgeOptions
 from instructeval.judge.parsing import parse_score
-from instructeval.judge.report import (
-    OVERALL,
-    BudgetReport,
-    GroupScore,
-    RubricInfo,
-    UsageReport,
-    WritingReport,
-)
+from instructeval.judge.report import budget_report, rubric_info, usage_report
 from instructeval.judge.rubric import Rubric, load_rubric
 from instructeval.judge.runner import Job, Progress, run_jobs
 from instructeval.results import SAMPLES_DIR
 from instructeval.stats import summarize
+from instructeval.writing.report import OVERALL, AgreementReport, GroupScore, LengthCorrelation, WritingReport
 
 JUDGMENTS_FIELD = "judgments"
 
@@ -54,15 +48,15 @@ def grade_run(
     return WritingReport(
         task=task,
         judges=[str(spec) for spec in options.judge_specs()],
-        rubrics={rubric.name: RubricInfo.of(rubric) for rubric in rubrics},
+        rubrics={rubric.name: rubric_info(rubric) for rubric in rubrics},
         repeats=options.repeats,
         temperature=options.temperature,
         max_tokens=options.max_tokens,
         n_answers=len(samples),
         complete=not not_graded and all(r["status"] != "failed" for r in outcome.records),
         **summarize_judgments(samples, outcome.records, not_graded, rubrics, options.repeats),
-        usage=UsageReport.of(outcome),
-        budget=BudgetReport.of(outcome),
+        usage=usage_report(outcome),
+        budget=budget_report(outcome),
         judgments_file=str(journal.relative_to(run_dir)),
     )
 
@@ -166,8 +160,8 @@ def _group_scores(
         ids = [str(s["doc_id"]) for s in members]
         judged = [r for r in mine if r["doc_id"] in set(ids)]
         values = [v for doc in ids if (v := _answer_score(scores, judges, rubric, doc)) is not None]
-        out[group] = GroupScore.of(
-            summarize(values, kind="bounded"),
+        out[group] = GroupScore(
+            score=summarize(values, kind="bounded"),
             missing_answers=len({r["doc_id"] for r in judged}) - len(values),
             missing_judgments=sum(r["status"] != "scored" for r in judged),
             judgments=len(judged),

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from instructeval.knowledge.methods.base import Answered
 from instructeval.knowledge.types import SPLITS, KnowledgeSet
-from instructeval.results import KnowledgeCell, KnowledgeResult, SampleRecord, Score
+from instructeval.results import KnowledgeCell, KnowledgeResult, SampleRecord
 from instructeval.stats import summarize
 
 METHOD_ORDER = ("base", "icl", "finetune", "augmented-finetune", "external")
@@ -71,8 +71,7 @@ def knowledge_result(
         for scorer in scorers:
             values = [value for r in records if r.subtask == split and (value := r.scores.get(scorer)) is not None]
             if values:
-                estimate = summarize(values, kind="binary")
-                cells[scorer] = KnowledgeCell(score=Score.model_validate(estimate.to_dict()), scorer=scorer)
+                cells[scorer] = KnowledgeCell(score=summarize(values, kind="binary"), scorer=scorer)
         if cells:
             splits[split] = cells
     return KnowledgeResult(

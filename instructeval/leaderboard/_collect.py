@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from instructeval.errors import InstructEvalError
 from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, RunResults, TaskResult, load_results
+from instructeval.writing.report import WritingReport
 
 COMPARISON_FILES = "comparison*.json"
 """What `instructeval compare` writes beside a run: comparison-vs-<base>.json (a plain comparison.json is read too)."""
@@ -48,7 +48,7 @@ class ModelRuns:
     key: tuple[str, str | None]
     runs: list[Run]
     tasks: dict[str, Picked] = field(default_factory=dict)
-    writing: tuple[dict[str, Any], Run] | None = None
+    writing: tuple[WritingReport, Run] | None = None
     knowledge: list[tuple[KnowledgeResult, Run]] = field(default_factory=list)
 
     @property
@@ -153,8 +153,8 @@ def select(runs: Sequence[Run], *, include_incomplete: bool = False) -> list[Mod
         for run in newest_first:
             for name, result in run.results.tasks.items():
                 entry.tasks.setdefault(name, Picked(result=result, run=run))
-            pointwise = (run.results.writing or {}).get("pointwise")
-            if entry.writing is None and isinstance(pointwise, dict):
+            pointwise = run.results.writing.pointwise if run.results.writing else None
+            if entry.writing is None and pointwise is not None:
                 entry.writing = (pointwise, run)
         seen: set[tuple[str, str]] = set()
         for run in newest_first:

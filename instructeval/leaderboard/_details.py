@@ -18,9 +18,7 @@ from instructeval.leaderboard._views import (
     model_labels,
     primary_score,
     scale_of,
-    score_of,
     task_label,
-    writing_scores,
 )
 from instructeval.registry import PROBLEM_SOLVING
 from instructeval.results import Comparison
@@ -91,33 +89,24 @@ def _task_order(task: str) -> tuple[int, int, str]:
 def _writing(model: Model, run_index: RunIndex) -> dict[str, Any] | None:
     if model.runs.writing is None:
         return None
-    section, run = model.runs.writing
-    scores = writing_scores(section)
-    rubrics = section.get("rubrics") if isinstance(section.get("rubrics"), dict) else {}
+    report, run = model.runs.writing
     return {
-        "judges": [str(j) for j in section.get("judges", [])],
+        "judges": report.judges,
         "rubrics": [
-            {"name": str(name), "version": str(info.get("version", "")), "sha256": str(info.get("sha256", ""))}
-            for name, info in (rubrics or {}).items()
-            if isinstance(info, dict)
+            {"name": name, "version": str(info.version), "sha256": info.sha256} for name, info in report.rubrics.items()
         ],
         "scores": [
             {
                 "rubric": rubric,
                 "groups": [
-                    {"group": group, "cell": cell(score_of(raw)), "missing": _missing(raw)}
-                    for group, raw in groups.items()
+                    {"group": group, "cell": cell(judged.score), "missing": judged.missing_answers}
+                    for group, judged in groups.items()
                 ],
             }
-            for rubric, groups in scores.items()
+            for rubric, groups in report.scores.items()
         ],
         "provenance": {"run_index": run_index[id(run)]},
     }
-
-
-def _missing(raw: Any) -> int | None:
-    value = raw.get("missing_answers") if isinstance(raw, dict) else None
-    return value if isinstance(value, int) else None
 
 
 def _knowledge(model: Model, run_index: RunIndex) -> list[dict[str, Any]]:

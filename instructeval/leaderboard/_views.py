@@ -16,7 +16,8 @@ from typing import Any, get_args
 from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import PROBLEM_SOLVING
-from instructeval.results import Comparison, KnowledgeResult, ModelInfo, PairedTaskComparison, Score
+from instructeval.results import Comparison, KnowledgeResult, ModelInfo, PairedTaskComparison
+from instructeval.score import Score
 
 Cell = list[Any] | None
 TASK_LABELS = {
@@ -90,14 +91,6 @@ def cell(score: Score | None) -> Cell:
     if score is None or value is None:
         return None
     return [value, _round(score.ci_low), _round(score.ci_high), score.n]
-
-
-def score_of(raw: Any) -> Score | None:
-    """A Score from a report's score-like dict (extra fields ignored), None when it is not one."""
-    try:
-        return Score.model_validate(raw)
-    except ValueError:
-        return None
 
 
 def display_name(info: ModelInfo) -> str:
@@ -249,19 +242,14 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
     }
 
 
-def writing_scores(section: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    scores = section.get("scores")
-    return scores if isinstance(scores, dict) else {}
-
-
 def writing_view(models: Sequence[Model]) -> dict[str, Any]:
     """Judge scores (1-5) for relevance and coherence per writing category and overall."""
-    sections = [writing_scores(m.runs.writing[0]) if m.runs.writing else {} for m in models]
+    sections = [m.runs.writing[0].scores if m.runs.writing else {} for m in models]
     rubrics = list(dict.fromkeys(r for s in sections for r in s))
     keys = [(r, g) for r in rubrics for g in _groups_of(g for s in sections for g in s.get(r, {}))]
     rows = []
     for i, (model, section) in enumerate(zip(models, sections, strict=True)):
-        cells = [cell(score_of(section.get(r, {}).get(g))) for r, g in keys]
+        cells = [cell(judged.score if (judged := section.get(r, {}).get(g)) else None) for r, g in keys]
         if any(c is not None for c in cells):
             rows.append(_model_row(i, model, cells))
     columns = [

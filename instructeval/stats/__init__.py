@@ -5,6 +5,7 @@ Pure functions over per-example scores (sequences or 1-D arrays of floats, 0/1 f
 results are frozen dataclasses with `to_dict()` for results.json.
 """
 
+from instructeval.score import Score
 from instructeval.stats._arrays import KINDS, Kind
 from instructeval.stats._cluster import (
     cluster_bootstrap_means,
@@ -12,7 +13,7 @@ from instructeval.stats._cluster import (
     paired_cluster_bootstrap_ci,
     summarize_clustered,
 )
-from instructeval.stats._estimate import Estimate, macro_average, micro_average, summarize
+from instructeval.stats._estimate import macro_average, micro_average, summarize
 from instructeval.stats._paired import WinsLossesTies, paired_bootstrap_ci, wins_losses_ties
 from instructeval.stats._power import (
     POWER,
@@ -39,9 +40,9 @@ __all__ = [
     "KINDS",
     "POWER",
     "Equivalence",
-    "Estimate",
     "HolmResult",
     "Kind",
+    "Score",
     "TestResult",
     "WinsLossesTies",
     "cluster_bootstrap_means",

@@ -8,7 +8,6 @@ before squaring them.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -16,8 +15,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import t
 
+from instructeval.score import Score
 from instructeval.stats._arrays import Kind, as_pairs, as_values, check_confidence
-from instructeval.stats._estimate import Estimate, summarize
+from instructeval.stats._estimate import summarize
 from instructeval.stats._paired import paired_bootstrap_ci
 from instructeval.stats._resample import DEFAULT_RESAMPLES
 
@@ -56,7 +56,7 @@ def summarize_clustered(
     confidence: float = 0.95,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
-) -> Estimate:
+) -> Score:
     """The mean with a clustered stderr and interval; `naive` keeps the estimate that treats examples as independent.
 
     binary: Wilson interval at the effective sample size n_eff = p (1 - p) / se_clustered^2 (capped at n, so
@@ -79,7 +79,7 @@ def summarize_clustered(
     else:
         low, high = naive.value - quantile * stderr, naive.value + quantile * stderr
         method = "t-clustered"
-    return Estimate(naive.value, stderr, low, high, naive.n, method, confidence, clusters=count, naive=naive)
+    return Score(naive.value, stderr, low, high, naive.n, method, confidence, clusters=count, naive=naive)
 
 
 def _effective_n(p: float, stderr: float, n: int) -> float:
@@ -125,7 +125,7 @@ def paired_cluster_bootstrap_ci(
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
-) -> Estimate:
+) -> Score:
     """Mean of b - a over paired examples with a percentile interval from a bootstrap over whole clusters.
 
     The stderr is the clustered one; `naive` is the pair-level bootstrap (`paired_bootstrap_ci`). Below two
@@ -142,12 +142,13 @@ def paired_cluster_bootstrap_ci(
         return naive
     means = cluster_bootstrap_means(differences, clusters, resamples, seed)
     low, high = np.quantile(means, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0])
-    return dataclasses.replace(
-        naive,
-        stderr=stderr,
-        ci_low=float(low),
-        ci_high=float(high),
-        ci_method="cluster-bootstrap-percentile",
-        clusters=count,
-        naive=naive,
+    return naive.model_copy(
+        update={
+            "stderr": stderr,
+            "ci_low": float(low),
+            "ci_high": float(high),
+            "ci_method": "cluster-bootstrap-percentile",
+            "clusters": count,
+            "naive": naive,
+        }
     )

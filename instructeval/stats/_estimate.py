@@ -1,66 +1,17 @@
-"""A score with its uncertainty (n, stderr, confidence interval), and how we compute and pool it."""
+"""How a score gets its uncertainty: stderr and confidence interval of a mean, and pooling over subtasks."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import binomtest, norm, t
 
+from instructeval.score import Score
 from instructeval.stats._arrays import Kind, as_values, check_confidence, sample_stderr
 from instructeval.stats._resample import DEFAULT_RESAMPLES, bca_interval, bootstrap_means
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A mean score with its uncertainty; `value` is None when there were no examples (never 0).
-
-    `stderr` is the analytic standard error of the mean (ddof=1, None below two examples), or the clustered one
-    when `clusters` is set, with `naive` holding the estimate that treats every example as independent;
-    `ci_method` says how the interval was made, and bootstrap intervals record `resamples` and `seed`.
-    Field names match `instructeval.results.Score`, so `Score(**estimate.to_dict())` works.
-    """
-
-    value: float | None
-    stderr: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    ci_method: str | None
-    confidence: float = 0.95
-    resamples: int | None = None
-    seed: int | None = None
-    clusters: int | None = None
-    naive: Estimate | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (Python floats and ints, None for undefined)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Estimate:
-        """Inverse of `to_dict`; unknown keys are ignored so older or richer records still load."""
-        names = {field.name for field in dataclasses.fields(cls)}
-        fields = {key: value for key, value in data.items() if key in names}
-        if fields.get("naive") is not None:
-            fields["naive"] = cls.from_dict(fields["naive"])
-        return cls(**fields)
-
-    def text(self, digits: int = 3) -> str:
-        """One table cell: 'mean ± stderr [low, high]', or '—' when there is no value."""
-        if self.value is None:
-            return "—"
-        out = f"{self.value:.{digits}f}"
-        if self.stderr is not None:
-            out += f" ± {self.stderr:.{digits}f}"
-        if self.ci_low is not None and self.ci_high is not None:
-            out += f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
-        return out
 
 
 def summarize(
@@ -70,7 +21,7 @@ def summarize(
     confidence: float = 0.95,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
-) -> Estimate:
+) -> Score:
     """Mean of per-example scores with stderr and a confidence interval chosen by `kind`.
 
     binary: Wilson score interval. The normal (Wald) interval collapses to zero width at 0 % or 100 %
@@ -83,19 +34,19 @@ def summarize(
     check_confidence(confidence)
     n = int(array.size)
     if n == 0:
-        return Estimate(None, None, None, None, 0, None, confidence)
+        return Score(None, None, None, None, 0, None, confidence)
     value = float(array.mean())
     stderr = sample_stderr(array)
     if kind == "binary":
         interval = binomtest(int(array.sum()), n).proportion_ci(confidence, method="wilson")
-        return Estimate(value, stderr, float(interval.low), float(interval.high), n, "wilson", confidence)
+        return Score(value, stderr, float(interval.low), float(interval.high), n, "wilson", confidence)
     if stderr is None:
-        return Estimate(value, None, None, None, n, None, confidence)
+        return Score(value, None, None, None, n, None, confidence)
     if kind == "bounded":
         half = float(t.ppf((1.0 + confidence) / 2.0, n - 1)) * stderr
-        return Estimate(value, stderr, value - half, value + half, n, "t", confidence)
+        return Score(value, stderr, value - half, value + half, n, "t", confidence)
     low, high = bca_interval(array, bootstrap_means(array, resamples, seed), confidence)
-    return Estimate(value, stderr, low, high, n, "bootstrap-bca", confidence, resamples, seed)
+    return Score(value, stderr, low, high, n, "bootstrap-bca", confidence, resamples, seed)
 
 
 def micro_average(
@@ -105,15 +56,15 @@ def micro_average(
     confidence: float = 0.95,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
-) -> Estimate:
+) -> Score:
     """Pooled mean over every example of every group (MMLU-style: each question weighs the same)."""
     pooled = np.concatenate([as_values(group, kind) for group in groups]) if groups else np.empty(0)
     return summarize(pooled, kind=kind, confidence=confidence, seed=seed, resamples=resamples)
 
 
 def macro_average(
-    estimates: Sequence[Estimate], *, confidence: float = 0.95, bounds: tuple[float, float] | None = None
-) -> Estimate:
+    estimates: Sequence[Score], *, confidence: float = 0.95, bounds: tuple[float, float] | None = None
+) -> Score:
     """Mean of sub-task means (BBH-style: each task weighs the same), stderr sqrt(sum se^2) / k.
 
     The interval combines the sub-tasks' own intervals by MOVER (Zou & Donner 2008, "Construction of confidence
@@ -130,7 +81,7 @@ def macro_average(
     n = sum(estimate.n for estimate in estimates)
     values = [estimate.value for estimate in estimates if estimate.value is not None]
     if k == 0 or len(values) < k:
-        return Estimate(None, None, None, None, n, None, confidence)
+        return Score(None, None, None, None, n, None, confidence)
     value = math.fsum(values) / k
     errors = [estimate.stderr for estimate in estimates if estimate.stderr is not None]
     stderr = math.sqrt(math.fsum(error**2 for error in errors)) / k if len(errors) == k else None
@@ -141,14 +92,14 @@ def macro_average(
         half = float(norm.ppf((1.0 + confidence) / 2.0)) * stderr
         interval, method = (value - half, value + half), "macro-normal"
     else:
-        return Estimate(value, None, None, None, n, None, confidence)
+        return Score(value, None, None, None, n, None, confidence)
     low, high = interval
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Estimate(value, stderr, low, high, n, method, confidence)
+    return Score(value, stderr, low, high, n, method, confidence)
 
 
-def _mover_interval(estimates: Sequence[Estimate], value: float, confidence: float) -> tuple[float, float] | None:
+def _mover_interval(estimates: Sequence[Score], value: float, confidence: float) -> tuple[float, float] | None:
     """MOVER limits of the equal-weight mean, or None unless every sub-task has an interval at `confidence`."""
     below, above = [], []
     for estimate in estimates:

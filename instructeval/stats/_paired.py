@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from instructeval.score import Score
 from instructeval.stats._arrays import as_pairs, check_confidence, sample_stderr
-from instructeval.stats._estimate import Estimate
 from instructeval.stats._resample import DEFAULT_RESAMPLES, bca_interval, bootstrap_means
 
 
@@ -21,7 +21,7 @@ def paired_bootstrap_ci(
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
     confidence: float = 0.95,
-) -> Estimate:
+) -> Score:
     """Mean of b - a over paired examples, with a BCa bootstrap interval that resamples whole pairs.
 
     Resampling pairs keeps the correlation between the two models' scores on the same question, which
@@ -32,13 +32,13 @@ def paired_bootstrap_ci(
     differences = second - first
     n = int(differences.size)
     if n == 0:
-        return Estimate(None, None, None, None, 0, None, confidence)
+        return Score(None, None, None, None, 0, None, confidence)
     value = float(differences.mean())
     stderr = sample_stderr(differences)
     if stderr is None:
-        return Estimate(value, None, None, None, n, None, confidence)
+        return Score(value, None, None, None, n, None, confidence)
     low, high = bca_interval(differences, bootstrap_means(differences, resamples, seed), confidence)
-    return Estimate(value, stderr, low, high, n, "bootstrap-bca", confidence, resamples, seed)
+    return Score(value, stderr, low, high, n, "bootstrap-bca", confidence, resamples, seed)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import fisher_exact, ttest_ind
 
+from instructeval.score import Score
 from instructeval.stats._arrays import Kind, as_values
-from instructeval.stats._estimate import Estimate
 from instructeval.stats._significance import TestResult
 
 
-def difference_of_independent_means(a: Estimate, b: Estimate) -> Estimate:
+def difference_of_independent_means(a: Score, b: Score) -> Score:
     """b - a for two independent samples, its interval by MOVER from each side's own interval.
 
     low = d - sqrt((b - l_b)^2 + (u_a - a)^2), high = d + sqrt((u_b - b)^2 + (a - l_a)^2) (Newcombe 1998 for
@@ -21,15 +21,15 @@ def difference_of_independent_means(a: Estimate, b: Estimate) -> Estimate:
     """
     n = a.n + b.n
     if a.value is None or b.value is None:
-        return Estimate(None, None, None, None, n, None, a.confidence)
+        return Score(None, None, None, None, n, None, a.confidence)
     value = b.value - a.value
     stderr = math.hypot(a.stderr, b.stderr) if a.stderr is not None and b.stderr is not None else None
     if None in (a.ci_low, a.ci_high, b.ci_low, b.ci_high) or not math.isclose(a.confidence, b.confidence):
-        return Estimate(value, stderr, None, None, n, None, a.confidence)
+        return Score(value, stderr, None, None, n, None, a.confidence)
     assert a.ci_low is not None and a.ci_high is not None and b.ci_low is not None and b.ci_high is not None
     low = value - math.hypot(b.value - b.ci_low, a.ci_high - a.value)
     high = value + math.hypot(b.ci_high - b.value, a.value - a.ci_low)
-    return Estimate(value, stderr, low, high, n, "mover", a.confidence)
+    return Score(value, stderr, low, high, n, "mover", a.confidence)
 
 
 def two_sample_test(a: ArrayLike, b: ArrayLike, kind: Kind) -> TestResult:
