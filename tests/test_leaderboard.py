@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import re
 import threading
 import urllib.request
@@ -19,6 +20,8 @@ from instructeval.errors import InstructEvalError
 from instructeval.leaderboard import build_site, script_json, site_server
 from instructeval.leaderboard._meta import identify, parse_size
 from instructeval.leaderboard._render import view_csv
+from instructeval.leaderboard._views import disambiguate, display_name
+from instructeval.results import ModelInfo
 
 OUTSIDE = re.compile(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|url\(|fetch\(|XMLHttpRequest")
 """What a request to somewhere else would look like in the site's own HTML, JS or CSS."""
@@ -198,3 +201,25 @@ def test_site_refers_to_nothing_outside_itself(site: Path) -> None:
             text = path.read_text(encoding="utf-8").replace('"http://www.w3.org/2000/svg"', "")
             assert not OUTSIDE.search(text), path
     assert sum(p.stat().st_size for p in (site / "assets").iterdir()) < 60_000
+
+
+def _recounted_names(infos: list[ModelInfo]) -> list[str]:
+    """The naming rule stated plainly: count the current list again before each rename."""
+    names = [display_name(info) for info in infos]
+    for attempt in ("backend", "spec"):
+        for i, info in enumerate(infos):
+            if names.count(names[i]) > 1:
+                names[i] = f"{names[i]} ({getattr(info, attempt)})"
+    return names
+
+
+def test_repeated_names_are_told_apart_as_by_a_recount() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        infos = [
+            ModelInfo(
+                spec=f"{backend}:{name}-{rng.randrange(2)}", backend=backend, name=name, revision=None, adapter=None
+            )
+            for name, backend in ((rng.choice("abc"), rng.choice(("hf", "vllm"))) for _ in range(rng.randrange(1, 9)))
+        ]
+        assert disambiguate(infos) == _recounted_names(infos)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -108,14 +109,23 @@ def page_path(name: str, key: tuple[str, str | None]) -> str:
     return f"models/{stem}-{digest}.html"
 
 
+def disambiguate(infos: Sequence[ModelInfo]) -> list[str]:
+    """Display names, a repeated one suffixed with its backend, then its spec, until each is unique (in order:
+    the last of a repeated name keeps it)."""
+    names = [display_name(info) for info in infos]
+    for attempt in ("backend", "spec"):
+        counts = Counter(names)  # kept current as names change
+        for i, info in enumerate(infos):
+            if counts[names[i]] > 1:
+                counts[names[i]] -= 1
+                names[i] = f"{names[i]} ({getattr(info, attempt)})"
+                counts[names[i]] += 1
+    return names
+
+
 def name_models(entries: Sequence[ModelRuns], meta: dict[str, ModelMeta]) -> list[Model]:
     """Site names (made unique by backend, then spec), identities (meta overriding the name) and pages."""
-    names = [display_name(e.latest.results.model) for e in entries]
-    for attempt in ("backend", "spec"):
-        for i, entry in enumerate(entries):
-            if names.count(names[i]) > 1:
-                info = entry.latest.results.model
-                names[i] = f"{names[i]} ({getattr(info, attempt)})"
+    names = disambiguate([e.latest.results.model for e in entries])
     models = []
     for entry, name in zip(entries, names, strict=True):
         info = entry.latest.results.model
