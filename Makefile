@@ -50,4 +50,4 @@ test-slow: setup
 lint: setup
 	$(VENV)/bin/ruff check instructeval tasks scripts tests
 	$(VENV)/bin/ruff format --check instructeval tasks scripts tests
-	$(VENV)/bin/mypy --explicit-package-bases instructeval tasks/*/hooks.py scripts/*.py
+	$(VENV)/bin/mypy --explicit-package-bases instructeval tasks/*.py tasks/*/hooks.py scripts/*.py

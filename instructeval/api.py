@@ -308,7 +308,7 @@ def _run_task(
         primary_metric=primary,
         metrics=scores,
         breakdown=breakdowns(records, options.seed),
-        data_source=source.describe(info.data.split("|")[0].strip().removeprefix("hub "), info.name),
+        data_source=info.data.provenance(source, info.name),
         data_hash=_hash_lines(sorted(r.doc_hash for r in records)),
         prompt_hash=prompt_hash(info, specs),
         chat_template_applied=chat,

@@ -1,4 +1,4 @@
-"""The task registry: our lm-eval task YAMLs under tasks/, the suites, and each task's protocol metadata."""
+"""The task registry: our lm-eval task YAMLs under tasks/, their declared metadata, and the suites they join."""
 
 from __future__ import annotations
 
@@ -9,33 +9,13 @@ from typing import Any
 
 import yaml
 
+from instructeval.data.declared import DataBlock
 from instructeval.errors import InstructEvalError, UnknownTask
 from instructeval.paths import TASKS_DIR
 from instructeval.settings import Setting
+from instructeval.task_metadata import TaskConfigError, TaskMetadata, parse_metadata
 
-PROBLEM_SOLVING = ("mmlu", "bbh", "gsm8k", "mgsm", "humaneval", "drop", "crass")
-PROBLEM_SOLVING_GENERATIVE = ("mmlu_gen", "bbh", "gsm8k", "mgsm", "humaneval", "drop")
-SUITES: dict[str, tuple[str, ...]] = {
-    "problem-solving": PROBLEM_SOLVING,
-    # Generation only: for chat models that give no prompt log-probabilities (openai:...).
-    "problem-solving-generative": PROBLEM_SOLVING_GENERATIVE,
-    # The demo ships a few subjects/tasks/languages of each benchmark (instructeval/demo_data).
-    "demo": (
-        "mmlu_high_school_geography",
-        "mmlu_college_biology",
-        "mmlu_gen_high_school_geography",
-        "mmlu_gen_college_biology",
-        "bbh_boolean_expressions",
-        "bbh_sports_understanding",
-        "gsm8k",
-        "mgsm_en",
-        "mgsm_de",
-        "humaneval",
-        "drop",
-        "crass",
-        "hhh",
-    ),
-}
+SUITES_FILE = "suites.yaml"
 LOGLIKELIHOOD_OUTPUT_TYPES = frozenset({"multiple_choice", "loglikelihood", "loglikelihood_rolling"})
 DEMO_LIMIT = 2
 DEMO_MAX_GEN_TOKS = 128
@@ -48,22 +28,10 @@ class TaskInfo:
 
     name: str
     yaml_path: Path
-    protocol: str
-    version: str
     output_type: str  # lm-eval's: generate_until, or multiple_choice / loglikelihood (scored by prompt logprobs)
-    primary_metric: str
-    aggregation: str  # "micro" (pool every sample) or "macro" (mean of subtask means)
-    breakdown_kind: str | None
-    data: str
-    description: str
-    chat_template_default: bool
-    judged: str | None = None  # "pointwise" / "pairwise": answers are graded by an LLM judge after generation
-    sample_fields: tuple[str, ...] = ()  # doc fields copied into each sample record (e.g. category)
-    breakdown_fields: tuple[str, ...] = ()  # doc fields that define breakdown groups
-    cluster: str | None = None  # doc field shared by correlated examples (DROP: passage): clustered stderr and CI
+    metadata: TaskMetadata
     members: tuple[str, ...] = ()  # a group's lm-eval subtasks
     selected: tuple[str, ...] = ()  # the members to run (empty: all)
-    local_files: tuple[str, ...] = ()  # globs under --data-dir; one of them must match (the layout check)
     setting: Setting | None = None  # the prompt setting chosen by --shots/--reasoning (None: the protocol's own)
 
     @property
@@ -75,6 +43,64 @@ class TaskInfo:
     def lm_eval_names(self) -> list[str]:
         """What to ask lm-eval's TaskManager for."""
         return list(self.selected) if self.selected else [self.name]
+
+    @property
+    def local_files(self) -> list[str]:
+        """Globs under --data-dir; one of them must match (the layout check)."""
+        return self.metadata.data.local_patterns()
+
+    # The declared metadata most readers want, by the names they have always used.
+    @property
+    def protocol(self) -> str:
+        return self.metadata.protocol
+
+    @property
+    def version(self) -> str:
+        return self.metadata.version
+
+    @property
+    def label(self) -> str:
+        return self.metadata.label
+
+    @property
+    def description(self) -> str:
+        return self.metadata.description
+
+    @property
+    def primary_metric(self) -> str:
+        return self.metadata.primary_metric
+
+    @property
+    def aggregation(self) -> str:
+        return self.metadata.aggregation
+
+    @property
+    def breakdown_kind(self) -> str | None:
+        return self.metadata.breakdown_kind
+
+    @property
+    def data(self) -> DataBlock:
+        return self.metadata.data
+
+    @property
+    def judged(self) -> str | None:
+        return self.metadata.judged
+
+    @property
+    def sample_fields(self) -> tuple[str, ...]:
+        return self.metadata.sample_fields
+
+    @property
+    def breakdown_fields(self) -> tuple[str, ...]:
+        return self.metadata.breakdown_fields
+
+    @property
+    def cluster(self) -> str | None:
+        return self.metadata.cluster
+
+    @property
+    def chat_template_default(self) -> bool:
+        return self.metadata.chat_template
 
 
 class _Loader(yaml.SafeLoader):
@@ -88,71 +114,71 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}
 
 
-def _first_comment(path: Path) -> str:
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        if not line.startswith("# Generated"):
-            lines.append(line.lstrip("# ").strip())
-    return " ".join(lines)
-
-
 def _output_type(path: Path) -> str:
     """A task YAML's output_type, following its `include:` chain."""
     config = _read_yaml(path)
     if "output_type" in config:
         return str(config["output_type"])
     if "include" not in config:
-        raise InstructEvalError(f"{path} declares no output_type: add one to the YAML or to the file it includes")
+        raise TaskConfigError(f"{path} declares no output_type: add one to the YAML or to the file it includes")
     return _output_type(path.parent / config["include"])
 
 
 @cache
 def all_tasks() -> dict[str, TaskInfo]:
-    """Every top-level task: group YAMLs (mmlu, bbh...) and standalone task YAMLs (gsm8k, humaneval...)."""
-    found: dict[str, TaskInfo] = {}
+    """Every top-level task (group YAMLs such as mmlu, standalone task YAMLs such as gsm8k), in listing order."""
+    found = []
     for folder in sorted(p for p in TASKS_DIR.iterdir() if p.is_dir()):
         path = folder / f"{folder.name}.yaml"
         if not path.is_file():
             continue
         config = _read_yaml(path)
-        name = config.get("group") or config["task"]
-        meta = config.get("metadata", {})
         template = folder / "_template.yaml"
-        found[name] = TaskInfo(
-            name=name,
-            yaml_path=path,
-            protocol=meta["protocol"],
-            version=str(meta.get("version", "1.0")),
-            output_type=_output_type(template if template.is_file() else path),
-            primary_metric=meta["primary_metric"],
-            aggregation=meta.get("aggregation", "micro"),
-            breakdown_kind=meta.get("breakdown_kind"),
-            data=meta.get("data", ""),
-            local_files=tuple(meta.get("local_files", ())),
-            description=_first_comment(template if template.is_file() else path),
-            chat_template_default=bool(meta.get("chat_template", False)),
-            judged=meta.get("judged"),
-            sample_fields=tuple(meta.get("sample_fields", ())),
-            breakdown_fields=tuple(meta.get("breakdown_fields", ())),
-            cluster=meta.get("cluster"),
-            members=tuple(config.get("task", ())) if "group" in config else (),
+        found.append(
+            TaskInfo(
+                name=config.get("group") or config["task"],
+                yaml_path=path,
+                output_type=_output_type(template if template.is_file() else path),
+                metadata=parse_metadata(path, config.get("metadata")),
+                members=tuple(config.get("task", ())) if "group" in config else (),
+            )
         )
-    return found
+    return {info.name: info for info in sorted(found, key=lambda info: (info.metadata.order, info.name))}
+
+
+@cache
+def suite_descriptions() -> dict[str, str]:
+    """Suite -> what it is for, in listing order (tasks/suites.yaml)."""
+    return {str(name): str(text) for name, text in _read_yaml(TASKS_DIR / SUITES_FILE).items()}
+
+
+@cache
+def suites() -> dict[str, tuple[str, ...]]:
+    """Suite -> the tasks (or subtasks) it runs, from each task's declared `suites`, in listing order."""
+    found: dict[str, list[str]] = {suite: [] for suite in suite_descriptions()}
+    for info in all_tasks().values():
+        for suite, members in info.metadata.suites.items():
+            if suite not in found:
+                raise TaskConfigError(
+                    f"{info.yaml_path}: metadata.suites: unknown suite {suite!r}; "
+                    f"choose one of {', '.join(found)} or declare it in {SUITES_FILE}"
+                )
+            found[suite].extend(members or [info.name])
+    return {suite: tuple(names) for suite, names in found.items()}
 
 
 def resolve_tasks(tasks: str | None, suite: str | None) -> list[TaskInfo]:
     """Turn --tasks a,b / --suite name into TaskInfos, naming any unknown entry and the fix."""
     known = all_tasks()
+    declared = suites()
     if suite is not None:
-        if suite not in SUITES:
-            raise UnknownTask(f"unknown suite {suite!r}: choose one of {', '.join(SUITES)}")
-        names = list(SUITES[suite])
+        if suite not in declared:
+            raise UnknownTask(f"unknown suite {suite!r}: choose one of {', '.join(declared)}")
+        names = list(declared[suite])
     elif tasks:
         names = [t.strip() for t in tasks.split(",") if t.strip()]
     else:
-        raise InstructEvalError(f"no tasks chosen: pass --tasks a,b or --suite {'|'.join(SUITES)}")
+        raise InstructEvalError(f"no tasks chosen: pass --tasks a,b or --suite {'|'.join(declared)}")
     owner = {member: info.name for info in known.values() for member in info.members}
     unknown = [n for n in names if n not in known and n not in owner]
     if unknown:

@@ -125,12 +125,9 @@ def with_setting(info: TaskInfo, setting: Setting | None) -> TaskInfo:
     if setting is None or space is None:
         return info
     mode = space.reasoning[setting.reasoning]
+    declared = {"protocol": mode.protocol.format(shots=setting.shots), "primary_metric": mode.primary_metric}
     return replace(
-        info,
-        setting=setting,
-        protocol=mode.protocol.format(shots=setting.shots),
-        primary_metric=mode.primary_metric,
-        output_type=mode.output_type,
+        info, setting=setting, output_type=mode.output_type, metadata=info.metadata.model_copy(update=declared)
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard import build_site
+from instructeval.registry import suites
 from instructeval.results import ModelInfo, RunInfo, RunResults, TaskResult, load_results, save_results
 from instructeval.score import Score
 
@@ -32,7 +33,7 @@ BUILD_TARGET_S = 2.0
 LOAD_TARGET_S = 1.0
 FAMILIES = ("Llama-3.1", "Qwen2.5", "SmolLM2", "gemma-2", "Mistral", "phi-3", "OLMo-2", "falcon3", "granite-3.1")
 SIZES = ("135M", "360M", "0.5B", "1.7B", "3B", "7B", "8B", "14B", "32B", "70B")
-CORE = ("mmlu", "bbh", "gsm8k", "mgsm", "humaneval", "drop", "crass", "hhh")
+CORE = (*suites()["problem-solving"], "hhh")
 GROUPS = {"mmlu": ("subject", 57), "bbh": ("subtask", 27), "mgsm": ("language", 11), "hhh": ("category", 4)}
 CHROMIUM_FLAGS = (
     "--headless=new",

@@ -17,10 +17,10 @@ from instructeval.leaderboard._views import (
     is_alignment,
     model_labels,
     primary_score,
+    problem_solving_tasks,
     scale_of,
     task_label,
 )
-from instructeval.registry import PROBLEM_SOLVING
 from instructeval.results import Comparison
 
 
@@ -81,8 +81,9 @@ def _task(task: str, picked: Picked, run_index: RunIndex) -> dict[str, Any]:
 
 
 def _task_order(task: str) -> tuple[int, int, str]:
-    if task in PROBLEM_SOLVING:
-        return (0, PROBLEM_SOLVING.index(task), task)
+    core = problem_solving_tasks()
+    if task in core:
+        return (0, core.index(task), task)
     return (2 if is_alignment(task) else 1, 0, task)
 
 
@@ -169,8 +170,8 @@ def model_details(model: Model, comparisons: Sequence[tuple[Comparison, str]]) -
         "revision": info.revision,
         "average": {
             "id": AVERAGE,
-            "tasks": [task_label(t) for t in PROBLEM_SOLVING],
-            "cell": average([primary_score(model.runs.tasks.get(t)) for t in PROBLEM_SOLVING]),
+            "tasks": [task_label(t) for t in problem_solving_tasks()],
+            "cell": average([primary_score(model.runs.tasks.get(t)) for t in problem_solving_tasks()]),
         },
         "tasks": [_task(name, picked, run_index) for name, picked in tasks],
         "writing": _writing(model, run_index),

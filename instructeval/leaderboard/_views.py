@@ -16,23 +16,11 @@ from typing import Any, get_args
 
 from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
-from instructeval.registry import PROBLEM_SOLVING
+from instructeval.registry import all_tasks, suites
 from instructeval.results import Comparison, KnowledgeResult, ModelInfo, PairedTaskComparison
 from instructeval.score import Score
 
 Cell = list[Any] | None
-TASK_LABELS = {
-    "mmlu": "MMLU",
-    "mmlu_gen": "MMLU (generated)",
-    "bbh": "BBH",
-    "gsm8k": "GSM8K",
-    "mgsm": "MGSM",
-    "humaneval": "HumanEval",
-    "drop": "DROP",
-    "crass": "CRASS",
-    "hhh": "HHH",
-    "hhh_mc": "HHH (multiple choice)",
-}
 AVERAGE = "average"
 OVERALL = "overall"
 METHODS: tuple[str, ...] = get_args(KnowledgeResult.model_fields["method"].annotation)
@@ -69,7 +57,14 @@ class Model:
 
 
 def task_label(task: str) -> str:
-    return TASK_LABELS.get(task, task)
+    """The label a task declares (`metadata.label`); a task this version does not know keeps its name."""
+    info = all_tasks().get(task)
+    return info.label if info else task
+
+
+def problem_solving_tasks() -> tuple[str, ...]:
+    """The `problem-solving` suite: the leaderboard's core columns and its average."""
+    return suites()["problem-solving"]
 
 
 def is_alignment(task: str) -> bool:
@@ -178,14 +173,15 @@ def average(scores: Sequence[Score | None]) -> Cell:
 
 def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
     """MMLU, BBH, GSM8K, MGSM, HumanEval, DROP, CRASS and their average; other tasks found are hidden columns."""
+    core_tasks = problem_solving_tasks()
     found = {t for m in models for t in m.runs.tasks if is_problem_solving(t)}
-    extra = sorted(found - set(PROBLEM_SOLVING))
-    tasks = [*PROBLEM_SOLVING, *extra]
+    extra = sorted(found - set(core_tasks))
+    tasks = [*core_tasks, *extra]
     table = [[primary_score(m.runs.tasks.get(t)) for t in tasks] for m in models]
     rows = []
     for i, (model, scores) in enumerate(zip(models, table, strict=True)):
         if any(s is not None for s in scores):
-            core = scores[: len(PROBLEM_SOLVING)]
+            core = scores[: len(core_tasks)]
             rows.append(_model_row(i, model, [*(cell(s) for s in scores), average(core)]))
     columns = []
     for j, task in enumerate(tasks):
@@ -193,7 +189,7 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
         title = f"{task_label(task)}: {', '.join(metrics) or 'primary metric'}"
         column_cells = (r["cells"][j] for r in rows)
         columns.append(_column(task, task_label(task), title, column_cells, hidden=task in extra))
-    names = ", ".join(task_label(t) for t in PROBLEM_SOLVING)
+    names = ", ".join(task_label(t) for t in core_tasks)
     columns.append(
         _column(AVERAGE, "Average", f"mean of {names}; missing unless all are present", (r["cells"][-1] for r in rows))
     )
@@ -365,7 +361,7 @@ def comparison_key(row: PairedTaskComparison, comparison: Comparison) -> ColumnK
 
 
 def comparison_label(key: ColumnKey) -> str:
-    """'GSM8K', 'writing · relevance', 'writing · relevance · creative'."""
+    """'GSM8K', 'Writing · relevance', 'Writing · relevance · creative'."""
     return " · ".join(part for part in (task_label(key[0]), key[1], key[2]) if part)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from instructeval.errors import InstructEvalError
 from instructeval.models.spec import ModelSpec
-from instructeval.registry import SUITES, TaskInfo
+from instructeval.registry import TaskInfo, suites
 
 GENERATIVE_VERSIONS = {"mmlu": "mmlu_gen"}
 """Log-likelihood tasks with a generative twin (same prompt, the answer letter generated instead of scored)."""
@@ -32,7 +32,7 @@ def check_scorable(spec: ModelSpec, infos: list[TaskInfo], suite: str | None) ->
     if suite is not None:
         alternative = GENERATIVE_SUITES.get(suite)
         fix = (
-            f"run --suite {alternative} ({', '.join(SUITES[alternative])})"
+            f"run --suite {alternative} ({', '.join(suites()[alternative])})"
             if alternative
             else "choose generative tasks with --tasks (see `instructeval tasks`)"
         )

@@ -1,22 +1,6 @@
-"""GSM8K data: hub `openai/gsm8k` (main) or `gsm8k/test.jsonl` in a local folder."""
+"""GSM8K prompt settings (`--shots`, `--reasoning`); its data is read by the generic loader (metadata.data)."""
 
 from typing import Any
-
-import datasets
-
-from instructeval.data.source import DataSource, load_hub, read_jsonl, to_dataset_dict
-
-HUB_ID = "openai/gsm8k"
-
-
-def load(**metadata: Any) -> datasets.DatasetDict:
-    """The test split as {question, answer} (answer ends with '#### <number>')."""
-    source = DataSource.from_metadata(metadata)
-    if source.kind == "hub":
-        return datasets.DatasetDict({"test": load_hub(HUB_ID, "main")["test"]})
-    rows = read_jsonl(source.file("gsm8k/test.jsonl", layout_hint="gsm8k/test.jsonl"))
-    return to_dataset_dict({"test": [{"question": r["question"], "answer": r["answer"]} for r in rows]})
-
 
 ZERO_SHOT_COT = "Q: {{question}}\nA: Let's think step by step."
 """Kojima et al. 2022's zero-shot trigger, as lm-eval's gsm8k_cot_zeroshot words it."""
