@@ -73,7 +73,7 @@ def is_transient(exc: Exception) -> bool:
     from google.genai import errors
 
     if isinstance(exc, errors.APIError):
-        return exc.code == 429 or exc.code >= 500
+        return bool(exc.code == 429 or exc.code >= 500)
     return isinstance(exc, OSError) or type(exc).__module__.startswith(("httpx", "httpcore"))
 
 
