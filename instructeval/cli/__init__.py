@@ -19,6 +19,7 @@ COMMANDS = {
     "tasks": "list tasks, protocols and data sources",
     "judge": "(re)grade a run's stored writing answers with an LLM judge",
     "compare": "paired significance tests between runs (base vs tuned)",
+    "plan": "examples needed to detect a paired difference (and which --limit)",
     "inject": "knowledge injection: base vs in-context vs fine-tuning on new facts",
     "contamination": "test examples found in a training corpus (n-gram overlap), and a run's clean-subset scores",
     "leaderboard": "build the static leaderboard site from run folders, or preview it",

@@ -4,6 +4,7 @@ One knowledge-injection run alone compares its methods: `compare_runs(CompareOpt
 """
 
 from instructeval.compare._pairing import PairedScores, pair_samples, protocol_mismatches, resolve_metric
+from instructeval.compare._plan import TaskPlan, limit_for, plan_task, subtask_sizes
 from instructeval.compare._render import (
     comparison_markdown,
     comparison_table,
@@ -27,6 +28,7 @@ __all__ = [
     "CompareOptions",
     "CompareOutcome",
     "PairedScores",
+    "TaskPlan",
     "adjust",
     "compare_methods",
     "compare_runs",
@@ -35,11 +37,14 @@ __all__ = [
     "comparison_path",
     "comparison_table",
     "comparisons_json",
+    "limit_for",
     "method_comparison_path",
     "pair_samples",
+    "plan_task",
     "protocol_mismatches",
     "regressions",
     "resolve_metric",
     "row_label",
     "stratified_paired_bootstrap_ci",
+    "subtask_sizes",
 ]
