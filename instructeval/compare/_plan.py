@@ -18,7 +18,8 @@ from instructeval.compare._pairing import load_run
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
 from instructeval.registry import TaskInfo
-from instructeval.results import Comparison, Score
+from instructeval.results import Comparison
+from instructeval.score import Score
 from instructeval.stats import POWER, minimum_detectable_effect, pairs_needed
 
 WORST_CASE_SD = math.sqrt(0.5)
