@@ -193,6 +193,14 @@ class KnowledgeCell(BaseModel):
     scorer: str = Field(description="exact | lenient | llm-grader:<judge> | forced-choice: always named")
 
 
+class CurvePoint(BaseModel):
+    """One epoch of a learning curve: the same probes asked of the checkpoint saved after that epoch."""
+
+    epoch: int
+    splits: dict[str, dict[str, KnowledgeCell]] = Field(description="split -> scorer name -> cell")
+    tuned_model: str | None = Field(None, description="the checkpoint: adapter folder, provider model or endpoint")
+
+
 class KnowledgeResult(BaseModel):
     """One `instructeval inject` measurement: a knowledge set, a method, its scores per split."""
 
@@ -201,6 +209,7 @@ class KnowledgeResult(BaseModel):
     splits: dict[str, dict[str, KnowledgeCell]] = Field(description="split -> scorer name -> cell")
     tuned_model: str | None = Field(None, description="adapter folder or provider model id, usable as a model spec")
     training: dict[str, Any] = Field(default_factory=dict, description="format, epochs, lr, LoRA rank, job id, cost")
+    curve: list[CurvePoint] | None = Field(None, description="--curve: the splits after each measured epoch")
     wall_seconds: float | None = None
 
 

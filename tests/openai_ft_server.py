@@ -4,14 +4,18 @@
 - POST /v1/fine_tuning/jobs creates a job; GET /v1/fine_tuning/jobs/<id> moves it queued -> running ->
   succeeded (or failed, when the server is told to fail jobs) after `polls_to_finish` polls, or holds it
   running while `hold` is set; `flaky_polls` answers the first polls with HTTP 500;
+- GET /v1/fine_tuning/jobs/<id>/checkpoints lists a succeeded job's checkpoints as OpenAI keeps them: one at the
+  end of each of the last 3 epochs (one step per training row);
 - POST /v1/chat/completions: a fine-tuned model answers a question it was trained on (same user message)
-  with the trained answer, and everything else with "I do not know."; base models always say so.
+  with the trained answer, and everything else with "I do not know."; the checkpoint of epoch e knows only the
+  first e/epochs of the trained questions; base models always say so.
 Every request is logged with its path and Authorization header.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -148,6 +152,29 @@ class FineTuneServer:
             job.trained_tokens = epochs * sum(len(json.dumps(r).split()) for r in rows)
         return 200, job.payload()
 
+    def checkpoints(self, job_id: str) -> tuple[int, dict[str, Any]]:
+        job = self.jobs.get(job_id)
+        if job is None or job.fine_tuned_model is None:
+            return 404, {"error": {"message": f"no finished job {job_id}", "type": "invalid_request_error"}}
+        data = [
+            {
+                "id": f"ftckpt-{job.id[-4:]}-{epoch}",
+                "object": "fine_tuning.job.checkpoint",
+                "created_at": 1_700_000_000 + epoch,
+                "fine_tuning_job_id": job.id,
+                "fine_tuned_model_checkpoint": model,
+                "step_number": step,
+                "metrics": {"step": step, "train_loss": 1.0 / epoch},
+            }
+            for epoch, step, model in self.checkpoint_models(job)[-3:]
+        ]
+        return 200, {"object": "list", "data": data[::-1], "has_more": False, "first_id": None, "last_id": None}
+
+    def checkpoint_models(self, job: Job) -> list[tuple[int, int, str]]:
+        """(epoch, step, model name) of every epoch's checkpoint; OpenAI lists only the last 3."""
+        epochs, steps = job.payload()["hyperparameters"]["n_epochs"], len(self.training_rows(job))
+        return [(e, e * steps, f"{job.fine_tuned_model}:ckpt-step-{e * steps}") for e in range(1, epochs + 1)]
+
     def training_rows(self, job: Job) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.files[job.training_file].decode().splitlines() if line.strip()]
 
@@ -155,11 +182,16 @@ class FineTuneServer:
         self.chats.append(body)
         question = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
         for job in self.jobs.values():
-            if job.fine_tuned_model == body["model"]:
-                for row in self.training_rows(job):
-                    turns = row["messages"]
-                    if any(t["role"] == "user" and t["content"] == question for t in turns):
-                        return str(turns[-1]["content"])
+            if job.fine_tuned_model is None:
+                continue
+            rows = self.training_rows(job)
+            epochs = job.payload()["hyperparameters"]["n_epochs"]
+            known = {job.fine_tuned_model: len(rows)}
+            known |= {model: math.ceil(len(rows) * e / epochs) for e, _, model in self.checkpoint_models(job)}
+            for row in rows[: known.get(body["model"], 0)]:
+                turns = row["messages"]
+                if any(t["role"] == "user" and t["content"] == question for t in turns):
+                    return str(turns[-1]["content"])
         return UNKNOWN
 
 
@@ -187,7 +219,10 @@ def _handler_for(server: FineTuneServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             self._record("GET")
             match = re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)", self.path)
-            if match:
+            listing = re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)/checkpoints(\?.*)?", self.path)
+            if listing:
+                self._send(*server.checkpoints(listing.group(1)))
+            elif match:
                 self._send(*server.poll(match.group(1)))
             elif self.path == "/v1/models":
                 self._send(200, {"object": "list", "data": [{"id": "gpt-4o-mini-2024-07-18", "object": "model"}]})

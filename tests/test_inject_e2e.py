@@ -57,7 +57,7 @@ def injected(tmp_path_factory: pytest.TempPathFactory, tiny_llama: Path) -> tupl
     argv = ["inject", "--model", f"hf:{tiny_llama}", "--knowledge", SET, "--size", str(SIZE)]
     argv += ["--method", ",".join(METHODS), "--scorers", ",".join(SCORERS), "--limit", str(LIMIT)]
     argv += ["--epochs", str(EPOCHS), "--max-gen-toks", "8", "--device", "cpu", "--output", str(out)]
-    assert main([*argv, "--run-name", "e2e"]) == 0
+    assert main([*argv, "--curve", "all", "--run-name", "e2e"]) == 0
     (model_folder,) = out.iterdir()
     run = model_folder / "e2e"
     return run, load_results(run)
@@ -123,6 +123,33 @@ def test_finetune_writes_an_adapter_that_run_loads_again(injected, tmp_path, dat
     assert [s["choice_loglikelihoods"] for s in scored["with"]] != [
         s["choice_loglikelihoods"] for s in scored["without"]
     ]
+
+
+def test_curve_asks_the_adapter_saved_after_each_epoch(injected, capsys):
+    run, results = injected
+    finetune = next(r for r in results.knowledge or [] if r.method == "finetune")
+    assert finetune.curve is not None
+    assert [p.epoch for p in finetune.curve] == list(range(1, EPOCHS + 1))
+    first, last = finetune.curve[0], finetune.curve[-1]
+    # the last epoch is the final adapter, asked once; earlier epochs are their own adapters and samples files
+    assert last.tuned_model == finetune.tuned_model and last.splits == finetune.splits
+    assert first.tuned_model == str(run / "adapter" / "epoch-1")
+    assert (run / "adapter" / "epoch-1" / "adapter_model.safetensors").is_file()
+    records = samples(run, "finetune_epoch1")
+    assert_cells_match_records(
+        KnowledgeResult(knowledge_set=SET, method="finetune", splits=first.splits), records, SCORERS
+    )
+    after_one = [r["choice_loglikelihoods"] for r in records]
+    assert after_one != [r["choice_loglikelihoods"] for r in samples(run, "finetune")]  # another epoch, other weights
+    assert [c["epoch"] for c in finetune.training["checkpoints"]] == [1, 2]
+    drawing = (run / "curves" / "invented-reversal_finetune.svg").read_text()
+    assert drawing.count("<polyline") == len(finetune.splits) and drawing.count("<polygon") == len(finetune.splits)
+    capsys.readouterr()
+    assert main(["inject", "report", str(run), "--format", "markdown", "--scorer", "forced-choice"]) == 0
+    report = capsys.readouterr().out
+    assert "### Learning curve" in report and str(run / "curves" / "invented-reversal_finetune.svg") in report
+    curve_rows = [line for line in report.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(curve_rows) == EPOCHS and all(line.count("(") == len(finetune.splits) for line in curve_rows)
 
 
 def test_inject_score_rescores_the_models_answers_end_to_end(injected, tmp_path):

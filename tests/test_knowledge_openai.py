@@ -4,6 +4,7 @@ the job succeeds, the job fails, and polling is interrupted (SIGINT to a real pr
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -145,3 +146,43 @@ def test_icl_on_an_api_model_puts_every_fact_in_context(tmp_path, facts):
     assert icl.splits["memorisation"]["lenient"].score.value == 0.0
     assert icl.splits["memorisation"]["lenient"].score.n == 4
     assert icl.training["icl"]["context"] == "whole set"
+
+
+def test_curve_asks_the_checkpoints_openai_keeps_and_says_which_epochs_are_missing(tmp_path, facts, capsys):
+    with FineTuneServer() as server:
+        args = inject_args(server, facts, tmp_path / "runs", "--method", "finetune", "--epochs", "5")
+        assert cli(*args, "--curve", "1,3,4,5") == 0
+        (job,) = server.jobs.values()
+        asked = {chat["model"] for chat in server.chats}
+    assert "checkpoints kept: epochs 3, 4, 5 (OpenAI keeps the checkpoints of the last 3 epochs)" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    (tuned,) = load_results(tmp_path / "runs" / "gpt-4o-mini-2024-07-18" / "ft").knowledge  # type: ignore[misc]
+    assert tuned.curve is not None and [p.epoch for p in tuned.curve] == [3, 4, 5]
+    assert tuned.training["curve_missing_epochs"] == [1]
+    # the stand-in's checkpoint of epoch e knows ceil(4 e / 5) of the 4 trained questions
+    memorised = [p.splits["memorisation"]["exact"].score.value for p in tuned.curve]
+    assert memorised == [math.ceil(4 * e / 5) / 4 for e in (3, 4, 5)]
+    assert [p.splits["rephrased"]["exact"].score.value for p in tuned.curve] == [0.0, 0.0, 0.0]
+    assert tuned.curve[-1].tuned_model == job.fine_tuned_model
+    assert asked == {
+        job.fine_tuned_model,
+        f"{job.fine_tuned_model}:ckpt-step-12",
+        f"{job.fine_tuned_model}:ckpt-step-16",
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--method", "base", "--curve", "1"), "--curve measures fine-tuning epochs: add --method finetune"),
+        (("--method", "finetune", "--epochs", "2", "--curve", "1,3"), "--curve 3 is outside the epochs trained"),
+        (("--method", "finetune", "--curve", "one"), "--curve 'one' is not a list of epochs"),
+    ],
+)
+def test_a_curve_outside_the_training_is_refused_in_one_line(tmp_path, facts, capsys, extra, message):
+    out = tmp_path / "runs"
+    assert cli("inject", "--model", "hf:./none", "--knowledge", f"jsonl:{facts}", "--output", str(out), *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -185,3 +185,14 @@ def test_cost_estimate_counts_characters_of_every_turn():
 def test_vertex_flags_need_a_vertex_model(tmp_path, facts, capsys):
     assert cli("inject", "--model", "hf:x", "--knowledge", f"jsonl:{facts}", "--project", "p") == 2
     assert "--project applies to vertex: models only" in capsys.readouterr().err
+
+
+def test_curve_asks_every_epochs_checkpoint_endpoint(tmp_path, facts, vertex):
+    assert cli(*inject_args(facts, tmp_path / "runs", "--method", "finetune", "--epochs", "4", "--curve", "all")) == 0
+    (job,) = vertex.jobs.values()
+    (tuned,) = load_results(tmp_path / "runs" / MODEL / "ft").knowledge  # type: ignore[misc]
+    assert tuned.curve is not None and [p.epoch for p in tuned.curve] == [1, 2, 3, 4]
+    assert [p.tuned_model for p in tuned.curve] == [job.endpoint(e) for e in range(1, 5)]
+    # the stand-in's checkpoint of epoch e knows e of the 4 trained questions
+    assert [p.splits["memorisation"]["exact"].score.value for p in tuned.curve] == [0.25, 0.5, 0.75, 1.0]
+    assert {a["model"] for a in vertex.asked} == {job.endpoint()} | {job.endpoint(e) for e in range(1, 4)}

@@ -2,6 +2,7 @@
 
 instructeval inject --model demo --knowledge invented:reversal --method base,icl,finetune,augmented-finetune
 instructeval inject score --knowledge finetunebench:fictional_people --data-dir D --responses answers.csv
+instructeval inject report runs/<model>/<run> [--format markdown]
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
+from rich.table import Table
 
 from instructeval.cli.judge import add_judge_arguments, options_from_args
 from instructeval.errors import InstructEvalError
@@ -27,7 +29,9 @@ from instructeval.knowledge import (
     knowledge_table,
     score_responses,
 )
-from instructeval.results import load_results
+from instructeval.knowledge.curves import curve_cells, curve_file_name
+from instructeval.knowledge.paper_table import markdown, paper_table, table_cells
+from instructeval.results import KnowledgeResult, RunResults, load_results
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -57,6 +61,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     training.add_argument("--train-batch-size", type=int, default=8, metavar="N", help="local training batch size")
     training.add_argument("--lr-multiplier", type=float, metavar="X", help="API learning_rate_multiplier")
     training.add_argument("--generator", metavar="SPEC", help="model that writes augmentations (default: --model)")
+    training.add_argument(
+        "--curve",
+        metavar="E1,E2,...|all",
+        help="also ask the checkpoints of these epochs (all: every epoch kept): a learning curve per split",
+    )
     training.add_argument("--project", help="vertex: Google Cloud project (default $GOOGLE_CLOUD_PROJECT)")
     training.add_argument("--location", help="vertex: region (default $GOOGLE_CLOUD_LOCATION, else us-central1)")
     training.add_argument(
@@ -74,7 +83,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run with the same settings")
     parser.set_defaults(func=run_inject_command)
 
-    actions = parser.add_subparsers(dest="inject_action", metavar="{score}")
+    actions = parser.add_subparsers(dest="inject_action", metavar="{score,report}")
     score = actions.add_parser(
         "score",
         help="score answers made elsewhere",
@@ -91,6 +100,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="score only this answer column (default: response or raw_response, else every <model>_response)",
     )
     score.set_defaults(func=run_score_command)
+
+    report = actions.add_parser(
+        "report",
+        help="FineTuneBench's table layout from runs, with CIs, and learning curves",
+        description="Print FineTuneBench's table (model x split, new- and updated-knowledge sets, each cell with "
+        "n and its 95 %% CI) from inject and inject-score runs, marking cells the paper's averages cannot be "
+        "reproduced from, then each learning curve (--curve) per epoch.",
+    )
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="run folders, or folders holding runs")
+    report.add_argument("--format", dest="report_format", choices=("table", "markdown"), default="table")
+    report.add_argument("--scorer", default=None, help="scorer of the cells (default strict where scored, else exact)")
+    report.set_defaults(func=run_report_command)
     return parser
 
 
@@ -138,6 +159,7 @@ def run_inject_command(args: argparse.Namespace) -> int:
         project=args.project,
         location=args.location,
         staging_bucket=args.staging_bucket,
+        curve=_curve(args.curve),
         output=args.output,
         run_name=args.run_name,
         resume=args.resume,
@@ -173,6 +195,67 @@ def run_score_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report_command(args: argparse.Namespace) -> int:
+    """The paper's table from every knowledge result under the given runs, then the learning curves."""
+    found = knowledge_runs(args.runs)
+    entries = [(results.model.name, result) for _run, results in found for result in results.knowledge or []]
+    if not entries:
+        raise InstructEvalError(
+            f"no knowledge results under {', '.join(map(str, args.runs))}: pass runs made by inject or inject score"
+        )
+    scorer = args.scorer or _default_scorer(entries)
+    table = paper_table(entries, scorer)
+    curves = [(run, results.model.name, r) for run, results in found for r in results.knowledge or [] if r.curve]
+    if args.report_format == "markdown":
+        print(markdown(table))
+        for run, model, result in curves:
+            header, rows = curve_cells(result, scorer)
+            print(f"### Learning curve: {model}, {result.knowledge_set}, {result.method} ({scorer})\n")
+            print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+            print("\n".join("| " + " | ".join(row) + " |" for row in rows) + "\n")
+            print(f"![learning curve]({run / curve_file_name(result)})\n")
+        return 0
+    console = Console()
+    header, rows = table_cells(table)
+    grid = Table(title=f"FineTuneBench layout (one column per model): {scorer}", title_justify="left")
+    grid.add_column("split")
+    for row in rows:
+        grid.add_column(row[0], justify="right")
+    for index, label in enumerate(header[1:], start=1):
+        grid.add_row(label, *(row[index] for row in rows))
+    grid.caption = "\n".join(table.notes)
+    console.print(grid)
+    for run, model, result in curves:
+        header, rows = curve_cells(result, scorer)
+        curve_grid = Table(title=f"learning curve: {model}, {result.knowledge_set}, {result.method} ({scorer})")
+        for column in header:
+            curve_grid.add_column(column, justify="right")
+        for row in rows:
+            curve_grid.add_row(*row)
+        console.print(curve_grid)
+        console.print(f"drawn in {run / curve_file_name(result)}")
+    return 0
+
+
+def knowledge_runs(paths: list[Path]) -> list[tuple[Path, RunResults]]:
+    """Every run folder (results.json holding a knowledge section) at or under the paths, in path order."""
+    found = []
+    for path in paths:
+        if not path.exists():
+            raise InstructEvalError(f"{path} does not exist: pass a run folder such as runs/<model>/<run>")
+        folders = [path] if (path / "results.json").is_file() else sorted(p.parent for p in path.rglob("results.json"))
+        for folder in folders:
+            results = load_results(folder)
+            if results.knowledge:
+                found.append((folder, results))
+    return found
+
+
+def _default_scorer(entries: list[tuple[str, KnowledgeResult]]) -> str:
+    scored = {scorer for _m, r in entries for cells in r.splits.values() for scorer in cells}
+    return next((s for s in ("strict", "exact") if s in scored), sorted(scored)[0] if scored else "exact")
+
+
 def _print_table(console: Console, run_dir: Path, *, by_model: bool = False) -> None:
     results = load_results(run_dir)
     title = f"{results.model.name}: accuracy [95 % Wilson CI] (n)" if by_model else None
@@ -184,6 +267,17 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     if not text:
         return None
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _curve(text: str | None) -> tuple[int, ...] | Literal["all"] | None:
+    if text is None or text.strip() == "all":
+        return "all" if text else None
+    try:
+        return tuple(sorted({int(part) for part in _split(text) or ()}))
+    except ValueError as exc:
+        raise InstructEvalError(
+            f"--curve {text!r} is not a list of epochs: write e.g. --curve 1,2,5,10 or --curve all"
+        ) from exc
 
 
 def _judge(args: argparse.Namespace) -> JudgeOptions | None:

@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from instructeval import __version__
 from instructeval.errors import InstructEvalError
 from instructeval.judge.options import JudgeOptions
 from instructeval.knowledge.answering import Answerer, ChatAnswerer, open_answerer
+from instructeval.knowledge.curves import save_curve
 from instructeval.knowledge.formats import (
     TrainingExample,
     check_format,
@@ -44,23 +45,26 @@ from instructeval.knowledge.scorers import (
     TEXT_SCORERS,
     forced_choice,
     generation_scores,
+    outdated_scores,
 )
 from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.knowledge.types import KnowledgeSet, Probe
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.models.vertex import VertexAnswerer, VertexTarget
 from instructeval.results import (
+    CurvePoint,
     KnowledgeResult,
     ModelInfo,
     RunInfo,
     RunResults,
+    SampleRecord,
     load_results,
     samples_path,
     save_results,
     write_json_atomic,
 )
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
-from instructeval.samples import write_records
+from instructeval.samples import read_records, write_records
 
 METHODS = ("base", "icl", "finetune", "augmented-finetune")
 RULE_SCORERS = (*TEXT_SCORERS, FORCED_CHOICE)
@@ -94,6 +98,7 @@ class InjectOptions:
     project: str | None = None
     location: str | None = None
     staging_bucket: str | None = None
+    curve: tuple[int, ...] | Literal["all"] | None = None
     output: Path = Path("runs")
     run_name: str | None = None
     resume: bool = False
@@ -109,6 +114,7 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
     scorers = resolve_scorers(options.scorers or kset.default_scorers, options.judge, local=spec.is_local)
     probes = limit_probes(kset.probes, options.limit)
     vertex = vertex_target(options, spec)
+    check_curve(options, methods, spec)
     settings = _settings(options, spec, methods, fmt, scorers, vertex)
     run = open_run_folder(options.output, spec.slug, options.run_name, config_hash(settings), options.resume)
     try:
@@ -121,6 +127,8 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
                 continue
             progress(f"{method}: {kset.name}, {len(probes)} probes, scorers {', '.join(scorers)}")
             result = session.run(method)
+            if (drawn := save_curve(run.path, result)) is not None:
+                progress(f"  learning curve: {drawn}")
             results.knowledge = [*(results.knowledge or []), result]
             save_results(run.path, results)
         results.run.status = "complete"
@@ -175,6 +183,8 @@ def score_answered(
         row: dict[str, float | None] = {}
         if item.response is not None:
             row.update(generation_scores(item.response, probe.golds, scorers))
+            if probe.outdated_answer:
+                row.update(outdated_scores(item.response, probe.outdated_answer, scorers))
         if FORCED_CHOICE in scorers and item.loglikelihoods is not None:
             row[FORCED_CHOICE] = forced_choice(item.loglikelihoods, probe.correct)
         scores[probe.id] = row
@@ -226,6 +236,37 @@ class _Session:
             examples, training = self._training_data(method)
             answerer, tuned, record = self._finetune(method, examples)
             training.update(record)
+        name = f"knowledge_{self.kset.slug}_{method}"
+        records, usage = self._ask(answerer, method, name, facts_for=facts_for)
+        if answerer is not self._base:
+            del answerer
+            gc.collect()
+        if usage:
+            training["grader"] = usage
+        curve = self._curve(method, name, training, records) if self.options.curve and tuned else None
+        training["generation"] = {"max_gen_toks": self.options.max_gen_toks, "temperature": 0.0}
+        result = knowledge_result(
+            self.kset,
+            method,
+            records,
+            self.scorers,
+            training=training,
+            tuned_model=tuned,
+            wall_seconds=time.perf_counter() - started,
+        )
+        result.curve = curve
+        return result
+
+    def _ask(
+        self,
+        answerer: Answerer,
+        method: str,
+        name: str,
+        *,
+        label: str | None = None,
+        facts_for: FactsFor | None = None,
+    ) -> tuple[list[SampleRecord], dict[str, Any] | None]:
+        """Ask every probe, score the answers, write samples/<name>.jsonl; the records and the grader's usage."""
         answered = answer_probes(
             answerer,
             self.kset,
@@ -235,26 +276,51 @@ class _Session:
             max_tokens=self.options.max_gen_toks,
             facts_for=facts_for,
         )
-        if answerer is not self._base:
-            del answerer
-            gc.collect()
-        name = f"knowledge_{self.kset.slug}_{method}"
         journal = samples_path(self.folder.path, f"{name}_grader")
-        scores, usage = score_answered(answered, self.scorers, self.options.judge, journal, method)
-        if usage:
-            training["grader"] = usage
+        scores, usage = score_answered(answered, self.scorers, self.options.judge, journal, label or method)
         records = sample_records(self.kset, method, answered, scores)
         write_records(samples_path(self.folder.path, name), records)
-        training["generation"] = {"max_gen_toks": self.options.max_gen_toks, "temperature": 0.0}
-        return knowledge_result(
-            self.kset,
-            method,
-            records,
-            self.scorers,
-            training=training,
-            tuned_model=tuned,
-            wall_seconds=time.perf_counter() - started,
-        )
+        return records, usage
+
+    def _curve(self, method: str, name: str, training: dict[str, Any], final: list[SampleRecord]) -> list[CurvePoint]:
+        """Ask the checkpoint of every requested epoch that the training kept; a resumed run reuses the epochs
+        already asked (their samples files)."""
+        kept = {int(c["epoch"]): c for c in training.get("checkpoints", [])}
+        last = max(kept, default=None)
+        wanted = sorted(kept) if self.options.curve == "all" else sorted(self.options.curve or ())
+        missing = [epoch for epoch in wanted if epoch not in kept]
+        if missing:
+            why = " (OpenAI keeps the checkpoints of the last 3 epochs)" if training.get("backend") == "api" else ""
+            self.progress(
+                f"  checkpoints kept: epochs {_epochs(kept)}{why}; epochs {_epochs(missing)} are not on the curve"
+            )
+            training["curve_missing_epochs"] = missing
+        points = []
+        for epoch in (e for e in wanted if e in kept):
+            checkpoint = kept[epoch]
+            path = samples_path(self.folder.path, f"{name}_epoch{epoch}")
+            if epoch == last:
+                records = final
+            elif path.is_file():
+                records = read_records(path)
+            else:
+                self.progress(f"  curve: asking the checkpoint of epoch {epoch}")
+                answerer = self._checkpoint(checkpoint)
+                records, _ = self._ask(answerer, method, path.stem, label=f"{method}@epoch{epoch}")
+                del answerer
+                gc.collect()
+            splits = knowledge_result(self.kset, method, records, self.scorers).splits
+            model = checkpoint.get("adapter") or checkpoint.get("endpoint") or checkpoint.get("model")
+            points.append(CurvePoint(epoch=epoch, splits=splits, tuned_model=model))
+        return points
+
+    def _checkpoint(self, checkpoint: dict[str, Any]) -> Answerer:
+        """The answerer of one saved epoch: a LoRA adapter folder, a Vertex endpoint or a provider's model."""
+        if "adapter" in checkpoint:
+            return open_answerer(self.spec, device=self.options.device, adapter=Path(checkpoint["adapter"]))
+        if self.vertex is not None:
+            return VertexAnswerer(checkpoint["endpoint"], self.vertex)
+        return ChatAnswerer(dataclasses.replace(self.spec, name=checkpoint["model"]))
 
     def base(self) -> Answerer:
         if self._base is None:
@@ -314,6 +380,7 @@ class _Session:
                 settings,
                 self.folder.path / f"openai_job{tag}.json",
                 poll=self.options.poll,
+                checkpoints=self.options.curve is not None,
                 progress=self.progress,
             )
             tuned = dataclasses.replace(self.spec, name=record["fine_tuned_model"])
@@ -336,10 +403,37 @@ class _Session:
             )
             self.progress(f"  LoRA fine-tuning on {len(examples)} examples ({self.fmt})")
             device = resolve_device(self.options.device)
-            record = train_lora(self.spec, examples, lora, adapter, device=device, progress=self.progress)
+            record = train_lora(
+                self.spec,
+                examples,
+                lora,
+                adapter,
+                device=device,
+                save_epochs=range(1, lora.epochs + 1) if self.options.curve == "all" else self.options.curve or (),
+                progress=self.progress,
+            )
             write_json_atomic(saved, record)
         record = {**record, "use_with": f"instructeval run --model {self.spec} --adapter {adapter}"}
         return open_answerer(self.spec, device=self.options.device, adapter=adapter), str(adapter), record
+
+
+def check_curve(options: InjectOptions, methods: Sequence[str], spec: ModelSpec) -> None:
+    """--curve measures fine-tuning epochs: it needs a fine-tuning method, and epochs within --epochs."""
+    if options.curve is None:
+        return
+    if not any(m in ("finetune", "augmented-finetune") for m in methods):
+        raise InstructEvalError("--curve measures fine-tuning epochs: add --method finetune (or augmented-finetune)")
+    if options.curve == "all":
+        return
+    epochs = options.epochs or (LoraSettings.epochs if spec.is_local else None)
+    bad = [e for e in options.curve if e < 1 or (epochs is not None and e > epochs)]
+    if bad or not options.curve:
+        limit = f"1..{epochs}" if epochs else "positive"
+        raise InstructEvalError(f"--curve {_epochs(bad)} is outside the epochs trained: pass {limit} epochs, or all")
+
+
+def _epochs(epochs: Sequence[int] | dict[int, Any]) -> str:
+    return ", ".join(str(e) for e in epochs) or "(none)"
 
 
 def vertex_target(options: InjectOptions, spec: ModelSpec) -> VertexTarget | None:
@@ -400,6 +494,7 @@ def _settings(
         "scorers": scorers,
         "icl_max_chars": options.icl_max_chars,
         "max_gen_toks": options.max_gen_toks,
+        **({"curve": options.curve} if options.curve else {}),
     }
 
 

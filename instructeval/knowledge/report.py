@@ -12,6 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from instructeval.knowledge.methods.base import Answered
+from instructeval.knowledge.scorers import before_scorer
 from instructeval.knowledge.types import SPLITS, KnowledgeSet
 from instructeval.results import KnowledgeCell, KnowledgeResult, SampleRecord
 from instructeval.stats import summarize
@@ -64,11 +65,12 @@ def knowledge_result(
     tuned_model: str | None = None,
     wall_seconds: float | None = None,
 ) -> KnowledgeResult:
-    """Aggregate records into split -> scorer -> cell."""
+    """Aggregate records into split -> scorer -> cell (and `<scorer>@answer_before` where probes have one)."""
     splits: dict[str, dict[str, KnowledgeCell]] = {}
+    outdated = [before_scorer(s) for s in scorers if any(before_scorer(s) in r.scores for r in records)]
     for split in kset.splits:
         cells = {}
-        for scorer in scorers:
+        for scorer in [*scorers, *outdated]:
             values = [value for r in records if r.subtask == split and (value := r.scores.get(scorer)) is not None]
             if values:
                 cells[scorer] = KnowledgeCell(score=summarize(values, kind="binary"), scorer=scorer)

@@ -7,6 +7,10 @@
 - lenient: a normalised gold answer appears inside the normalised response as whole words.
 - forced-choice: the correct continuation has the highest log-likelihood (ties count as wrong).
 - llm-grader:<judge>: a judge model's correct/incorrect verdict (see `grader.py`).
+
+Where a fact replaces an older one (FineTuneBench's medical and coding updates), each rule is also applied
+against the pre-update answer, as `<scorer>@answer_before`: an answer that keeps the old fact is counted
+apart from one that is simply wrong.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ TEXT_SCORERS = (STRICT, *GENERATION_SCORERS)
 """Every rule-based scorer of generated answers."""
 FORCED_CHOICE = "forced-choice"
 GRADER_PREFIX = "llm-grader:"
+BEFORE_SUFFIX = "@answer_before"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "\u2018\u2019\u201c\u201d\u2013\u2014\u2026")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
@@ -65,3 +70,15 @@ def generation_scores(response: str, golds: Sequence[str], scorers: Sequence[str
     """The rule-based generation scorers among `scorers` applied to one response."""
     rules = {STRICT: strict_match, "exact": exact_match, "lenient": lenient_match}
     return {name: rules[name](response, golds) for name in scorers if name in rules}
+
+
+def before_scorer(name: str) -> str:
+    """The name under which scorer `name` records a match with the pre-update answer."""
+    return f"{name}{BEFORE_SUFFIX}"
+
+
+def outdated_scores(response: str, outdated_answer: str, scorers: Sequence[str]) -> dict[str, float]:
+    """The rule-based scorers among `scorers` applied against the pre-update answer, named `<scorer>@answer_before`."""
+    return {
+        before_scorer(name): value for name, value in generation_scores(response, (outdated_answer,), scorers).items()
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,13 @@ def train_lora(
     out_dir: Path,
     *,
     device: str = "cpu",
+    save_epochs: Collection[int] = (),
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Fine-tune a LoRA adapter on `examples`, save it to `out_dir`, return the training record."""
+    """Fine-tune a LoRA adapter on `examples`, save it to `out_dir`, return the training record.
+
+    The adapter after each epoch in `save_epochs` is also saved, to `out_dir/epoch-<E>/` (the last epoch's is
+    `out_dir` itself); the record's `checkpoints` lists every saved epoch."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -74,6 +78,7 @@ def train_lora(
     order = random.Random(settings.seed)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     losses: list[float] = []
+    checkpoints: list[dict[str, Any]] = []
     model.train()
     for epoch in range(settings.epochs):
         indices = list(range(len(encoded)))
@@ -91,8 +96,12 @@ def train_lora(
             tokens += counted
         losses.append(round(total / max(tokens, 1), 4))
         progress(f"  epoch {epoch + 1}/{settings.epochs}: loss {losses[-1]:.4f}")
+        if epoch + 1 in save_epochs and epoch + 1 < settings.epochs:
+            model.save_pretrained(out_dir / f"epoch-{epoch + 1}")
+            checkpoints.append({"epoch": epoch + 1, "adapter": str(out_dir / f"epoch-{epoch + 1}")})
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
+    checkpoints.append({"epoch": settings.epochs, "adapter": str(out_dir)})
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {
         **asdict(settings),
@@ -105,6 +114,7 @@ def train_lora(
         "device": device,
         "train_seconds": round(time.perf_counter() - started, 2),
         "adapter": str(out_dir),
+        "checkpoints": checkpoints,
     }
 
 

@@ -51,10 +51,12 @@ def finetune_via_api(
     state_path: Path,
     *,
     poll: PollPolicy = DEFAULT_POLL,
+    checkpoints: bool = False,
     progress: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Run (or resume) a fine-tuning job on `rows`; return the training record with the tuned model id."""
+    """Run (or resume) a fine-tuning job on `rows`; return the training record with the tuned model id
+    (and, with `checkpoints`, the per-epoch checkpoints the provider kept)."""
     body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
     digest = hashlib.sha256(body).hexdigest()
     state = _load_state(state_path, digest)
@@ -81,15 +83,19 @@ def finetune_via_api(
         else:
             progress(f"  resuming fine-tuning job {state['job_id']}")
         job = _wait(client, state["job_id"], poll, progress, sleep)
+        state.update(status=job.status, fine_tuned_model=job.fine_tuned_model, trained_tokens=job.trained_tokens)
+        _save_state(state_path, state)
+        if job.status in TERMINAL_FAILURES or not job.fine_tuned_model:
+            error = getattr(job, "error", None)
+            reason = getattr(error, "message", None) or "no reason given"
+            raise FineTuneJobFailed(
+                f"fine-tuning job {job.id} {job.status}: {reason}; fix the cause and start a new run"
+            )
+        kept = _checkpoints(client, job) if checkpoints else []
     finally:
         client.close()
-    state.update(status=job.status, fine_tuned_model=job.fine_tuned_model, trained_tokens=job.trained_tokens)
-    _save_state(state_path, state)
-    if job.status in TERMINAL_FAILURES or not job.fine_tuned_model:
-        error = getattr(job, "error", None)
-        reason = getattr(error, "message", None) or "no reason given"
-        raise FineTuneJobFailed(f"fine-tuning job {job.id} {job.status}: {reason}; fix the cause and start a new run")
     return {
+        "checkpoints": kept,
         "backend": "api",
         "base_url": spec.api_base_url,
         "base_model": spec.name,
@@ -113,6 +119,24 @@ def training_cost(model: str, trained_tokens: int | None) -> float | None:
     if price is None or trained_tokens is None:
         return None
     return round(trained_tokens * float(price) / 1e6, 6)
+
+
+def _checkpoints(client: openai.OpenAI, job: Any) -> list[dict[str, Any]]:
+    """The per-epoch checkpoints the provider kept (OpenAI keeps those of the last 3 epochs), by epoch.
+
+    A checkpoint is made at the end of every epoch and only the latest ones are kept, so the last checkpoint
+    is the final epoch and each earlier one is an epoch before it; the final epoch answers as the tuned model."""
+    listed = _call(lambda: client.fine_tuning.jobs.checkpoints.list(job.id, limit=100))
+    ordered = sorted(listed.data, key=lambda c: c.step_number)
+    n_epochs = _hyperparameters(job).get("n_epochs")
+    epochs = n_epochs if isinstance(n_epochs, int) else len(ordered)
+    kept = [
+        {"epoch": epochs - len(ordered) + 1 + i, "step": c.step_number, "model": c.fine_tuned_model_checkpoint}
+        for i, c in enumerate(ordered)
+    ]
+    if kept:
+        kept[-1]["model"] = job.fine_tuned_model
+    return kept
 
 
 def _method(settings: ApiSettings) -> Any:
