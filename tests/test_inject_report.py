@@ -15,7 +15,7 @@ import pytest
 from test_inject_score_finetunebench import EXPECTED, MODELS, cli, dataset_rows, kind_of, write_released_format
 
 from instructeval.knowledge.paper_table import MISSING_MARK, score_text
-from instructeval.results import Score
+from instructeval.score import Score
 from instructeval.stats import summarize
 
 RELEASED = {  # file written -> (task, dataset file role, our split)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from instructeval.knowledge.scorers import before_scorer
 from instructeval.knowledge.types import SPLITS
-from instructeval.results import KnowledgeResult, Score
+from instructeval.results import KnowledgeResult
+from instructeval.score import Score
 
 PAPER_GROUPS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     (
