@@ -18,7 +18,7 @@ from instructeval.errors import InstructEvalError, UnknownModelSpec
 from instructeval.judge import JudgeOptions, grade_run
 from instructeval.knowledge.answering import ChatAnswerer
 from instructeval.models.backends import BackendOptions, build_lm
-from instructeval.models.chat_client import retry_after_seconds
+from instructeval.models.chat_client import proxy_for, retry_after_seconds
 from instructeval.models.keys import JUDGE_KEY_ENV, OPENAI_KEY_ENV, resolve_api_key
 from instructeval.models.spec import parse_model_spec
 
@@ -143,3 +143,15 @@ def test_retry_after_forms() -> None:
     assert 8.0 <= (retry_after_seconds({"retry-after": in_ten}) or 0.0) <= 10.0
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+def test_the_proxy_from_the_environment_is_used(
+    server: JudgeServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """HTTP_PROXY is read once per client; the stand-in server answers as the proxy for a host that does not exist."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", OPENAI_KEY_ENV, JUDGE_KEY_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base_url.removesuffix("/v1"))
+    assert judged_with(server, tmp_path / "run", "openai-compatible:http://judge.invalid/v1@judge") == {"Bearer EMPTY"}
+    monkeypatch.setenv("NO_PROXY", "judge.invalid")
+    assert proxy_for("http://judge.invalid/v1/chat/completions") is None

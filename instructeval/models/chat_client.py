@@ -2,8 +2,9 @@
 
 Clients report failures as `TransientError` (worth retrying, maybe with the server's Retry-After) or
 `PermanentError` (retrying cannot help); the retry loop in `retry.py` is the only place that waits. The HTTP
-client keeps one aiohttp session per endpoint: a keep-alive pool sized to the concurrency, the headers
-built once, and replies read as plain JSON, so a request costs little CPU beyond the socket work.
+client keeps one aiohttp session per endpoint: a keep-alive pool sized to the concurrency, the headers and
+the proxy (from HTTPS_PROXY/NO_PROXY) settled once instead of per request, and replies read as plain JSON, so
+a request costs little CPU beyond the socket work.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import email.utils
 import json
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -71,13 +74,14 @@ class HTTPChatClient:
         self._key = key
         self._url = f"{spec.api_base_url}/chat/completions"
         self._headers = {"Authorization": f"Bearer {key.value}", "Content-Type": "application/json"}
+        self._proxy = proxy_for(self._url)
         self._concurrency = concurrency
         self._session: aiohttp.ClientSession | None = None
 
     async def complete(self, messages: Messages, *, max_tokens: int, temperature: float) -> ChatReply:
         payload = {"model": self.spec.name, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
         try:
-            async with self._open().post(self._url, data=json.dumps(payload)) as response:
+            async with self._open().post(self._url, data=json.dumps(payload), proxy=self._proxy) as response:
                 body = await response.read()
                 status, headers = response.status, response.headers
         except aiohttp.ClientError as exc:
@@ -96,7 +100,7 @@ class HTTPChatClient:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._concurrency, keepalive_timeout=30)
             self._session = aiohttp.ClientSession(
-                connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout(total=None), trust_env=True
+                connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout(total=None)
             )
         return self._session
 
@@ -111,6 +115,14 @@ class HTTPChatClient:
                 f"{self._url} does not know model {self.spec.name!r} ({message}): check the model name in {self.spec}"
             )
         return PermanentError(message)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment sets for `url` (HTTP(S)_PROXY, minus NO_PROXY hosts), looked up once."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _parse_reply(body: bytes) -> ChatReply:
