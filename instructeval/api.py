@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from instructeval import __version__
 from instructeval.data.source import DataSource
@@ -33,6 +33,9 @@ from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, resol
 from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
 from instructeval.settings import choose_setting, lm_eval_specs, reasons_in_chains, specs_hash, with_setting
+
+if TYPE_CHECKING:
+    from instructeval.models.backends import BackendOptions
 
 TRACKED_PACKAGES = ("instructeval", "lm_eval", "torch", "transformers", "datasets", "peft", "vllm", "openai")
 
@@ -80,8 +83,12 @@ class TaskOutcome:
 Progress = Callable[[str], None]
 
 
-def evaluate(options: RunOptions, progress: Progress = print) -> Path:
-    """Run every selected task, writing results.json and samples/ as each task finishes; return the run folder."""
+def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None) -> Path:
+    """Run every selected task, writing results.json and samples/ as each task finishes; return the run folder.
+
+    `lm` is a model the caller has already built from the same spec and backend options (a sweep evaluates
+    several runs on one load); it is used as is and left running.
+    """
     check_limit(options.limit)
     check_max_gen_toks(options.max_gen_toks)
     check_batch_size(options.batch_size)
@@ -101,24 +108,17 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     check_api_flags(spec, infos, options.tokenizer, options.chat_template)
     if options.judge is not None and options.reference is None and any(i.judged == "pairwise" for i in infos):
         raise InstructEvalError("writing_pairwise needs --reference runs/<model>/<timestamp> to judge against")
-    from instructeval.models.backends import BackendOptions, build_lm, has_chat_template, model_info
+    from instructeval.models.backends import build_lm, has_chat_template, model_info
 
     limit = options.limit if options.limit is not None else (DEMO_LIMIT if options.suite == "demo" else None)
     settings = _settings(options, spec, infos, source, limit)
-    backend_options = BackendOptions(
-        batch_size=options.batch_size,
-        device=options.device,
-        adapter=options.adapter,
-        tensor_parallel_size=options.tensor_parallel_size,
-        tokenizer=options.tokenizer,
-        extra={"prefix_cache": options.prefix_cache}
-        if spec.kind in ("demo", "hf") and options.prefix_cache is not None
-        else {},
-    )
+    backend_options = backend_options_for(options, spec)
     run = open_run_folder(options.output, spec.slug, options.run_name, config_hash(settings), options.resume)
     try:
         progress(f"run folder: {run.path}{' (resumed)' if run.resumed else ''}")
-        lm = build_lm(spec, backend_options)
+        owned = lm is None
+        if owned:
+            lm = build_lm(spec, backend_options)
         if options.chat_template and spec.is_local and not has_chat_template(lm):
             raise InstructEvalError(f"{spec.name} has no chat template: drop --chat-template")
         results = _initial_results(run, options, settings, spec, model_info(spec, backend_options, lm), limit)
@@ -133,7 +133,7 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
             progress(f"{info.name}: {info.protocol}")
             results.tasks[info.name] = _run_task(run, info, resumable, spec, options, source, limit, results)
             save_results(run.path, results)
-        if callable(shutdown := getattr(lm, "shutdown", None)):
+        if owned and callable(shutdown := getattr(lm, "shutdown", None)):
             shutdown()  # engines with processes of their own (vLLM) stop before the judging and the exit
         for info in infos:
             if info.judged:
@@ -147,6 +147,22 @@ def evaluate(options: RunOptions, progress: Progress = print) -> Path:
     finally:
         run.release()
     return run.path
+
+
+def backend_options_for(options: RunOptions, spec: ModelSpec) -> BackendOptions:
+    """How the run's flags load its model: what `evaluate` builds, and what a caller passing its own `lm` uses."""
+    from instructeval.models.backends import BackendOptions
+
+    return BackendOptions(
+        batch_size=options.batch_size,
+        device=options.device,
+        adapter=options.adapter,
+        tensor_parallel_size=options.tensor_parallel_size,
+        tokenizer=options.tokenizer,
+        extra={"prefix_cache": options.prefix_cache}
+        if spec.kind in ("demo", "hf") and options.prefix_cache is not None
+        else {},
+    )
 
 
 def _judge_answers(run_dir: Path, info: TaskInfo, options: RunOptions, progress: Progress) -> None:

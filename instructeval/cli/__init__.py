@@ -23,6 +23,7 @@ COMMANDS = {
     "inject": "knowledge injection: base vs in-context vs fine-tuning on new facts",
     "contamination": "test examples found in a training corpus (n-gram overlap), and a run's clean-subset scores",
     "leaderboard": "build the static leaderboard site from run folders, or preview it",
+    "sweep": "evaluate many models (checkpoints, adapters) on many tasks on a Ray cluster",
 }
 
 

