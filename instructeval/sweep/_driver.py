@@ -19,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from instructeval.errors import InstructEvalError
 from instructeval.models.spec import parse_model_spec
-from instructeval.report import score_text
 from instructeval.results import load_results
+from instructeval.score import MISSING
 from instructeval.sweep._plan import Pair, pair_state
 from instructeval.sweep._worker import ModelJob, PairOutcome, PairsFailed, evaluate_model, one_line
 
@@ -168,7 +168,7 @@ def pair_line(pair: Pair, outcome: PairOutcome) -> str:
         return f"failed {pair.label}: {outcome.error}"
     results = load_results(outcome.run_dir)
     scores = ", ".join(
-        f"{name} {task.primary_metric} {score_text(task.metrics.get(task.primary_metric))}"
+        f"{name} {task.primary_metric} {score.text() if (score := task.metrics.get(task.primary_metric)) else MISSING}"
         for name, task in results.tasks.items()
     )
     load = f", model load {outcome.load_seconds:.1f} s" if outcome.load_seconds else ""
