@@ -10,6 +10,7 @@ from pathlib import Path
 
 from instructeval.results import (
     Comparison,
+    CurvePoint,
     KnowledgeCell,
     KnowledgeResult,
     ModelInfo,
@@ -121,13 +122,25 @@ def writing_section(categories: dict[str, float], missing: int = 0) -> WritingSe
     return WritingSection(pointwise=pointwise)
 
 
-def knowledge(kset: str, method: str, value: float, scorer: str = "exact") -> KnowledgeResult:
+def knowledge(kset: str, method: str, value: float, scorer: str = "exact", epochs: int = 0) -> KnowledgeResult:
+    """A result with two splits; with `epochs`, a learning curve rising to `value` (reversal stays at half)."""
     cell = KnowledgeCell(score=score(value, n=50), scorer=scorer)
+    curve = [
+        CurvePoint(
+            epoch=e,
+            splits={
+                "memorisation": {scorer: KnowledgeCell(score=score(value * e / epochs, n=50), scorer=scorer)},
+                "reversal": {scorer: KnowledgeCell(score=score(value / 2, n=50), scorer=scorer)},
+            },
+        )
+        for e in range(1, epochs + 1)
+    ]
     return KnowledgeResult(
         knowledge_set=kset,
         method=method,  # type: ignore[arg-type]
         splits={"memorisation": {scorer: cell}, "reversal": {scorer: cell}},
         tuned_model=None,
+        curve=curve or None,
     )
 
 
@@ -157,7 +170,11 @@ def write_fixture_runs(root: Path) -> dict[str, RunResults]:
             "2026-02-01T10:00:00+00:00",
             smol_new,
             writing=writing_section({"brainstorming": 3.5, "poetry": 2.8}),
-            knowledge=[knowledge("invented:reversal", "base", 0.1), knowledge("invented:reversal", "icl", 0.8)],
+            knowledge=[
+                knowledge("invented:reversal", "base", 0.1),
+                knowledge("invented:reversal", "icl", 0.8),
+                knowledge("invented:reversal", "finetune", 0.6, epochs=4),
+            ],
         ),
         "smol/failed": results(f"hf:{SMOL}", SMOL, "2026-03-01T10:00:00+00:00", smol_failed, status="failed"),
         "smol-base/run": results(f"hf:{SMOL_BASE}", SMOL_BASE, "2026-02-01T09:00:00+00:00", smol_old),
@@ -170,7 +187,7 @@ def write_fixture_runs(root: Path) -> dict[str, RunResults]:
             "2026-02-03T10:00:00",
             hostile,
             writing=writing_section({PWN_GROUP: 3.0}),
-            knowledge=[knowledge(PWN_SET, "base", 0.3, scorer=PWN_IMG)],
+            knowledge=[knowledge(PWN_SET, "finetune", 0.3, scorer=PWN_IMG, epochs=2)],
         ),
         "script/run": results(f"hf:{PWN_SCRIPT}", PWN_SCRIPT, "2026-02-03T10:00:00", {"gsm8k": task("gsm8k", 0.12)}),
     }

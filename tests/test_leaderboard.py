@@ -90,7 +90,12 @@ def test_views_and_comparisons(site: Path) -> None:
     assert model(data, SMOL)["comparisons"][0]["file"].endswith("comparison-vs-smol-base-run.json")
     knowledge = views["knowledge"]
     assert [c["id"] for c in knowledge["columns"]] == ["base:memorisation", "base:reversal", "icl:memorisation",
-                                                      "icl:reversal"]  # fmt: skip
+                                                      "icl:reversal", "finetune:memorisation",
+                                                      "finetune:reversal"]  # fmt: skip
+    (curve,) = [k["curve"] for k in model(data, SMOL)["knowledge"] if k["curve"]]
+    assert curve["scorer"] == "exact" and curve["epochs"] == [1, 2, 3, 4]
+    memorisation = next(line for line in curve["lines"] if line["split"] == "memorisation")
+    assert [p[:2] for p in memorisation["points"]] == [[e, pytest.approx(0.6 * e / 4)] for e in (1, 2, 3, 4)]
     writing = views["writing"]
     assert writing["columns"][-1]["id"] == "coherence:overall"
     assert all(re.fullmatch(r"models/[A-Za-z0-9._-]+\.html", m["page"]) for m in data["models"])

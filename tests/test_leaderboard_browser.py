@@ -280,6 +280,18 @@ def test_model_page(browser: Any, site: Path, built: dict[str, Any]) -> None:
     assert len(browser.find_elements("css selector", "svg.radar circle")) == 7
     assert len(browser.find_elements("css selector", "section.runs tbody tr")) == 3
     assert len(browser.find_elements("css selector", "section.comparisons tbody tr")) == 2
+    lines = browser.execute_script(
+        """
+        const chart = document.querySelector('section.knowledge svg.curve');
+        return [...chart.querySelectorAll('polyline')].map((line) => line.dataset.split);
+        """
+    )
+    assert lines == ["memorisation", "reversal"]
+    dots = browser.execute_script(
+        "return [...document.querySelectorAll('section.knowledge svg.curve circle')].map((c) => Number(c.dataset.value))"
+    )
+    assert dots == pytest.approx([0.6 * e / 4 for e in (1, 2, 3, 4)] + [0.3] * 4)
+    assert len(browser.find_elements("css selector", "section.knowledge svg.curve polygon.band")) == 2
     assert_inert(browser, "model")
 
 

@@ -166,10 +166,50 @@ const LB = (() => {
   }
 
   /** Tells tests and the benchmark that the page is drawn and answers input. */
+  /** A learning curve: one line per split over epochs, its 95% CI as a band. curve: {scorer, epochs, lines}. */
+  function lineChart(curve, label) {
+    const width = 560, height = 280, left = 46, right = 150, top = 14, bottom = 36;
+    const plotW = width - left - right, plotH = height - top - bottom;
+    const low = Math.min(...curve.epochs), high = Math.max(...curve.epochs);
+    const x = (e) => left + (high > low ? ((e - low) / (high - low)) * plotW : plotW / 2);
+    const y = (v) => top + plotH * (1 - v);
+    const chart = svg("svg", { class: "chart curve", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
+      svg("title", { text: label }));
+    for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+      chart.append(svg("line", { x1: left, x2: left + plotW, y1: y(tick), y2: y(tick), class: "grid" }),
+        svg("text", { x: left - 6, y: y(tick) + 4, class: "tick", "text-anchor": "end", text: `${tick * 100}%` }));
+    }
+    for (const epoch of curve.epochs) {
+      chart.append(svg("text", { x: x(epoch), y: top + plotH + 16, class: "tick", "text-anchor": "middle", text: epoch }));
+    }
+    chart.append(svg("text", { x: left + plotW / 2, y: height - 4, class: "tick", "text-anchor": "middle",
+      text: `epoch (${curve.scorer})` }));
+    curve.lines.forEach((line, i) => {
+      const colour = `hsl(${(i * 67) % 360} 65% 42%)`;
+      const points = line.points.filter((p) => p[1] !== null);
+      const banded = points.filter((p) => p[2] !== null && p[3] !== null);
+      if (banded.length > 1) {
+        const edge = [...banded.map((p) => `${x(p[0])},${y(p[3])}`), ...banded.reverse().map((p) => `${x(p[0])},${y(p[2])}`)];
+        chart.append(svg("polygon", { points: edge.join(" "), class: "band", fill: colour, "fill-opacity": 0.15 }));
+      }
+      chart.append(svg("polyline", { points: points.map((p) => `${x(p[0])},${y(p[1])}`).join(" "), class: "line",
+        fill: "none", stroke: colour, "stroke-width": 2, "data-split": line.split }));
+      for (const p of points) {
+        chart.append(svg("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: colour, "data-epoch": p[0], "data-value": p[1] },
+          svg("title", { text: `${line.split}, epoch ${p[0]}: ${(p[1] * 100).toFixed(1)}%, n = ${p[4]}` })));
+      }
+      const legendY = top + 6 + 15 * i;
+      chart.append(svg("line", { x1: width - right + 10, x2: width - right + 26, y1: legendY, y2: legendY,
+        stroke: colour, "stroke-width": 2 }),
+        svg("text", { x: width - right + 30, y: legendY + 4, class: "label", text: line.split }));
+    });
+    return chart;
+  }
+
   function markReady() {
     window.__leaderboardReadyMs = performance.now();
     document.body.setAttribute("data-ready", "1");
   }
 
-  return { el, svg, readData, safeUrl, describe, scoreCell, barChart, radar, markReady, MISSING };
+  return { el, svg, readData, safeUrl, describe, scoreCell, barChart, radar, lineChart, markReady, MISSING };
 })();

@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { el, readData, safeUrl, describe, scoreCell, barChart, radar, markReady, MISSING } = LB;
+  const { el, readData, safeUrl, describe, scoreCell, barChart, radar, lineChart, markReady, MISSING } = LB;
   const data = readData();
   const model = data.model;
   const PERCENT = { scale: 100, digits: 1, unit: "%" };
@@ -151,6 +151,8 @@
           scoreCell("td", c.cell, PERCENT, { column: `${c.split}:${c.scorer}` }),
           el("td", { class: "num", text: c.cell && c.cell[3] !== null ? c.cell[3] : MISSING }),
         ])),
+        k.curve ? el("figure", { class: "curve-box" }, lineChart(k.curve, `learning curve: ${k.set} · ${k.method}`),
+          el("figcaption", { text: `Accuracy per epoch (${k.curve.scorer}), one line per split, 95% CI bands.` })) : null,
         provenance(k.provenance)));
     }
     main.append(section);
