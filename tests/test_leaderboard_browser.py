@@ -288,7 +288,8 @@ def test_model_page(browser: Any, site: Path, built: dict[str, Any]) -> None:
     )
     assert lines == ["memorisation", "reversal"]
     dots = browser.execute_script(
-        "return [...document.querySelectorAll('section.knowledge svg.curve circle')].map((c) => Number(c.dataset.value))"
+        "return [...document.querySelectorAll('section.knowledge svg.curve circle')]"
+        ".map((dot) => Number(dot.dataset.value))"
     )
     assert dots == pytest.approx([0.6 * e / 4 for e in (1, 2, 3, 4)] + [0.3] * 4)
     assert len(browser.find_elements("css selector", "section.knowledge svg.curve polygon.band")) == 2
