@@ -83,10 +83,15 @@ def _round(value: float | None) -> float | None:
 
 def cell(score: Score | None) -> Cell:
     """A score as the site stores it; None (missing) when there is no finite value."""
-    value = None if score is None else _round(score.value)
-    if score is None or value is None:
+    if score is None or score.value is None or not math.isfinite(score.value):
         return None
-    return [value, _round(score.ci_low), _round(score.ci_high), score.n]
+    low, high = score.ci_low, score.ci_high
+    return [
+        round(score.value, 6),
+        None if low is None or not math.isfinite(low) else round(low, 6),
+        None if high is None or not math.isfinite(high) else round(high, 6),
+        score.n,
+    ]
 
 
 def display_name(info: ModelInfo) -> str:
