@@ -83,7 +83,11 @@ def sweep_command(args: argparse.Namespace) -> int:
     if not todo and args.watch is None:
         print(f"sweep: all {len(pairs)} pairs are already done under {output}; nothing to run", file=sys.stderr)
         return 0
-    return _run(args, config, overrides, pairs, workers, site, console)
+    try:
+        return _run(args, config, overrides, pairs, workers, site, console)
+    except KeyboardInterrupt:
+        print("sweep: interrupted; rerun the same command to continue where it stopped", file=sys.stderr)
+        return 130
 
 
 def _run(
