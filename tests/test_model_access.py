@@ -19,6 +19,7 @@ from instructeval.judge import JudgeOptions, grade_run
 from instructeval.knowledge.answering import ChatAnswerer
 from instructeval.models.backends import BackendOptions, build_lm
 from instructeval.models.chat_client import proxy_for, retry_after_seconds
+from instructeval.models.client_settings import ClientSettings
 from instructeval.models.keys import JUDGE_KEY_ENV, OPENAI_KEY_ENV, resolve_api_key
 from instructeval.models.spec import parse_model_spec
 
@@ -81,7 +82,10 @@ def test_knowledge_and_run_read_the_model_key_not_the_judge_key(
     messages = [{"role": "user", "content": "Say hi."}]
     assert ChatAnswerer(parse_model_spec(server.judge_spec())).generate([messages], max_tokens=8) == [VERDICT.text]
     ChatAnswerer(parse_model_spec(f"{server.judge_spec()}?key_env=SPEC_KEY")).generate([messages], max_tokens=8)
-    lm = build_lm(parse_model_spec(f"{server.judge_spec()}?key_env=SPEC_KEY"), BackendOptions(num_concurrent=1))
+    lm = build_lm(
+        parse_model_spec(f"{server.judge_spec()}?key_env=SPEC_KEY"),
+        BackendOptions(client=ClientSettings(concurrency=1)),
+    )
     request = Instance("generate_until", {}, (lm.apply_chat_template(messages), {"until": [], "max_gen_toks": 8}), 0)
     assert lm.generate_until([request], disable_tqdm=True) == [VERDICT.text]
     assert [entry.authorization for entry in server.log] == ["Bearer sk-openai", "Bearer sk-spec", "Bearer sk-spec"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instructeval.errors import InstructEvalError
+from instructeval.models.client_settings import ClientSettings
 from instructeval.models.spec import ModelSpec, check_key_env_name, parse_model_spec
 
 DEFAULT_RUBRICS = ("relevance", "coherence")
@@ -51,6 +52,10 @@ class JudgeOptions:
         if self.api_key_env is not None:
             check_key_env_name(self.api_key_env, "--judge-api-key-env")
         self.judge_specs()
+
+    def client_settings(self) -> ClientSettings:
+        """The --judge-* flags as the API clients' settings."""
+        return ClientSettings(self.concurrency, self.max_retries, self.timeout_s, self.backoff_base_s)
 
     def judge_specs(self) -> list[ModelSpec]:
         """The parsed judge specs (raises UnknownModelSpec with the accepted forms)."""

@@ -23,7 +23,6 @@ from instructeval.judge.pricing import Budget, load_prices, price_for
 from instructeval.judge.rubric import Rubric
 from instructeval.judge.session import JudgeSession, Usage, Verdict
 from instructeval.models.chat_client import open_chat_client
-from instructeval.models.retry import RetryPolicy
 from instructeval.models.spec import parse_model_spec
 
 FINAL_STATUSES = frozenset({"scored", "missing"})
@@ -181,15 +180,14 @@ def _open_sessions(judges: set[str], options: JudgeOptions, budget: Budget) -> d
     cache: JudgeCache | NoCache = NoCache()
     if options.use_cache and judges:
         cache = JudgeCache(options.cache_path or default_cache_path())
-    slots = asyncio.Semaphore(options.concurrency)
-    policy = RetryPolicy(
-        max_retries=options.max_retries, base_delay_s=options.backoff_base_s, timeout_s=options.timeout_s
-    )
+    settings = options.client_settings()
+    slots = asyncio.Semaphore(settings.concurrency)
+    policy = settings.retry_policy()
     sessions: dict[str, JudgeSession] = {}
     for judge, spec in specs.items():
         sessions[judge] = JudgeSession(
             judge=judge,
-            backend=open_chat_client(spec, concurrency=options.concurrency, role="judge", key_env=options.api_key_env),
+            backend=open_chat_client(spec, concurrency=settings.concurrency, role="judge", key_env=options.api_key_env),
             price=price_for(spec, prices),
             cache=cache,
             budget=budget,

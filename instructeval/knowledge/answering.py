@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 from instructeval.errors import InstructEvalError
 from instructeval.models.chat_client import HTTPChatClient, Messages
+from instructeval.models.client_settings import ClientSettings
 from instructeval.models.keys import resolve_api_key
-from instructeval.models.retry import RequestFailed, RetryPolicy, complete_with_retries
+from instructeval.models.retry import RequestFailed, complete_with_retries
 from instructeval.models.spec import ModelSpec
 
 
@@ -69,15 +70,14 @@ class ChatAnswerer:
 
     supports_choices = False
 
-    def __init__(
-        self, spec: ModelSpec, *, concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 4
-    ) -> None:
+    def __init__(self, spec: ModelSpec, settings: ClientSettings | None = None) -> None:
         if spec.api_base_url is None:
             raise InstructEvalError(f"{spec} is not an API model: use openai:<model> or openai-compatible:<url>@<m>")
         self.spec = spec
         self._key = resolve_api_key(spec)
-        self._concurrency = concurrency
-        self._policy = RetryPolicy(max_retries=max_retries, timeout_s=timeout_s)
+        settings = settings or ClientSettings()
+        self._concurrency = settings.concurrency
+        self._policy = settings.retry_policy()
 
     def generate(self, conversations: Sequence[Messages], max_tokens: int) -> list[str]:
         return asyncio.run(self._generate(list(conversations), max_tokens))

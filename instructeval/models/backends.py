@@ -10,15 +10,13 @@ from typing import Any
 from lm_eval.api.model import LM
 
 from instructeval.errors import InstructEvalError
+from instructeval.models.client_settings import ClientSettings
 from instructeval.models.demo import demo_model_dir, demo_revision
 from instructeval.models.keys import resolve_api_key
 from instructeval.models.local import load_failed, local_weights, resolve_device
 from instructeval.models.spec import ModelSpec
 from instructeval.preflight import check_batch_size, check_model
 from instructeval.results import ModelInfo
-
-API_MAX_RETRIES = 5
-"""Attempts after the first for lm-eval's API LMs (its own tenacity loop, which has no Retry-After)."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class BackendOptions:
     adapter: Path | None = None
     tensor_parallel_size: int = 1
     max_length: int | None = None
-    num_concurrent: int = 8
+    client: ClientSettings = field(default_factory=ClientSettings)  # API models: in flight, retries, timeout
     tokenizer: str | None = None  # openai-compatible: encodes log-likelihood prompts (default: the served model)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -130,8 +128,7 @@ def _build_api(spec: ModelSpec, options: BackendOptions) -> LM:
 
     key = resolve_api_key(spec)
     common: dict[str, Any] = {
-        "num_concurrent": options.num_concurrent,
-        "max_retries": API_MAX_RETRIES,
+        **options.client.lm_eval_kwargs(),
         "header": {"Authorization": f"Bearer {key.value}"},
         **options.extra,
     }
