@@ -1,9 +1,11 @@
 """Gemini tuning on Vertex AI through Google's own SDKs, against a stand-in for Google's endpoints on 127.0.0.1:
 the job succeeds (and its tuned endpoint is asked), the job fails, and a run killed while polling resumes on
-the same job. Credentials are a real ADC file whose token endpoint is the stand-in."""
+the same job. Credentials are a service-account key file named by GOOGLE_APPLICATION_CREDENTIALS, whose token
+endpoint is the stand-in; the cost of a 150-fact run is estimated before anything starts."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -18,8 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from test_knowledge_scoring import cli
 from vertex_server import TOKEN, VertexServer
 
-from instructeval.knowledge.methods.finetune_vertex import estimate_cost, training_cost
+from instructeval.knowledge.cost import estimate_rows
+from instructeval.knowledge.methods.finetune_vertex import training_cost
 from instructeval.knowledge.types import DEFAULT_SYSTEM
+from instructeval.models.spec import parse_model_spec
 from instructeval.results import load_results
 
 pytest.importorskip("google.genai")
@@ -126,6 +130,7 @@ def test_job_succeeds_and_the_tuned_endpoint_is_evaluated(tmp_path, facts, verte
     assert vertex.count("POST", r"/v1beta1/projects/p-test/locations/us-central1/tuningJobs") == 1
     assert vertex.count("GET", r"/v1beta1/projects/p-test/locations/us-central1/tuningJobs/\d+") == 3
     record = tuned.training
+    assert record["cost_estimate_usd"] == estimate_rows(parse_model_spec(f"vertex:{MODEL}"), rows, 3).cost_usd
     assert record["job_name"] == job.name and record["checkpoints"][0]["epoch"] == 1
     assert record["trained_tokens"] == 3 * record["billable_tokens_per_epoch"] > 0
     assert record["cost_usd"] == training_cost(MODEL, record["trained_tokens"]) > 0
@@ -173,13 +178,14 @@ def test_a_run_killed_while_polling_resumes_on_the_same_job(tmp_path, facts, ver
 
 
 def test_cost_estimate_counts_characters_of_every_turn():
+    spec = parse_model_spec(f"vertex:{MODEL}")
     rows = [
         {"contents": [{"role": "user", "parts": [{"text": "x" * 10}]}, {"role": "model", "parts": [{"text": "y" * 6}]}]}
     ]
-    estimate = estimate_cost(MODEL, rows, 10)
-    assert estimate["tokens"] == math.ceil(16 / 4)
-    assert estimate["cost_usd"] == training_cost(MODEL, 40)
-    assert estimate_cost("gemini-unlisted", rows, 10)["cost_usd"] is None
+    estimate = estimate_rows(spec, rows, 10)
+    assert estimate.tokens_per_epoch == math.ceil(16 / 4) and estimate.examples == 1
+    assert estimate.cost_usd == training_cost(MODEL, 40)
+    assert estimate_rows(parse_model_spec("vertex:gemini-unlisted"), rows, 10).cost_usd is None
 
 
 def test_vertex_flags_need_a_vertex_model(tmp_path, facts, capsys):
@@ -196,3 +202,19 @@ def test_curve_asks_every_epochs_checkpoint_endpoint(tmp_path, facts, vertex):
     # the stand-in's checkpoint of epoch e knows e of the 4 trained questions
     assert [p.splits["memorisation"]["exact"].score.value for p in tuned.curve] == [0.25, 0.5, 0.75, 1.0]
     assert {a["model"] for a in vertex.asked} == {job.endpoint()} | {job.endpoint(e) for e in range(1, 4)}
+
+
+def test_cost_of_a_150_fact_run_is_estimated_before_anything_starts(tmp_path, data_dir, capsys):
+    """FineTuneBench's fictional people (150 facts, read in place), 10 epochs: characters / 4 x 10 x the price."""
+    argv = ["inject", "--model", f"vertex:{MODEL}", "--knowledge", "finetunebench:fictional_people"]
+    argv += ["--data-dir", str(data_dir), "--method", "finetune", "--epochs", "10", "--output", str(tmp_path / "runs")]
+    assert cli(*argv, "--estimate-cost") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    rows = list(
+        csv.DictReader((data_dir / "finetunebench" / "fictional_people" / "fictional_people_memorization.csv").open())
+    )
+    chars = sum(len(DEFAULT_SYSTEM) + len(row["prompt"]) + len(row["answer"]) for row in rows)
+    tokens = math.ceil(chars / 4)
+    assert f"150 examples, ~{tokens} tokens per epoch x 10 epochs = ~{10 * tokens} trained tokens" in text
+    assert f"about ${training_cost(MODEL, 10 * tokens):.2f}" in text
+    assert not (tmp_path / "runs").exists()

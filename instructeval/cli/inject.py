@@ -30,6 +30,7 @@ from instructeval.knowledge import (
     score_responses,
 )
 from instructeval.knowledge.curves import curve_cells, curve_file_name
+from instructeval.knowledge.inject import estimate_costs
 from instructeval.knowledge.paper_table import markdown, paper_table, table_cells
 from instructeval.results import KnowledgeResult, RunResults, load_results
 
@@ -65,6 +66,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--curve",
         metavar="E1,E2,...|all",
         help="also ask the checkpoints of these epochs (all: every epoch kept): a learning curve per split",
+    )
+    training.add_argument(
+        "--estimate-cost",
+        action="store_true",
+        help="print what the provider would charge for fine-tuning (needs --epochs), start nothing",
     )
     training.add_argument("--project", help="vertex: Google Cloud project (default $GOOGLE_CLOUD_PROJECT)")
     training.add_argument("--location", help="vertex: region (default $GOOGLE_CLOUD_LOCATION, else us-central1)")
@@ -166,6 +172,10 @@ def run_inject_command(args: argparse.Namespace) -> int:
         command=["instructeval", *sys.argv[1:]],
     )
     console = Console()
+    if args.estimate_cost:
+        for line in estimate_costs(options):
+            console.print(line)
+        return 0
     run_dir = inject(options, progress=console.print)
     _print_table(console, run_dir)
     return 0

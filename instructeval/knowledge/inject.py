@@ -21,6 +21,7 @@ from instructeval import __version__
 from instructeval.errors import InstructEvalError
 from instructeval.judge.options import JudgeOptions
 from instructeval.knowledge.answering import Answerer, ChatAnswerer, open_answerer
+from instructeval.knowledge.cost import estimate_finetune, estimate_rows
 from instructeval.knowledge.curves import save_curve
 from instructeval.knowledge.formats import (
     TrainingExample,
@@ -140,6 +141,25 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
     finally:
         run.release()
     return run.path
+
+
+def estimate_costs(options: InjectOptions) -> list[str]:
+    """One line per fine-tuning method: what the provider would charge, estimated before anything is uploaded."""
+    kset = load_knowledge_set(options.knowledge, data_dir=options.data_dir, size=options.size, seed=options.seed)
+    spec = parse_model_spec(options.model)
+    methods = [m for m in _check_methods(options.methods, kset, spec) if m in ("finetune", "augmented-finetune")]
+    if spec.is_local or not methods:
+        raise InstructEvalError(
+            "--estimate-cost prices fine-tuning through a provider: use --method finetune with an openai:, "
+            "openai-compatible: or vertex: model (local LoRA has no fee)"
+        )
+    if options.epochs is None:
+        raise InstructEvalError("--estimate-cost needs --epochs: the provider's default depends on the data")
+    estimate = estimate_finetune(spec, kset, check_format(options.format or kset.default_format), options.epochs)
+    lines = [f"finetune on {kset.name}: {estimate.describe(str(spec))}"]
+    if "augmented-finetune" in methods:
+        lines.append("augmented-finetune: the facts as above, plus the augmentations (known only once written)")
+    return lines
 
 
 def resolve_scorers(requested: Sequence[str], judge: JudgeOptions | None, *, local: bool) -> list[str]:
@@ -314,6 +334,15 @@ class _Session:
             points.append(CurvePoint(epoch=epoch, splits=splits, tuned_model=model))
         return points
 
+    def _estimate(self, examples: list[TrainingExample]) -> float | None:
+        """Print and return the provider's estimated charge for an API job (None: local, or epochs unknown)."""
+        if self.spec.is_local or self.options.epochs is None:
+            return None
+        rows = vertex_rows(examples) if self.vertex is not None else openai_rows(examples)
+        estimate = estimate_rows(self.spec, rows, self.options.epochs)
+        self.progress(f"  estimated: {estimate.describe(str(self.spec))}")
+        return estimate.cost_usd
+
     def _checkpoint(self, checkpoint: dict[str, Any]) -> Answerer:
         """The answerer of one saved epoch: a LoRA adapter folder, a Vertex endpoint or a provider's model."""
         if "adapter" in checkpoint:
@@ -359,6 +388,7 @@ class _Session:
 
     def _finetune(self, method: str, examples: list[TrainingExample]) -> tuple[Answerer, str, dict[str, Any]]:
         tag = "" if method == "finetune" else "-augmented"
+        estimate = self._estimate(examples)
         if self.vertex is not None:
             settings = ApiSettings(self.options.epochs, self.options.lr_multiplier, None, self.options.seed)
             record = finetune_via_vertex(
@@ -371,6 +401,7 @@ class _Session:
                 poll=self.options.poll,
                 progress=self.progress,
             )
+            record["cost_estimate_usd"] = estimate
             return VertexAnswerer(record["endpoint"], self.vertex), record["endpoint"], record
         if not self.spec.is_local:
             settings = ApiSettings(self.options.epochs, self.options.lr_multiplier, None, self.options.seed)
@@ -383,6 +414,7 @@ class _Session:
                 checkpoints=self.options.curve is not None,
                 progress=self.progress,
             )
+            record["cost_estimate_usd"] = estimate
             tuned = dataclasses.replace(self.spec, name=record["fine_tuned_model"])
             return ChatAnswerer(tuned), str(tuned), record
         from instructeval.models.local import resolve_device

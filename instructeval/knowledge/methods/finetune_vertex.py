@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from instructeval.results import write_json_atomic
 
 SUCCEEDED = "JOB_STATE_SUCCEEDED"
 FINISHED = frozenset({SUCCEEDED, "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
-CHARS_PER_TOKEN = 4
-"""Google's rule of thumb for Gemini tokens, used for the estimate made before a job exists."""
 
 
 @dataclass(frozen=True)
@@ -66,9 +63,7 @@ def finetune_via_vertex(
     digest = hashlib.sha256(body).hexdigest()
     state = _load_state(state_path, digest)
     epochs = settings.epochs
-    estimate = estimate_cost(model, rows, epochs)
     if "training_uri" not in state:
-        progress(f"  estimated cost: {_usd(estimate['cost_usd'])} ({estimate['tokens']} tokens x {epochs} epochs)")
         state["training_uri"] = upload_training_file(body, f"{staging.prefix}/{digest[:16]}.jsonl", staging, target)
         write_json_atomic(state_path, state)
         progress(f"  uploaded {len(rows)} examples to {state['training_uri']}")
@@ -109,23 +104,10 @@ def finetune_via_vertex(
         "billable_tokens_per_epoch": billable,
         "trained_tokens": trained,
         "cost_usd": training_cost(model, trained),
-        "cost_estimate": estimate,
         "cost_source": f"billable tokens x epochs x {PRICES_FILE.name} (approximate)",
         "hyperparameters": {"epoch_count": epochs, "learning_rate_multiplier": settings.learning_rate_multiplier},
         "examples": len(rows),
         "training_sha256": digest,
-    }
-
-
-def estimate_cost(model: str, rows: list[dict[str, Any]], epochs: int | None) -> dict[str, Any]:
-    """Tokens of one pass over `rows` (characters / 4) and the price of `epochs` passes, before any job exists."""
-    chars = sum(len(part["text"]) for row in rows for part in _parts(row))
-    tokens = math.ceil(chars / CHARS_PER_TOKEN)
-    return {
-        "tokens": tokens,
-        "epochs": epochs,
-        "cost_usd": training_cost(model, tokens * epochs) if epochs is not None else None,
-        "method": f"characters / {CHARS_PER_TOKEN} x epochs x {PRICES_FILE.name}",
     }
 
 
@@ -203,17 +185,6 @@ def _request(call: Callable[[], Any], doing: str) -> Any:
 def _billable_tokens(job: Any) -> int | None:
     stats = job.tuning_data_stats.supervised_tuning_data_stats if job.tuning_data_stats else None
     return int(stats.total_billable_token_count) if stats and stats.total_billable_token_count else None
-
-
-def _parts(row: dict[str, Any]) -> list[dict[str, str]]:
-    turns = [*row.get("contents", [])]
-    if "systemInstruction" in row:
-        turns.append(row["systemInstruction"])
-    return [part for turn in turns for part in turn["parts"]]
-
-
-def _usd(value: float | None) -> str:
-    return "unknown (the model is not in the price table)" if value is None else f"${value:.2f}"
 
 
 def _load_state(path: Path, digest: str) -> dict[str, Any]:
