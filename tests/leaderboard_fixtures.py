@@ -11,6 +11,7 @@ from pathlib import Path
 from instructeval.results import (
     Comparison,
     CurvePoint,
+    FlippedExample,
     KnowledgeCell,
     KnowledgeResult,
     ModelInfo,
@@ -149,6 +150,35 @@ def hhh(values: dict[str, float]) -> TaskResult:
     return task("hhh", sum(values.values()) / len(values), {"category": groups})
 
 
+def flip(doc_id: int, subtask: str, direction: str, text: str) -> FlippedExample:
+    """A flipped MMLU-like example whose every string is `text` (hostile in the fixtures)."""
+    improved = direction == "improved"
+    return FlippedExample(
+        subtask=subtask,
+        doc_id=doc_id,
+        doc_hash=f"{doc_id:064x}",
+        direction="improved" if improved else "regressed",
+        base_score=0.0 if improved else 1.0,
+        other_score=1.0 if improved else 0.0,
+        prompt=f"Question {doc_id}: {text}\nAnswer:",
+        target=text,
+        base_output=f"base says {text}",
+        other_output=f"tuned says {text}",
+        choices=[" A", text],
+        base_loglikelihoods=[-1.0, -2.0] if not improved else [-2.0, -1.0],
+        other_loglikelihoods=[-2.0, -1.0] if not improved else [-1.0, -2.0],
+        base_reasons=[f"judge: {text}"],
+    )
+
+
+FLIPS = [
+    flip(0, "mmlu_anatomy", "improved", PWN_IMG),
+    flip(1, "mmlu_anatomy", "regressed", PWN_SCRIPT),
+    flip(2, PWN_GROUP, "improved", PWN_SET),
+]
+"""The mmlu row's flipped examples: two subtasks (one hostile), both directions, hostile text everywhere."""
+
+
 def write_fixture_runs(root: Path) -> dict[str, RunResults]:
     """Write the fixture runs (and one comparison) under root; returns each run folder's results by label."""
     mmlu_subjects = {"subject": {"anatomy": {"acc": score(0.31)}, "astronomy": {"acc": score(0.27)}}}
@@ -209,6 +239,9 @@ def write_fixture_runs(root: Path) -> dict[str, RunResults]:
             wins=30,
             losses=20,
             ties=150,
+            verdict="better" if t == "mmlu" else "inconclusive",
+            mde=0.04,
+            flipped=FLIPS if t == "mmlu" else [],
         )
         for t in ("mmlu", "bbh")
     ]
@@ -218,6 +251,7 @@ def write_fixture_runs(root: Path) -> dict[str, RunResults]:
         base_model=f"hf:{SMOL_BASE}",
         other_model=f"hf:{SMOL}",
         alpha=0.05,
+        margin=0.02,
         forced=False,
         tasks=rows,
         created_at="2026-02-04T10:00:00+00:00",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from leaderboard_fixtures import (
+    FLIPS,
     LLAMA,
     PWN_GROUP,
     PWN_IMG,
@@ -25,6 +26,7 @@ from leaderboard_fixtures import (
     PWN_TASK,
     PWN_TITLE,
     SMOL,
+    SMOL_BASE,
     results,
     task,
     write_fixture_runs,
@@ -256,6 +258,57 @@ def test_other_views(browser: Any, built: dict[str, Any]) -> None:
     open_view(browser, "knowledge")
     cells = browser.execute_script("return [...document.querySelectorAll('#board td')].map((td) => td.textContent)")
     assert PWN_SET in cells and PWN_IMG in cells
+
+
+def flip_cards(driver: Any) -> list[dict[str, str]]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#flips article.flip')].map((a) => "
+        "({direction: a.dataset.direction, subtask: a.dataset.subtask, text: a.textContent}))"
+    )
+
+
+def choose(driver: Any, select: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("css selector", select)).select_by_value(value)
+
+
+def test_diff_page_lists_flipped_examples_with_filters(browser: Any, site: Path) -> None:
+    """The base -> tuned row links to its diff page: every flipped example with both answers, filtered by
+    subtask and direction; hostile prompts, targets, outputs, options and reasons stay text."""
+    open_page(browser, (site / "index.html").as_uri())
+    open_view(browser, "comparisons")
+    link = browser.find_element("css selector", "#board a.diff-link")
+    assert link.text == f"{len(FLIPS)} flipped"
+    link.click()
+    wait_ready(browser)
+    assert browser.current_url.endswith("diffs/comparison-0.html")
+    assert browser.find_element("css selector", "#diff-title").text == f"hf:{SMOL_BASE} → hf:{SMOL}"
+    verdicts = browser.execute_script(
+        "return [...document.querySelectorAll('section.verdicts tbody tr')].map((tr) => tr.dataset.verdict)"
+    )
+    assert verdicts == ["better", "inconclusive"]
+    cards = flip_cards(browser)
+    assert [c["direction"] for c in cards] == [f.direction for f in FLIPS]
+    for card, flipped in zip(cards, FLIPS, strict=True):
+        for text in (flipped.target, flipped.prompt, flipped.base_output, flipped.other_output, *flipped.base_reasons):
+            assert text in card["text"]
+    assert browser.find_element("css selector", "#flip-count").text == "3 of 3 flipped examples"
+    choose(browser, "#filter-direction", "regressed")
+    assert [c["text"] for c in flip_cards(browser)] == [cards[1]["text"]]
+    choose(browser, "#filter-direction", "")
+    choose(browser, "#filter-subtask", PWN_GROUP)
+    assert [c["subtask"] for c in flip_cards(browser)] == [PWN_GROUP]
+    choose(browser, "#filter-direction", "regressed")
+    assert flip_cards(browser) == [] and browser.find_element("css selector", "#flip-count").text.startswith("0 of 3")
+    choose(browser, "#filter-subtask", "")
+    choose(browser, "#filter-direction", "")
+    assert_inert(browser, "diff")
+    browser.find_element("link text", f"hf:{SMOL}").click()  # the tuned model's page links back to the diff page
+    wait_ready(browser)
+    back = browser.find_element("css selector", "section.comparisons a.diff-link")
+    assert back.text == "3 flipped examples" and back.get_attribute("href").endswith("diffs/comparison-0.html")
+    assert_inert(browser)
 
 
 def test_model_page(browser: Any, site: Path, built: dict[str, Any]) -> None:

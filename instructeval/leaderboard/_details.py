@@ -148,10 +148,12 @@ def _curve(result: KnowledgeResult) -> dict[str, Any] | None:
     return {"scorer": scorer, "epochs": [p.epoch for p in result.curve], "lines": lines}
 
 
-def _comparisons(model: Model, comparisons: Sequence[tuple[Comparison, str]]) -> list[dict[str, Any]]:
+def _comparisons(
+    model: Model, comparisons: Sequence[tuple[Comparison, str]], diff_pages: Sequence[str]
+) -> list[dict[str, Any]]:
     names = model_labels(model)
     mine = []
-    for comparison, label in comparisons:
+    for (comparison, label), diff_page in zip(comparisons, diff_pages, strict=True):
         if comparison.base_model in names or comparison.other_model in names:
             mine.append(
                 {
@@ -162,11 +164,14 @@ def _comparisons(model: Model, comparisons: Sequence[tuple[Comparison, str]]) ->
                     "alpha": comparison.alpha,
                     "forced": comparison.forced,
                     "mismatches": comparison.mismatches,
+                    "diff_page": diff_page,
+                    "flipped": sum(len(t.flipped) for t in comparison.tasks),
                     "tasks": [
                         {
                             "task": t.task,
                             "label": comparison_label(comparison_key(t, comparison)),
                             "test": t.test,
+                            "verdict": t.verdict,
                             "cell": comparison_cell(t),
                             **scale_of([[c[6], c[7]]] if (c := comparison_cell(t)) else []),
                         }
@@ -177,7 +182,9 @@ def _comparisons(model: Model, comparisons: Sequence[tuple[Comparison, str]]) ->
     return mine
 
 
-def model_details(model: Model, comparisons: Sequence[tuple[Comparison, str]]) -> dict[str, Any]:
+def model_details(
+    model: Model, comparisons: Sequence[tuple[Comparison, str]], diff_pages: Sequence[str]
+) -> dict[str, Any]:
     """Everything the model's page shows, JSON-ready; sections point into `runs` for their run's provenance."""
     tasks = sorted(model.runs.tasks.items(), key=lambda item: _task_order(item[0]))
     runs = sorted(model.runs.runs, key=lambda r: r.started, reverse=True)
@@ -197,6 +204,6 @@ def model_details(model: Model, comparisons: Sequence[tuple[Comparison, str]]) -
         "tasks": [_task(name, picked, run_index) for name, picked in tasks],
         "writing": _writing(model, run_index),
         "knowledge": _knowledge(model, run_index),
-        "comparisons": _comparisons(model, comparisons),
+        "comparisons": _comparisons(model, comparisons, diff_pages),
         "runs": [run_provenance(r) for r in runs],
     }

@@ -14,7 +14,7 @@ from instructeval import __version__
 from instructeval.errors import InstructEvalError
 
 MARKER = ".instructeval-leaderboard"
-FOLDERS = ("models", "data", "assets")
+FOLDERS = ("models", "diffs", "data", "assets")
 """Everything a build writes lives in these folders, beside index.html and the marker."""
 
 

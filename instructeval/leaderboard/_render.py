@@ -19,6 +19,7 @@ from instructeval import __version__
 from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard._collect import discover, latest_comparisons, select
 from instructeval.leaderboard._details import model_details
+from instructeval.leaderboard._diffs import diff_page_data, diff_page_path
 from instructeval.leaderboard._meta import load_models_meta
 from instructeval.leaderboard._output import SiteFolder
 from instructeval.leaderboard._views import (
@@ -105,16 +106,17 @@ def _build(
     found = discover(paths)
     models = name_models(select(found.runs, include_incomplete=include_incomplete), meta)
     comparisons = latest_comparisons(found.comparisons)
+    diff_pages = [diff_page_path(i) for i in range(len(comparisons))]
     views = [
         problem_solving_view(models),
         writing_view(models),
         alignment_view(models),
         knowledge_view(models),
-        comparison_view(models, comparisons),
+        comparison_view(models, comparisons, diff_pages),
     ]
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
     head = {"title": title, "generated_at": generated_at, "version": __version__, "runs": len(found.runs)}
-    details = [model_details(m, comparisons) for m in models]
+    details = [model_details(m, comparisons, diff_pages) for m in models]
 
     site = SiteFolder(out)
     site.copy_tree(TEMPLATES_DIR / "assets", "assets")
@@ -128,6 +130,11 @@ def _build(
     details_json = [script_json(detail) for detail in details]
     for model, detail in zip(models, details_json, strict=True):
         site.write(model.page, _page(page, f"{model.name} · {title}", "..", extend_json(head_json, model=detail)))
+    diff = Template((TEMPLATES_DIR / "diff.html").read_text(encoding="utf-8"))
+    for (comparison, label), path in zip(comparisons, diff_pages, strict=True):
+        data = script_json(diff_page_data(comparison, label, models))
+        name = f"{comparison.base_model} → {comparison.other_model} · {title}"
+        site.write(path, _page(diff, name, "..", extend_json(head_json, comparison=data)))
     for view in views:
         site.write(f"data/{view['id']}.csv", view_csv(view))
     site.write("data/leaderboard.json", extend_json(head_json, models=f"[{','.join(details_json)}]", views=views_json))

@@ -348,7 +348,7 @@ def model_labels(model: Model) -> set[str]:
     return labels | {f"{run_label} · {method}" for method in METHODS}
 
 
-def _model_index(models: Sequence[Model], name: str) -> int | None:
+def model_index(models: Sequence[Model], name: str) -> int | None:
     return next((i for i, model in enumerate(models) if name in model_labels(model)), None)
 
 
@@ -370,20 +370,29 @@ def comparison_label(key: ColumnKey) -> str:
     return " · ".join(part for part in (task_label(key[0]), key[1], key[2]) if part)
 
 
-def comparison_view(models: Sequence[Model], comparisons: Sequence[tuple[Comparison, str]]) -> dict[str, Any]:
+def comparison_view(
+    models: Sequence[Model], comparisons: Sequence[tuple[Comparison, str]], diff_pages: Sequence[str]
+) -> dict[str, Any]:
     """Base -> tuned: per task (per rubric, scorer and group where there are several) the paired difference
-    (tuned - base) with its CI; significant ones are marked."""
+    (tuned - base) with its CI; significant ones are marked. Each row links to its comparison's diff page."""
     keys = list(dict.fromkeys(comparison_key(t, c) for c, _l in comparisons for t in c.tasks))
     rows: list[dict[str, Any]] = []
-    for comparison, _label in comparisons:
+    for (comparison, _label), diff_page in zip(comparisons, diff_pages, strict=True):
         by_key = {comparison_key(t, comparison): t for t in comparison.tasks}
-        base, other = _model_index(models, comparison.base_model), _model_index(models, comparison.other_model)
+        flipped = sum(len(t.flipped) for t in comparison.tasks)
+        base, other = model_index(models, comparison.base_model), model_index(models, comparison.other_model)
         identity = models[other].identity if other is not None else None
         rows.append(
             {
                 "model": other,
-                "text": [comparison.base_model, comparison.other_model, "yes" if comparison.forced else ""],
-                "links": [base, other, None],
+                "text": [
+                    comparison.base_model,
+                    comparison.other_model,
+                    "yes" if comparison.forced else "",
+                    f"{flipped} flipped",
+                ],
+                "links": [base, other, None, None],
+                "diff": diff_page,
                 "params": identity.params if identity else None,
                 "cells": [comparison_cell(by_key[k]) if k in by_key else None for k in keys],
             }
@@ -410,6 +419,7 @@ def comparison_view(models: Sequence[Model], comparisons: Sequence[tuple[Compari
             {"id": "base", "label": "Base", "kind": "model"},
             {"id": "other", "label": "Tuned", "kind": "model"},
             {"id": "forced", "label": "Forced", "kind": "text"},
+            {"id": "diff", "label": "Examples", "kind": "diff"},
         ],
         "columns": columns,
         "rows": rows,

@@ -98,6 +98,9 @@
       return el("td", { class: "missing", title: `${column.label} unknown`, text: column.kind === "text" ? "" : "—" });
     }
     const target = row.links[i];
+    if (column.kind === "diff" && row.diff) {
+      return el("td", {}, el("a", { href: row.diff, class: "diff-link", text: value }));
+    }
     if (column.kind === "model" && target !== null && target !== undefined) {
       return el("td", { class: "name" }, el("a", { href: models[target].page, text: value }));
     }

@@ -164,9 +164,10 @@
     for (const c of model.comparisons) {
       section.append(el("article", {},
         el("h3", { text: `${c.base} → ${c.other}` }),
+        el("p", {}, el("a", { href: `../${c.diff_page}`, class: "diff-link", text: `${c.flipped} flipped examples` })),
         facts([["file", c.file], ["created", c.created_at], ["alpha", c.alpha],
           ["forced", c.forced ? `yes: ${c.mismatches.join("; ")}` : "no"]]),
-        table(["task", "test", "base", "tuned", "difference", "p (Holm)", "wins / losses / ties"], c.tasks.map((t) => {
+        table(["task", "test", "base", "tuned", "difference", "p (Holm)", "wins / losses / ties", "verdict"], c.tasks.map((t) => {
           const x = t.cell;
           return [
             el("td", { text: t.label }), el("td", { text: t.test }),
@@ -175,6 +176,7 @@
             scoreCell("td", x, t, { column: t.task, signed: true, star: x && x[5], className: x && x[5] ? "significant" : "" }),
             el("td", { class: "num", text: x && x[4] !== null ? x[4].toPrecision(3) : MISSING }),
             el("td", { class: "num", text: x ? `${x[8]} / ${x[9]} / ${x[10]}` : MISSING }),
+            el("td", { text: t.verdict || MISSING }),
           ];
         }))));
     }
