@@ -33,6 +33,7 @@ from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, resol
 from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
 from instructeval.settings import choose_setting, lm_eval_specs, reasons_in_chains, specs_hash, with_setting
+from instructeval.task_hooks import task_hooks
 
 if TYPE_CHECKING:
     from instructeval.models.backends import BackendOptions
@@ -310,6 +311,12 @@ def _run_task(
     for key in ("results", "groups", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
         getattr(results, key.replace("-", "_")).update(_json_safe(output.get(key, {})))
     scores = task_scores(records, info.aggregation, options.seed)
+    breakdown_scores = breakdowns(records, options.seed)
+    hooks = task_hooks(info.yaml_path.parent)
+    if hooks is not None and hasattr(hooks, "extra_scores"):  # scores not per example (IFEval's per instruction)
+        extra, extra_breakdown = hooks.extra_scores(records, options.seed)
+        scores.update(extra)
+        breakdown_scores.update(extra_breakdown)
     primary = primary_metric(info.primary_metric, task_options)
     if primary not in scores:
         raise RuntimeError(f"{info.name}: its headline metric {primary} was not computed (got {', '.join(scores)})")
@@ -323,7 +330,7 @@ def _run_task(
         self_consistency=task_options.self_consistency,
         primary_metric=primary,
         metrics=scores,
-        breakdown=breakdowns(records, options.seed),
+        breakdown=breakdown_scores,
         data_source=info.data.provenance(source, info.name),
         data_hash=_hash_lines(sorted(r.doc_hash for r in records)),
         prompt_hash=prompt_hash(info, specs),

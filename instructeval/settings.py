@@ -5,15 +5,14 @@ a setting into lm-eval config overrides (`setting_overrides`)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from instructeval.errors import InstructEvalError
+from instructeval.task_hooks import task_hooks
 
 if TYPE_CHECKING:
     from instructeval.registry import TaskInfo
@@ -145,7 +144,7 @@ def lm_eval_specs(info: TaskInfo) -> list[str | dict[str, Any]]:
     if info.setting is None or space is None or info.setting == space.default:
         return list(info.lm_eval_names)
     folder = info.yaml_path.parent
-    hooks = _hooks(folder / "hooks.py") if (folder / "hooks.py").is_file() else None
+    hooks = task_hooks(folder)
     members: list[dict[str, Any]] = []
     for member in info.selected or info.members or (info.name,):
         overrides: dict[str, Any] = {}
@@ -168,12 +167,3 @@ def _member_yaml(folder: Path, task: str) -> Path:
     if not found:
         raise InstructEvalError(f"no {task}.yaml under {folder}: regenerate the task configs")
     return found[0]
-
-
-@cache
-def _hooks(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"instructeval_task_hooks_{path.parent.name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
