@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from test_inject_score_finetunebench import EXPECTED, MODELS, cli, dataset_rows, kind_of, write_released_format
 
-from instructeval.knowledge.paper_table import MISSING_MARK, score_text
+from instructeval.knowledge.paper_table import MISSING_MARK
+from instructeval.knowledge.report import score_text
 from instructeval.score import Score
 from instructeval.stats import summarize
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
-from rich.table import Table
 
 from instructeval.cli.judge import add_judge_arguments, options_from_args
 from instructeval.errors import InstructEvalError
@@ -29,10 +28,9 @@ from instructeval.knowledge import (
     knowledge_table,
     score_responses,
 )
-from instructeval.knowledge.curves import curve_cells, curve_file_name
 from instructeval.knowledge.inject import estimate_costs
-from instructeval.knowledge.paper_table import markdown, paper_table, table_cells
-from instructeval.results import KnowledgeResult, RunResults, load_results
+from instructeval.knowledge.run_report import print_run_report
+from instructeval.results import load_results
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -207,63 +205,8 @@ def run_score_command(args: argparse.Namespace) -> int:
 
 def run_report_command(args: argparse.Namespace) -> int:
     """The paper's table from every knowledge result under the given runs, then the learning curves."""
-    found = knowledge_runs(args.runs)
-    entries = [(results.model.name, result) for _run, results in found for result in results.knowledge or []]
-    if not entries:
-        raise InstructEvalError(
-            f"no knowledge results under {', '.join(map(str, args.runs))}: pass runs made by inject or inject score"
-        )
-    scorer = args.scorer or _default_scorer(entries)
-    table = paper_table(entries, scorer)
-    curves = [(run, results.model.name, r) for run, results in found for r in results.knowledge or [] if r.curve]
-    if args.report_format == "markdown":
-        print(markdown(table))
-        for run, model, result in curves:
-            header, rows = curve_cells(result, scorer)
-            print(f"### Learning curve: {model}, {result.knowledge_set}, {result.method} ({scorer})\n")
-            print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
-            print("\n".join("| " + " | ".join(row) + " |" for row in rows) + "\n")
-            print(f"![learning curve]({run / curve_file_name(result)})\n")
-        return 0
-    console = Console()
-    header, rows = table_cells(table)
-    grid = Table(title=f"FineTuneBench layout (one column per model): {scorer}", title_justify="left")
-    grid.add_column("split")
-    for row in rows:
-        grid.add_column(row[0], justify="right")
-    for index, label in enumerate(header[1:], start=1):
-        grid.add_row(label, *(row[index] for row in rows))
-    grid.caption = "\n".join(table.notes)
-    console.print(grid)
-    for run, model, result in curves:
-        header, rows = curve_cells(result, scorer)
-        curve_grid = Table(title=f"learning curve: {model}, {result.knowledge_set}, {result.method} ({scorer})")
-        for column in header:
-            curve_grid.add_column(column, justify="right")
-        for row in rows:
-            curve_grid.add_row(*row)
-        console.print(curve_grid)
-        console.print(f"drawn in {run / curve_file_name(result)}")
+    print_run_report(args.runs, markdown=args.report_format == "markdown", scorer=args.scorer)
     return 0
-
-
-def knowledge_runs(paths: list[Path]) -> list[tuple[Path, RunResults]]:
-    """Every run folder (results.json holding a knowledge section) at or under the paths, in path order."""
-    found = []
-    for path in paths:
-        if not path.exists():
-            raise InstructEvalError(f"{path} does not exist: pass a run folder such as runs/<model>/<run>")
-        folders = [path] if (path / "results.json").is_file() else sorted(p.parent for p in path.rglob("results.json"))
-        for folder in folders:
-            results = load_results(folder)
-            if results.knowledge:
-                found.append((folder, results))
-    return found
-
-
-def _default_scorer(entries: list[tuple[str, KnowledgeResult]]) -> str:
-    scored = {scorer for _m, r in entries for cells in r.splits.values() for scorer in cells}
-    return next((s for s in ("strict", "exact") if s in scored), sorted(scored)[0] if scored else "exact")
 
 
 def _print_table(console: Console, run_dir: Path, *, by_model: bool = False) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
+from instructeval.knowledge.report import score_text
 from instructeval.knowledge.types import SPLITS, set_slug
 from instructeval.results import CurvePoint, KnowledgeResult
 
@@ -32,8 +33,6 @@ def curve_scorer(result: KnowledgeResult) -> str | None:
 
 def curve_cells(result: KnowledgeResult, scorer: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a curve table: one row per epoch, one column per split, '0.50 [0.2, 0.8] (8)' cells."""
-    from instructeval.knowledge.paper_table import score_text
-
     curve = result.curve or []
     splits = curve_splits(curve, scorer)
     rows = [

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from instructeval.knowledge.report import score_text
 from instructeval.knowledge.scorers import before_scorer
 from instructeval.knowledge.types import SPLITS
 from instructeval.results import KnowledgeResult
@@ -125,22 +126,12 @@ def table_cells(table: PaperTable) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def markdown(table: PaperTable) -> str:
+def markdown_table(table: PaperTable) -> str:
     """The table as Markdown, notes below it."""
     header, body = table_cells(table)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "\n".join([*lines, "", *(f"- {note}" for note in table.notes)]) + "\n"
-
-
-def score_text(score: Score | None) -> str:
-    """'0.620 [0.48, 0.74] (50)', or '—' when nothing was scored."""
-    if score is None or score.value is None:
-        return "—"
-    interval = (
-        f" [{score.ci_low:.2f}, {score.ci_high:.2f}]" if score.ci_low is not None and score.ci_high is not None else ""
-    )
-    return f"{score.value:.3f}{interval} ({score.n})"
 
 
 def _columns(present_sets: set[str], entries: Sequence[tuple[str, KnowledgeResult]]) -> list[Column]:

@@ -15,6 +15,7 @@ from instructeval.knowledge.methods.base import Answered
 from instructeval.knowledge.scorers import before_scorer
 from instructeval.knowledge.types import SPLITS, KnowledgeSet
 from instructeval.results import KnowledgeCell, KnowledgeResult, SampleRecord
+from instructeval.score import Score
 from instructeval.stats import summarize
 
 METHOD_ORDER = ("base", "icl", "finetune", "augmented-finetune", "external")
@@ -120,9 +121,13 @@ def markdown_table(results: Iterable[KnowledgeResult]) -> str:
 
 def cell_text(cell: KnowledgeCell | None) -> str:
     """'0.625 [0.31, 0.86] (8)', or '—' when the split has no score for this scorer."""
-    if cell is None or cell.score.value is None:
+    return score_text(cell.score if cell is not None else None)
+
+
+def score_text(score: Score | None) -> str:
+    """'0.625 [0.31, 0.86] (8)', or '—' when nothing was scored."""
+    if score is None or score.value is None:
         return "—"
-    score = cell.score
     interval = (
         f" [{score.ci_low:.2f}, {score.ci_high:.2f}]" if score.ci_low is not None and score.ci_high is not None else ""
     )
