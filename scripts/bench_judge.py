@@ -43,7 +43,7 @@ from judge_server import JudgeServer, Reply, sample, write_run  # noqa: E402
 
 import instructeval.judge.runner as judge_runner  # noqa: E402
 from instructeval.judge import JudgeOptions, grade_run  # noqa: E402
-from instructeval.models.chat_client import ChatBackend, ChatReply, TransientError, open_chat_client  # noqa: E402
+from instructeval.models.chat_client import ChatClient, ChatReply, TransientError, open_chat_client  # noqa: E402
 from instructeval.models.spec import ModelSpec  # noqa: E402
 from instructeval.writing import load_writing_prompts  # noqa: E402
 
@@ -78,7 +78,7 @@ class OpenAISDKChat:
         await self._client.close()
 
 
-ClientFactory = Callable[..., ChatBackend]
+ClientFactory = Callable[..., ChatClient]
 CLIENTS: dict[str, ClientFactory] = {
     "ours": open_chat_client,
     "openai-sdk": lambda spec, **_: OpenAISDKChat(spec),

@@ -187,7 +187,7 @@ def _open_sessions(judges: set[str], options: JudgeOptions, budget: Budget) -> d
     for judge, spec in specs.items():
         sessions[judge] = JudgeSession(
             judge=judge,
-            backend=open_chat_client(spec, concurrency=settings.concurrency, role="judge", key_env=options.api_key_env),
+            client=open_chat_client(spec, concurrency=settings.concurrency, role="judge", key_env=options.api_key_env),
             price=price_for(spec, prices),
             cache=cache,
             budget=budget,
@@ -202,7 +202,7 @@ def _open_sessions(judges: set[str], options: JudgeOptions, budget: Budget) -> d
 async def _close(sessions: dict[str, JudgeSession]) -> None:
     caches = {id(session.cache): session.cache for session in sessions.values()}
     for session in sessions.values():
-        await session.backend.aclose()
+        await session.client.aclose()
     for cache in caches.values():
         cache.close()
 

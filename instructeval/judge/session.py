@@ -15,7 +15,7 @@ from typing import Literal
 from instructeval.judge.cache import JudgeCache, NoCache, cache_key
 from instructeval.judge.parsing import Parsed
 from instructeval.judge.pricing import Budget, Price, worst_case_prompt_tokens
-from instructeval.models.chat_client import ChatBackend, ChatReply
+from instructeval.models.chat_client import ChatClient, ChatReply
 from instructeval.models.retry import RequestFailed, RetryPolicy, complete_with_retries
 
 Status = Literal["scored", "missing", "failed"]
@@ -71,7 +71,7 @@ class JudgeSession:
     """Everything one judge needs to answer requests; shares slots, budget and cache with the others."""
 
     judge: str
-    backend: ChatBackend
+    client: ChatClient
     price: Price | None
     cache: JudgeCache | NoCache
     budget: Budget
@@ -160,7 +160,7 @@ class JudgeSession:
             raise BudgetExhausted
         try:
             reply, attempts = await complete_with_retries(
-                self.backend,
+                self.client,
                 messages,
                 max_tokens=self.max_tokens,
                 temperature=self.temperature,

@@ -88,12 +88,12 @@ class ChatAnswerer:
         )
 
     async def _generate(self, conversations: list[Messages], max_tokens: int) -> list[str]:
-        backend = HTTPChatClient(self.spec, self._key, concurrency=self._concurrency)
+        client = HTTPChatClient(self.spec, self._key, concurrency=self._concurrency)
         slots = asyncio.Semaphore(self._concurrency)
 
         async def one(messages: Messages) -> str:
             reply, _ = await complete_with_retries(
-                backend, messages, max_tokens=max_tokens, temperature=0.0, policy=self._policy, slots=slots
+                client, messages, max_tokens=max_tokens, temperature=0.0, policy=self._policy, slots=slots
             )
             return reply.text.strip()
 
@@ -104,7 +104,7 @@ class ChatAnswerer:
                 f"{self.spec} did not answer ({exc}): check the server, then rerun with --resume"
             ) from exc
         finally:
-            await backend.aclose()
+            await client.aclose()
 
 
 def open_answerer(spec: ModelSpec, *, device: str | None = None, adapter: Path | None = None) -> Answerer:

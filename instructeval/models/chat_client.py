@@ -48,9 +48,9 @@ class PermanentError(Exception):
     """A failure that retrying cannot fix for this request (e.g. 400: prompt too long)."""
 
 
-class ChatBackend(Protocol):
-    """What callers need from a chat model. `in_process` backends compute replies here: a per-request
-    timeout cannot stop them and retrying cannot speed them up, so only remote backends get one."""
+class ChatClient(Protocol):
+    """What callers need from a chat model. `in_process` clients compute replies here: a per-request
+    timeout cannot stop them and retrying cannot speed them up, so only remote clients get one."""
 
     in_process: bool
 
@@ -175,7 +175,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 def open_chat_client(
     spec: ModelSpec, *, concurrency: int, role: Role = "model", key_env: str | None = None
-) -> ChatBackend:
+) -> ChatClient:
     """The chat client for a spec: HTTP for API specs, the weights in this process for demo and hf:."""
     if spec.api_base_url is not None:
         return HTTPChatClient(spec, resolve_api_key(spec, role=role, flag_env=key_env), concurrency=concurrency)
@@ -188,9 +188,9 @@ def open_chat_client(
         raise InstructEvalError(
             f"{spec} answers `instructeval inject` only: chat with openai:, openai-compatible:, hf:"
         )
-    from instructeval.models.local import LocalChatBackend
+    from instructeval.models.local import LocalChatClient
 
-    return LocalChatBackend(spec)
+    return LocalChatClient(spec)
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -56,8 +56,8 @@ def load_causal_lm(spec: ModelSpec, device: str, **model_kwargs: Any) -> tuple[A
     return model, tokenizer
 
 
-class LocalChatBackend:
-    """The `ChatBackend` protocol over a transformers model; one generation at a time, off the event loop."""
+class LocalChatClient:
+    """The `ChatClient` protocol over a transformers model; one generation at a time, off the event loop."""
 
     in_process = True
 

@@ -11,13 +11,13 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from instructeval.models.chat_client import ChatBackend, ChatReply, PermanentError, TransientError
+from instructeval.models.chat_client import ChatClient, ChatReply, PermanentError, TransientError
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard to try: attempts after the first, exponential backoff bounds, per-attempt timeout (remote
-    backends only)."""
+    clients only)."""
 
     max_retries: int = 4
     base_delay_s: float = 1.0
@@ -42,7 +42,7 @@ class RequestFailed(Exception):
 
 
 async def complete_with_retries(
-    backend: ChatBackend,
+    client: ChatClient,
     messages: list[dict[str, str]],
     *,
     max_tokens: int,
@@ -55,8 +55,8 @@ async def complete_with_retries(
     errors: list[str] = []
     for attempt in range(policy.max_retries + 1):
         try:
-            async with slots, asyncio.timeout(None if backend.in_process else policy.timeout_s):
-                reply = await backend.complete(messages, max_tokens=max_tokens, temperature=temperature)
+            async with slots, asyncio.timeout(None if client.in_process else policy.timeout_s):
+                reply = await client.complete(messages, max_tokens=max_tokens, temperature=temperature)
             return reply, attempt + 1
         except TimeoutError:
             errors.append(f"timed out after {policy.timeout_s:g}s")
