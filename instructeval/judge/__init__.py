@@ -1,4 +1,6 @@
-"""LLM judge for the writing benchmark: rubric files, client, strict parsing, cache, cost, bias controls.
+"""LLM judge for the writing benchmark: rubric files, strict parsing, cache, cost, bias controls.
+
+The judge reaches its models through `instructeval.models.chat_client` (HTTP or in-process).
 
 report = grade_run(run_dir, JudgeOptions(judges=("openai:gpt-4o-mini",)))
 save_writing_report(run_dir, report)
