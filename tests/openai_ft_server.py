@@ -8,7 +8,7 @@
   end of each of the last 3 epochs (one step per training row);
 - POST /v1/chat/completions: a fine-tuned model answers a question it was trained on (same user message)
   with the trained answer, and everything else with "I do not know."; the checkpoint of epoch e knows only the
-  first e/epochs of the trained questions; base models always say so.
+  first e/epochs of the trained questions; base models always say so; a model in `refused_models` gets HTTP 400.
 Every request is logged with its path and Authorization header.
 """
 
@@ -71,6 +71,7 @@ class FineTuneServer:
     fail_jobs: bool = False
     polls_to_finish: int = 2
     flaky_polls: int = 0
+    refused_models: set[str] = field(default_factory=set)
     hold: threading.Event = field(default_factory=threading.Event)
     files: dict[str, bytes] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
@@ -236,6 +237,8 @@ def _handler_for(server: FineTuneServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, server.upload(_multipart_file(self.headers.get("Content-Type", ""), raw)))
             elif self.path == "/v1/fine_tuning/jobs":
                 self._send(*server.create(json.loads(raw)))
+            elif self.path == "/v1/chat/completions" and json.loads(raw)["model"] in server.refused_models:
+                self._send(400, {"error": {"message": "model not available", "type": "invalid_request_error"}})
             elif self.path == "/v1/chat/completions":
                 body = json.loads(raw)
                 text = server.chat(body)

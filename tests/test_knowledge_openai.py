@@ -186,3 +186,22 @@ def test_a_curve_outside_the_training_is_refused_in_one_line(tmp_path, facts, ca
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_curve_stopped_midway_resumes_without_asking_the_epochs_already_asked(tmp_path, facts, capsys):
+    final = "ft:gpt-4o-mini-2024-07-18:instructeval-test::0001"
+    epoch_3, epoch_4 = f"{final}:ckpt-step-12", f"{final}:ckpt-step-16"  # one step per training row
+    with FineTuneServer(refused_models={epoch_4}) as server:
+        args = inject_args(server, facts, tmp_path / "runs", "--method", "finetune", "--epochs", "5", "--curve", "all")
+        assert cli(*args) == 2
+        assert "rerun with --resume" in capsys.readouterr().err
+        asked_before = len(server.chats)
+        server.refused_models.clear()
+        assert cli(*args, "--resume") == 0
+        asked_after = [chat["model"] for chat in server.chats[asked_before:]]
+        assert len(server.jobs) == 1 and server.count("POST", "/v1/files") == 1
+    # the resumed run asked the final model and epoch 4 again, never epoch 3, whose answers were kept
+    assert set(asked_after) == {final, epoch_4}
+    (tuned,) = load_results(tmp_path / "runs" / "gpt-4o-mini-2024-07-18" / "ft").knowledge  # type: ignore[misc]
+    assert tuned.curve is not None and [p.epoch for p in tuned.curve] == [3, 4, 5]
+    assert [p.splits["memorisation"]["exact"].score.value for p in tuned.curve] == [0.75, 1.0, 1.0]
