@@ -196,6 +196,7 @@ def test_a_curve_stopped_midway_resumes_without_asking_the_epochs_already_asked(
         assert cli(*args) == 2
         assert "rerun with --resume" in capsys.readouterr().err
         asked_before = len(server.chats)
+        assert epoch_3 in {chat["model"] for chat in server.chats}  # answered before epoch 4 failed
         server.refused_models.clear()
         assert cli(*args, "--resume") == 0
         asked_after = [chat["model"] for chat in server.chats[asked_before:]]
