@@ -1,11 +1,12 @@
 """`instructeval sweep` on a real local Ray cluster (one per module, started with `ray start --head`), with three
-tiny random-weight models (the tiny Llama, a copy of it, the tiny T5) x two tasks (CRASS, GSM8K) and two workers.
+tiny random-weight models (the tiny Llama, the tiny Llama with a random LoRA adapter, the tiny T5) x two tasks
+(CRASS, GSM8K) and two workers. The Llama and its adapter share one load (the adapter switched on and off).
 
 One sweep is run with a worker process SIGKILLed while it answers GSM8K: the sweep still completes, Ray retries
-that model on another worker, its finished CRASS run is not recomputed and its GSM8K run resumes from the request
-cache; every run's scores and samples equal a sequential `instructeval run` of the same pair. A second call does
-nothing and says so; `--status` lists every pair as done; `--watch` evaluates a checkpoint folder written while it
-runs, once its marker file appears. Without Ray, `sweep` says in one line how to get it.
+that model on another worker, its finished runs are not recomputed and its GSM8K run resumes from the request
+cache; every run's scores and samples equal a sequential `instructeval run` of the same model and tasks. A second
+call does nothing and says so; `--status` lists every pair as done; `--watch` evaluates a checkpoint folder written
+while it runs, once its marker file appears. Without Ray, `sweep` says in one line how to get it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ GSM8K_TOKENS = 32  # two generations long enough to kill the worker between them
 SWEEP_FILE = """
 models:
   - hf:{llama}
-  - model: hf:{llama_copy}
+  - model: hf:{llama}
+    adapter: {adapter}
     base: hf:{llama}
   - hf:{t5}
 tasks:
@@ -77,12 +79,11 @@ def ray_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def sweep_setup(tiny_llama: Path, tiny_t5: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A work folder holding the three models and sweep.yaml; the sweep's output goes to its runs/."""
+    """A work folder holding the LoRA adapter and sweep.yaml; the sweep's output goes to its runs/."""
     work = tmp_path_factory.mktemp("sweep")
-    llama_copy = work / "tiny-llama-copy"
-    shutil.copytree(tiny_llama, llama_copy)
+    adapter = _lora_adapter(tiny_llama, work / "lora")
     sweep_file = work / "sweep.yaml"
-    sweep_file.write_text(SWEEP_FILE.format(llama=tiny_llama, llama_copy=llama_copy, t5=tiny_t5, tokens=GSM8K_TOKENS))
+    sweep_file.write_text(SWEEP_FILE.format(llama=tiny_llama, adapter=adapter, t5=tiny_t5, tokens=GSM8K_TOKENS))
     return work, sweep_file
 
 
@@ -108,23 +109,34 @@ def killed_sweep(ray_address: str, sweep_setup: tuple[Path, Path], data_dir: Pat
 def test_every_pair_equals_a_sequential_run(
     killed_sweep: tuple[Path, str, Path], sweep_setup: tuple[Path, Path], data_dir: Path, tmp_path: Path
 ) -> None:
-    """Each of the 3 x 2 run folders has the scores and samples of `instructeval run` of its pair alone."""
+    """Each of the 3 x 2 run folders has the scores and samples of a plain `instructeval run` of its model on the
+    same tasks (one run per model; CRASS scores choices, so GSM8K's token cap does not touch it). The adapter
+    changed the answers: its log-likelihoods are not the base's."""
     output, printed, _ = killed_sweep
     work, _ = sweep_setup
     runs = sorted(output.glob("*/*/results.json"))
     assert len(runs) == 6, printed[-3000:]
+    models = sorted({_model_of(path.parent) for path in runs}, key=str)
+    assert len(models) == 3
+    sequential = {}
+    for number, (spec, adapter) in enumerate(models):
+        args = ["run", "--model", spec, "--tasks", ",".join(TASKS), "--limit", "2", "--batch-size", "1"]
+        args += ["--max-gen-toks", str(GSM8K_TOKENS), "--data-dir", str(data_dir), "--output", str(tmp_path)]
+        args += ["--run-name", f"sequential-{number}", *(["--adapter", adapter] if adapter else [])]
+        with contextlib.chdir(work):
+            run_cli(args)
+        (sequential[(spec, adapter)],) = tmp_path.glob(f"*/sequential-{number}")
     for results_file in runs:
         run_dir = results_file.parent
         task = run_dir.name.rsplit("-", 1)[0]
-        spec = json.loads(results_file.read_text())["model"]["spec"]
-        tokens = ["--max-gen-toks", str(GSM8K_TOKENS)] if task == "gsm8k" else []
-        args = ["run", "--model", spec, "--tasks", task, "--limit", "2", "--batch-size", "1", *tokens]
-        args += ["--data-dir", str(data_dir), "--output", str(tmp_path), "--run-name", run_dir.name]
-        with contextlib.chdir(work):
-            run_cli(args)
-        sequential = next(tmp_path.glob(f"*/{run_dir.name}"))
-        assert headline(run_dir) == headline(sequential), run_dir
-        assert _scores(run_dir, task) == _scores(sequential, task), run_dir
+        alone = sequential[_model_of(run_dir)]
+        assert headline(run_dir)[task] == headline(alone)[task], run_dir
+        assert _scores(run_dir, task) == _scores(alone, task), run_dir
+        assert _loglikelihoods(run_dir, task) == pytest.approx(_loglikelihoods(alone, task), abs=1e-5), run_dir
+    (llama, adapter) = next(key for key in models if key[1])
+    assert _loglikelihoods(sequential[(llama, adapter)], "crass") != pytest.approx(
+        _loglikelihoods(sequential[(llama, None)], "crass"), abs=1e-3
+    )
 
 
 def test_a_killed_worker_resumes_without_recomputing_finished_work(killed_sweep: tuple[Path, str, Path]) -> None:
@@ -139,7 +151,10 @@ def test_a_killed_worker_resumes_without_recomputing_finished_work(killed_sweep:
     assert "sweep: 6 pairs run, 0 already done, 0 failed" in printed
     assert "comparison written to" in printed and "leaderboard:" in printed
     assert (output / "leaderboard" / "index.html").is_file()
-    assert len(list(output.glob("*/*/comparison-vs-*.json"))) == 2  # the copy against its base, on both tasks
+    assert len(list(output.glob("*/*/comparison-vs-*.json"))) == 2  # the adapter against its base, on both tasks
+    # One load per model task: the Llama's (for the base and its adapter), the T5's, and the retried one's.
+    assert sum(1 for entry in journal if entry["load_seconds"]) == 3
+    assert "(3 model loads" in printed
 
 
 def test_a_second_call_does_nothing_and_says_so(
@@ -256,6 +271,27 @@ def _answers(cache: Path) -> int:
 
 def _scores(run_dir: Path, task: str) -> list[tuple[str, dict[str, float]]]:
     return [(sample["doc_hash"], sample["scores"]) for sample in iter_samples(run_dir, task)]
+
+
+def _loglikelihoods(run_dir: Path, task: str) -> list[float]:
+    return [value for sample in iter_samples(run_dir, task) for value in sample["choice_loglikelihoods"] or []]
+
+
+def _model_of(run_dir: Path) -> tuple[str, str | None]:
+    model = json.loads((run_dir / "results.json").read_text())["model"]
+    return model["spec"], model["adapter"]
+
+
+def _lora_adapter(base: Path, target: Path) -> Path:
+    """A LoRA adapter on the tiny Llama with random (not zero) weights, so it changes the model's answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(target)
+    return target
 
 
 def _wait_for(condition: object, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 300) -> None:

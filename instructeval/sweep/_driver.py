@@ -21,6 +21,7 @@ from instructeval.errors import InstructEvalError
 from instructeval.models.spec import parse_model_spec
 from instructeval.results import load_results
 from instructeval.score import MISSING
+from instructeval.sweep._adapters import switches_adapters
 from instructeval.sweep._plan import Pair, pair_state
 from instructeval.sweep._worker import ModelJob, PairOutcome, PairsFailed, evaluate_model, one_line
 
@@ -199,11 +200,14 @@ def append_journal(pair: Pair, outcome: PairOutcome) -> None:
 
 
 def _jobs(pairs: list[Pair], gpus: bool, cpus_per_worker: float) -> list[tuple[ModelJob, dict[str, float]]]:
-    """One job per model (spec, adapter and backend settings), in the sweep's order, with its Ray resources."""
+    """One job per loaded model (spec, backend settings, and the adapter where adapters are not switched on one
+    base), in the sweep's order, with its Ray resources."""
     grouped: dict[tuple[Any, ...], list[Pair]] = {}
     for pair in pairs:
         options = pair.options
-        key = (pair.key, options.batch_size, options.device, options.tensor_parallel_size, options.prefix_cache)
+        adapter = None if switches_adapters(pair.model) else pair.adapter
+        key: tuple[Any, ...] = (pair.model, adapter, options.batch_size, options.device)
+        key += (options.tensor_parallel_size, options.prefix_cache)
         grouped.setdefault(key, []).append(pair)
     jobs = []
     for group in grouped.values():

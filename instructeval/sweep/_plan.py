@@ -38,7 +38,7 @@ class Pair:
 
     @property
     def key(self) -> tuple[str, str | None]:
-        """Which model this is: spec and adapter (one Ray task evaluates all pairs with the same key)."""
+        """Which model this is: its spec and adapter."""
         return (self.model, self.adapter)
 
     @property

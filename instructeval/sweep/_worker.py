@@ -1,5 +1,6 @@
 """What one Ray task does: load one model once and evaluate each of its pairs with `evaluate`, reporting each
-pair as it starts and finishes. A pair begun before (by a worker that died) resumes from its request cache."""
+pair as it starts and finishes. A pair begun before (by a worker that died) resumes from its request cache.
+On hf: models the pairs of a base and of its peft adapters share the one load (adapters switched on it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from instructeval.errors import InstructEvalError
+from instructeval.sweep._adapters import AdapterSwitch, switches_adapters
 from instructeval.sweep._plan import Pair, pair_state
 
 ANSWERS = re.compile(r"answers: (\d+) computed, (\d+) from cache")
@@ -63,6 +65,7 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
         os.chdir(job.cwd)  # model folders, data and output paths mean what they meant where the sweep started
     _limit_threads(job.threads)
     lm: Any = None
+    switch: AdapterSwitch | None = None
     outcomes: list[PairOutcome] = []
     for pair in job.pairs:
         if pair_state(pair.run_dir) == "done":
@@ -74,8 +77,13 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
             if lm is None:
                 started = time.perf_counter()
                 lm = _load(pair)
+                switch = AdapterSwitch(lm) if switches_adapters(pair.model) else None
                 load_seconds = time.perf_counter() - started
-            outcome = _evaluate(pair, lm, load_seconds)
+            if switch is None:
+                outcome = _evaluate(pair, lm, load_seconds)
+            else:
+                with switch.active(pair.adapter):
+                    outcome = _evaluate(pair, lm, load_seconds)
         except InstructEvalError as exc:
             outcome = PairOutcome(pair.run_dir, "failed", error=str(exc), load_seconds=load_seconds)
         except Exception as exc:  # a bug or a crash of the backend: retried by Ray, then reported in one line
@@ -91,12 +99,14 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
 
 
 def _load(pair: Pair) -> Any:
+    """The pair's model as `evaluate` would build it; where adapters are switched, the base without one."""
     from instructeval.api import backend_options_for
     from instructeval.models.backends import build_lm
     from instructeval.models.spec import parse_model_spec
 
     spec = parse_model_spec(pair.options.model)
-    return build_lm(spec, backend_options_for(pair.options, spec))
+    options = replace(pair.options, adapter=None) if switches_adapters(pair.model) else pair.options
+    return build_lm(spec, backend_options_for(options, spec))
 
 
 def _evaluate(pair: Pair, lm: Any, load_seconds: float) -> PairOutcome:
