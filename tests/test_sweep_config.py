@@ -74,6 +74,11 @@ def test_a_sweep_file_it_cannot_use_is_refused_in_one_line(tmp_path: Path, docum
     assert expected in refusal(["sweep", str(sweep), "--status"])
 
 
+def test_base_applies_to_every_other_model(tmp_path: Path) -> None:
+    pairs = _pairs(["sweep", "--models", "hf:a,hf:b", "--base", "hf:b", "--tasks", "crass", "--output", str(tmp_path)])
+    assert [(p.model, p.base) for p in pairs] == [("hf:a", ("hf:b", None)), ("hf:b", None)]
+
+
 def test_flags_the_sweep_chooses_itself_are_refused(tmp_path: Path) -> None:
     line = refusal(["sweep", "--models", "hf:x", "--tasks", "crass", "--resume", "--output", str(tmp_path)])
     assert line == "instructeval: error: --resume is chosen by the sweep for each pair: drop it"

@@ -175,7 +175,8 @@ def _config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if tasks or suite:
         config = replace(config, evaluations=evaluations_from_flags(tasks, suite))
     if args.base:
-        config = replace(config, models=tuple(replace(m, base=m.base or args.base) for m in config.models))
+        models = tuple(m if m.base or m.model == args.base else replace(m, base=args.base) for m in config.models)
+        config = replace(config, models=models)
     if not config.evaluations:
         raise InstructEvalError("the sweep has no tasks: list them under `tasks:` in the sweep file or pass --tasks")
     return config, given
