@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from leaderboard_fixtures import HOSTILE, LLAMA, PWN_IMG, PWN_TITLE, SMOL, SMOL_BASE, write_fixture_runs
+from leaderboard_fixtures import HOSTILE, LLAMA, PWN_IMG, PWN_SET, PWN_TITLE, SMOL, SMOL_BASE, write_fixture_runs
 
 from instructeval.cli import main
 from instructeval.errors import InstructEvalError
@@ -92,7 +92,10 @@ def test_views_and_comparisons(site: Path) -> None:
     assert [c["id"] for c in knowledge["columns"]] == ["base:memorisation", "base:reversal", "icl:memorisation",
                                                       "icl:reversal", "finetune:memorisation",
                                                       "finetune:reversal"]  # fmt: skip
+    curves = {c["label"]: c["curve"] for c in knowledge["curves"]}
+    assert set(curves) == {f"{SMOL} · invented:reversal · finetune", f"{PWN_IMG} · {PWN_SET} · finetune"}
     (curve,) = [k["curve"] for k in model(data, SMOL)["knowledge"] if k["curve"]]
+    assert curves[f"{SMOL} · invented:reversal · finetune"] == curve
     assert curve["scorer"] == "exact" and curve["epochs"] == [1, 2, 3, 4]
     memorisation = next(line for line in curve["lines"] if line["split"] == "memorisation")
     assert [p[:2] for p in memorisation["points"]] == [[e, pytest.approx(0.6 * e / 4)] for e in (1, 2, 3, 4)]

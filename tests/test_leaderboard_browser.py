@@ -258,6 +258,11 @@ def test_other_views(browser: Any, built: dict[str, Any]) -> None:
     open_view(browser, "knowledge")
     cells = browser.execute_script("return [...document.querySelectorAll('#board td')].map((td) => td.textContent)")
     assert PWN_SET in cells and PWN_IMG in cells
+    captions = browser.execute_script(
+        "return [...document.querySelectorAll('section.curves figcaption a')].map((a) => a.textContent)"
+    )
+    assert sorted(captions) == sorted([f"{SMOL} · invented:reversal · finetune", f"{PWN_IMG} · {PWN_SET} · finetune"])
+    assert len(browser.find_elements("css selector", "section.curves svg.curve polyline")) == 4
 
 
 def flip_cards(driver: Any) -> list[dict[str, str]]:

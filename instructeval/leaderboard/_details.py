@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from instructeval.knowledge.curves import curve_scorer, curve_splits
 from instructeval.leaderboard._collect import Picked, Run
 from instructeval.leaderboard._views import (
     AVERAGE,
@@ -15,6 +14,7 @@ from instructeval.leaderboard._views import (
     comparison_cell,
     comparison_key,
     comparison_label,
+    curve_data,
     is_alignment,
     model_labels,
     primary_score,
@@ -22,7 +22,7 @@ from instructeval.leaderboard._views import (
     scale_of,
     task_label,
 )
-from instructeval.results import Comparison, KnowledgeResult
+from instructeval.results import Comparison
 
 
 def run_provenance(run: Run) -> dict[str, Any]:
@@ -122,30 +122,11 @@ def _knowledge(model: Model, run_index: RunIndex) -> list[dict[str, Any]]:
                 for split, cells in result.splits.items()
                 for scorer, c in cells.items()
             ],
-            "curve": _curve(result),
+            "curve": curve_data(result),
             "provenance": {"run_index": run_index[id(run)]},
         }
         for result, run in model.runs.knowledge
     ]
-
-
-def _curve(result: KnowledgeResult) -> dict[str, Any] | None:
-    """A learning curve (--curve) as one line per split: [epoch, value, ci_low, ci_high, n] per point."""
-    scorer = curve_scorer(result)
-    if not result.curve or scorer is None:
-        return None
-    lines = [
-        {
-            "split": split,
-            "points": [
-                [p.epoch, *(cell(p.splits[split][scorer].score) or [None, None, None, None])]
-                for p in result.curve
-                if scorer in p.splits.get(split, {})
-            ],
-        }
-        for split in curve_splits(result.curve, scorer)
-    ]
-    return {"scorer": scorer, "epochs": [p.epoch for p in result.curve], "lines": lines}
 
 
 def _comparisons(

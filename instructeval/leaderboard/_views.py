@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from instructeval.knowledge.curves import curve_scorer, curve_splits
 from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import all_tasks, suites
@@ -278,6 +279,25 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
     }
 
 
+def curve_data(result: KnowledgeResult) -> dict[str, Any] | None:
+    """A learning curve (--curve) as one line per split: [epoch, value, ci_low, ci_high, n] per point."""
+    scorer = curve_scorer(result)
+    if not result.curve or scorer is None:
+        return None
+    lines = [
+        {
+            "split": split,
+            "points": [
+                [p.epoch, *(cell(p.splits[split][scorer].score) or [None, None, None, None])]
+                for p in result.curve
+                if scorer in p.splits.get(split, {})
+            ],
+        }
+        for split in curve_splits(result.curve, scorer)
+    ]
+    return {"scorer": scorer, "epochs": [p.epoch for p in result.curve], "lines": lines}
+
+
 def knowledge_view(models: Sequence[Model]) -> dict[str, Any]:
     """Knowledge injection: a row per model, knowledge set and scorer; a column per method x split."""
     found: list[tuple[int, KnowledgeResult, str]] = []
@@ -315,6 +335,12 @@ def knowledge_view(models: Sequence[Model]) -> dict[str, Any]:
         "columns": columns,
         "rows": rows,
         "chart": columns[0]["id"] if columns else None,
+        "curves": [
+            {"model": i, "label": f"{models[i].name} · {result.knowledge_set} · {result.method}", "curve": drawn}
+            for i, model in enumerate(models)
+            for result, _run in model.runs.knowledge
+            if (drawn := curve_data(result)) is not None
+        ],
     }
 
 

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, readData, scoreCell, barChart, describe, markReady } = LB;
+  const { el, readData, scoreCell, barChart, lineChart, describe, markReady } = LB;
   const data = readData();
   const models = data.models;
   const SIZES = [
@@ -263,8 +263,18 @@
       el("div", { class: "table-wrap" }, el("table", { id: "board", class: "board", "data-view": view.id })),
       el("div", { id: "pager", class: "pager" }),
       el("section", { class: "chart-box" }, el("h3", {}, "Chart: ", chartPicker(view)), el("div", { id: "chart" })),
+      ...(view.curves || []).length ? [curvesBox(view.curves)] : [],
     );
     drawTable(view);
+  }
+
+  /** The knowledge view's learning curves (--curve), each linked to its model's page. */
+  function curvesBox(curves) {
+    return el("section", { class: "chart-box curves" },
+      el("h3", { text: "Learning curves (--curve): accuracy per epoch, one line per split, 95% CI bands" }),
+      el("div", { class: "chart-row" }, curves.map((c) => el("figure", {},
+        lineChart(c.curve, `learning curve: ${c.label}`),
+        el("figcaption", {}, el("a", { href: models[c.model].page, text: c.label }))))));
   }
 
   function chosenView() {
