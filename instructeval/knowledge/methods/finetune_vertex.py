@@ -87,6 +87,7 @@ def finetune_via_vertex(
         reason = (job.error.message if job.error else None) or "no reason given"
         raise FineTuneJobFailed(f"tuning job {job.name} ended {status}: {reason}; fix the cause and start a new run")
     billable = _billable_tokens(job)
+    epochs = _epochs_run(job) or epochs
     trained = billable * epochs if billable is not None and epochs is not None else None
     return {
         "backend": "vertex",
@@ -185,6 +186,13 @@ def _request(call: Callable[[], Any], doing: str) -> Any:
 def _billable_tokens(job: Any) -> int | None:
     stats = job.tuning_data_stats.supervised_tuning_data_stats if job.tuning_data_stats else None
     return int(stats.total_billable_token_count) if stats and stats.total_billable_token_count else None
+
+
+def _epochs_run(job: Any) -> int | None:
+    """The epoch count the job ran with (the provider's default when none was asked)."""
+    spec = job.supervised_tuning_spec
+    hyper = spec.hyper_parameters if spec else None
+    return int(hyper.epoch_count) if hyper and hyper.epoch_count else None
 
 
 def _load_state(path: Path, digest: str) -> dict[str, Any]:
