@@ -53,6 +53,19 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, required: bool = Fal
         help="judge-response cache file (default: judge.sqlite in INSTRUCTEVAL_CACHE_DIR or ~/.cache/instructeval)",
     )
     group.add_argument("--no-judge-cache", action="store_true", help="do not read or write the judge-response cache")
+    group.add_argument(
+        "--judge-batch",
+        action="store_true",
+        help="ask the judgments through OpenAI's Batch API (about half the price; replies within 24 h; a rerun "
+        "waits on the batch already sent)",
+    )
+    group.add_argument(
+        "--judge-batch-poll",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="first interval between batch status checks, growing to a minute (default 30)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> JudgeOptions:
@@ -70,6 +83,8 @@ def options_from_args(args: argparse.Namespace) -> JudgeOptions:
         cache_path=args.judge_cache,
         use_cache=not args.no_judge_cache,
         api_key_env=args.judge_api_key_env,
+        batch=args.judge_batch,
+        batch_poll_s=args.judge_batch_poll,
     )
 
 

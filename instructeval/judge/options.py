@@ -19,7 +19,8 @@ class JudgeOptions:
     `judges` are model specs (openai:<model>, openai-compatible:<url>@<model>, or a local spec once a local
     backend is wired). `timeout_s` bounds each request; `max_retries` bounds the retries after it;
     `budget_usd` caps new spending (None: no cap); `cache_path` None means the user cache; `api_key_env`
-    names the variable that holds the judges' key (None: see `models/keys.py`).
+    names the variable that holds the judges' key (None: see `models/keys.py`); `batch` asks the judgments
+    through OpenAI's Batch API (`judge/batching.py`), polled every `batch_poll_s` seconds at first.
     """
 
     judges: tuple[str, ...]
@@ -36,6 +37,8 @@ class JudgeOptions:
     use_cache: bool = True
     rubrics: tuple[str, ...] = DEFAULT_RUBRICS
     api_key_env: str | None = None
+    batch: bool = False
+    batch_poll_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.judges:
@@ -51,7 +54,20 @@ class JudgeOptions:
             raise InstructEvalError(f"--judge-budget-usd must be positive, got {self.budget_usd}")
         if self.api_key_env is not None:
             check_key_env_name(self.api_key_env, "--judge-api-key-env")
-        self.judge_specs()
+        specs = self.judge_specs()
+        if self.batch:
+            local = [str(spec) for spec in specs if spec.api_base_url is None]
+            if local:
+                raise InstructEvalError(
+                    f"--judge-batch sends requests through OpenAI's Batch API; {', '.join(local)} is not an API "
+                    "judge: drop --judge-batch or judge with openai: / openai-compatible:"
+                )
+            if not self.use_cache:
+                raise InstructEvalError(
+                    "--judge-batch hands its replies to the judgments through the judge cache: drop --no-judge-cache"
+                )
+            if self.batch_poll_s <= 0:
+                raise InstructEvalError(f"--judge-batch-poll must be positive, got {self.batch_poll_s}")
 
     def client_settings(self) -> ClientSettings:
         """The --judge-* flags as the API clients' settings."""

@@ -96,6 +96,14 @@ class Budget:
                 await self._changed.wait()
             return False
 
+    def left_usd(self) -> float | None:
+        """What can still be committed now (None: no cap)."""
+        return None if self.limit_usd is None else self.limit_usd - self.spent_usd - self._reserved
+
+    def charge(self, actual: float) -> None:
+        """Record spending that had no reservation (a batch, sized to `left_usd` before it was sent)."""
+        self.spent_usd += actual
+
     async def settle(self, reserved: float, actual: float) -> None:
         """Replace a reservation by what the request really cost (0 when it failed)."""
         self.spent_usd += actual

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from instructeval.errors import InstructEvalError
+from instructeval.judge.batching import batch_request, prefetch_in_batches, state_path
 from instructeval.judge.cache import JudgeCache, NoCache, cache_key, default_cache_path
 from instructeval.judge.options import JudgeOptions
 from instructeval.judge.parsing import Parsed
 from instructeval.judge.pricing import Budget, load_prices, price_for
 from instructeval.judge.rubric import Rubric
 from instructeval.judge.session import JudgeSession, Usage, Verdict
+from instructeval.models.chat_batches import BatchRequest
 from instructeval.models.chat_client import open_chat_client
 from instructeval.models.spec import parse_model_spec
 
@@ -147,6 +149,14 @@ async def run_jobs_async(
 
     journal.parent.mkdir(parents=True, exist_ok=True)
     try:
+        if options.batch and pending:
+            await prefetch_in_batches(
+                _first_requests(pending, options),
+                sessions,
+                state_path(journal),
+                poll_s=options.batch_poll_s,
+                key_env=options.api_key_env,
+            )
         with journal.open("a", encoding="utf-8") as sink:
             async with asyncio.TaskGroup() as group:
                 for item in pending:
@@ -165,6 +175,22 @@ async def run_jobs_async(
         reused=reused,
         budget=BudgetState(options.budget_usd, budget.spent_usd, budget.exhausted),
     )
+
+
+def _first_requests(jobs: list[Job], options: JudgeOptions) -> dict[str, dict[str, BatchRequest]]:
+    """Each judge's first request per job, by cache key (identical requests once)."""
+    found: dict[str, dict[str, BatchRequest]] = {}
+    for job in jobs:
+        key, request = batch_request(
+            job.judge,
+            job.rubric.sha256,
+            job.messages,
+            repeat=job.repeat,
+            temperature=options.temperature,
+            max_tokens=options.max_tokens,
+        )
+        found.setdefault(job.judge, {})[key] = request
+    return found
 
 
 def _open_sessions(judges: set[str], options: JudgeOptions, budget: Budget) -> dict[str, JudgeSession]:
