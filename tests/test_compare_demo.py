@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_module import load_repo_module
 
 from instructeval.cli import main
 from instructeval.compare import comparison_path
@@ -20,33 +21,12 @@ TASKS = "mmlu_high_school_geography,mmlu_college_biology,hhh,hhh_mc"
 CATEGORIES = ("harmless", "helpful", "honest", "other")
 
 
-def _random_lora(folder: Path) -> Path:
-    """A rank-4 LoRA on q/v projections with B drawn at random (peft starts B at 0, i.e. no change at all)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    from instructeval.models.demo import demo_model_dir
-
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(demo_model_dir()),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
-    )
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
-    model.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from instructeval.api import RunOptions, evaluate
 
     root = tmp_path_factory.mktemp("compare-demo")
-    adapter = _random_lora(root / "lora")
+    adapter = load_repo_module("scripts/demo_comparison.py").random_lora(root / "lora")
     options = RunOptions(
         model="demo", tasks=TASKS, output=root / "runs", data_dir=DEMO_DATA, limit=3, batch_size="4", run_name="base"
     )
@@ -100,6 +80,8 @@ def test_adapter_changes_the_scores_and_compare_reports_it(
         assert row.difference.value == pytest.approx(row.other.value - row.base.value)
         assert row.p_value is not None and row.p_adjusted is not None and row.p_value <= row.p_adjusted <= 1.0
         assert row.difference.resamples == 2000
+        assert row.verdict in ("better", "worse", "equivalent", "inconclusive") and row.mde is not None
+        assert len(row.flipped) == row.wins + row.losses
 
     assert main(["compare", str(base), str(tuned), "--format", "markdown", "--metric", "acc_norm"]) == 0
     out, err = capsys.readouterr()

@@ -75,7 +75,11 @@ def format_table(report: WritingReport | PairwiseReport) -> Table:
     notes = [report.usage.text()]
     for rubric, agreement in report.agreement.items():
         if agreement.mean_kappa is not None:
-            notes.append(f"{rubric}: inter-judge weighted kappa {agreement.mean_kappa:.2f}")
+            alpha = agreement.krippendorff_alpha
+            notes.append(
+                f"{rubric}: inter-judge weighted kappa {agreement.mean_kappa:.2f}"
+                + ("" if alpha is None else f", Krippendorff's ordinal alpha {alpha:.2f}")
+            )
     notes += _budget_notes(report.budget, report.complete)
     table.caption = "\n".join(notes)
     return table

@@ -100,11 +100,13 @@ class PairAgreement(BaseModel):
 
 
 class AgreementReport(BaseModel):
-    """Quadratic-weighted Cohen's kappa per pair of raters, and its mean over the pairs where it is defined."""
+    """Quadratic-weighted Cohen's kappa per pair of raters, its mean over the pairs where it is defined, and
+    Krippendorff's ordinal alpha over all raters at once (units rated by one rater only left out)."""
 
     method: str = "cohen_kappa_quadratic"
     mean_kappa: float | None
     pairs: list[PairAgreement]
+    krippendorff_alpha: float | None = Field(None, description="ordinal; None when no value varies or no unit pairs")
 
 
 class LengthCorrelation(BaseModel):
