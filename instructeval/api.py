@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from instructeval import __version__
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
+from instructeval.external_tasks import resolve_all_tasks, task_manager
 from instructeval.models.capabilities import check_api_flags, check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
-from instructeval.paths import DATA_DIR_ENV, TASKS_DIR
+from instructeval.paths import DATA_DIR_ENV
 from instructeval.preflight import (
     check_backend_flags,
     check_batch_size,
@@ -29,7 +30,7 @@ from instructeval.preflight import (
     check_model,
     check_sampling,
 )
-from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, resolve_tasks, subtask_breakdown
+from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, subtask_breakdown
 from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
 from instructeval.settings import choose_setting, lm_eval_specs, reasons_in_chains, specs_hash, with_setting
@@ -61,6 +62,7 @@ class RunOptions:
     tensor_parallel_size: int = 1
     shots: int | None = None  # --shots N: exemplars per prompt (None: each task's protocol decides)
     reasoning: str | None = None  # --reasoning direct | cot | en-cot (None: each task's protocol decides)
+    include_path: Path | None = None  # --include-path: a folder of the user's own lm-eval task YAMLs
     self_consistency: int | None = None
     samples: int | None = None
     temperature: float | None = None
@@ -98,7 +100,7 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None) ->
     spec = parse_model_spec(options.model)
     infos = [
         with_setting(i, choose_setting(i, options.shots, options.reasoning))
-        for i in resolve_tasks(options.tasks, options.suite)
+        for i in resolve_all_tasks(options.tasks, options.suite, options.include_path)
     ]
     check_sampling(options.self_consistency, options.samples, options.temperature, infos)
     check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache, options.batch_size)
@@ -212,6 +214,8 @@ def _settings(
         "max_gen_toks": options.max_gen_toks,
         "writing_set": options.writing_set,
     }
+    if options.include_path is not None:
+        settings["include_path"] = str(options.include_path.resolve())
     chosen = {info.name: info.protocol for info in infos if info.setting is not None}
     if options.shots is not None or options.reasoning is not None:
         settings["settings"] = chosen  # only set when asked for, so runs of the protocols' defaults keep their hash
@@ -253,7 +257,6 @@ def _run_task(
     results: RunResults,
 ) -> TaskResult:
     from lm_eval.evaluator import evaluate as lm_eval_evaluate
-    from lm_eval.tasks import TaskManager
 
     from instructeval.models.backends import has_chat_template
     from instructeval.overrides import PASS_AT_K_TASKS, apply_overrides, primary_metric
@@ -269,7 +272,7 @@ def _run_task(
         "limit": limit,  # read by tasks that declare `limit_per` (writing: the first N of each category)
     }
     reuse_compiled_templates()
-    manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False, metadata=metadata)
+    manager = task_manager(info, metadata, options.include_path)
     specs = lm_eval_specs(info)
     loaded = manager.load(specs)
     chat = options.chat_template if options.chat_template is not None else info.chat_template_default

@@ -41,7 +41,11 @@ def test_zero_shot_cot_runs_every_task_in_that_setting(tiny_llama: Path, data_di
 
 def test_self_consistency_votes_on_every_cot_setting(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
     """maj@2 on MMLU's CoT (generated, where its direct protocol is log-likelihood) and on GSM8K's CoT."""
-    args = run_args(tiny_llama, tmp_path, "sc", "mmlu_anatomy,gsm8k", "--reasoning", "cot", "--shots", "1")
+    args = [
+        *run_args(tiny_llama, tmp_path, "sc", "mmlu_anatomy,gsm8k", "--reasoning", "cot", "--shots", "1"),
+        "--limit",
+        "1",
+    ]
     run_cli([*args, "--self-consistency", "2", "--data-dir", str(data_dir)])
     results = load_results(_run_dir(tmp_path, "sc"))
     assert results.tasks["mmlu"].primary_metric == "exact_match,maj@2-get-answer"

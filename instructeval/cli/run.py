@@ -35,8 +35,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of a run but --model: `run` takes them, and `sweep` passes them to each of its runs."""
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--tasks", help="comma-separated task names (see `instructeval tasks`)")
+    which.add_argument(
+        "--tasks", help="comma-separated task names (see `instructeval tasks`); lm-eval:<name> for lm-eval's own"
+    )
     which.add_argument("--suite", help="demo | problem-solving | problem-solving-generative (see `instructeval tasks`)")
+    parser.add_argument(
+        "--include-path", type=Path, help="a folder of your own lm-eval task YAMLs (name their tasks in --tasks)"
+    )
     parser.add_argument("--limit", type=int, help="first N examples per (sub)task")
     parser.add_argument("--output", type=Path, default=Path("runs"), help="root of run folders (default runs/)")
     parser.add_argument("--run-name", help="name of the run folder (default: a UTC timestamp)")
@@ -140,6 +145,7 @@ def run_options(args: argparse.Namespace, model: str) -> RunOptions:
         tensor_parallel_size=args.tensor_parallel_size,
         shots=args.shots,
         reasoning=args.reasoning,
+        include_path=args.include_path,
         self_consistency=args.self_consistency,
         samples=args.samples,
         temperature=args.temperature,
