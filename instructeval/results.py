@@ -258,16 +258,29 @@ class TaskContamination(BaseModel):
     clean_subset: CleanSubsetScore | None = None
 
 
+class ProbeExample(BaseModel):
+    """An example's Min-K% Prob score beside its perturbed copies'."""
+
+    subtask: str
+    doc_id: int
+    doc_hash: str
+    min_k: float = Field(description="mean log-probability of the example's lowest k % tokens")
+    perturbed_median: float = Field(description="the median of the same score over its perturbed copies")
+    calibrated: float = Field(description="min_k - perturbed_median: what is compared with the threshold")
+
+
 class ProbeTask(BaseModel):
-    """Min-K% Prob on one task: the share of examples the probe flags, at a threshold set on perturbed copies."""
+    """Min-K% Prob on one task: the share of examples flagged, at a threshold set on perturbed copies."""
 
     task: str
     examples: int
     k_percent: float
-    threshold: float = Field(description="the score a perturbed copy exceeds with probability false_positive_rate")
+    copies: int = Field(description="perturbed copies per example")
+    perturbation: str
+    threshold: float = Field(description="the calibrated score a perturbed copy exceeds with probability fpr")
     false_positive_rate: float
-    flag_rate: Score
-    flagged: list[int] = Field(description="doc ids flagged (score above the threshold)")
+    flag_rate: Score = Field(description="share of examples whose calibrated score exceeds the threshold")
+    flagged: list[ProbeExample]
 
 
 class ContaminationResult(BaseModel):

@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--tasks", help="comma-separated task names, as for `run` (see `instructeval tasks`)")
     which.add_argument("--suite", help="a suite, as for `run`")
-    parser.add_argument("--ngram", type=int, default=13, help="words per n-gram (default 13, as GPT-3 and lm-eval)")
+    parser.add_argument("--ngram", type=int, help="words per n-gram (default 13, as GPT-3 and lm-eval)")
     parser.add_argument("--run", type=Path, help="a finished run folder to re-score on its clean subsets")
     parser.add_argument(
         "--report",
@@ -38,6 +38,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--data-dir", type=Path, help=f"local data folder in the layout of shared/data (also {DATA_DIR_ENV})"
     )
     parser.add_argument("--limit", type=int, help="first N examples per (sub)task")
+    probe = parser.add_argument_group("probe without a corpus (local models)")
+    probe.add_argument("--model", help="with --probe: demo | hf:<id or folder> (a decoder-only model)")
+    probe.add_argument("--probe", choices=("min-k",), help="min-k: Min-K%% Prob against perturbed copies")
+    probe.add_argument("--k-percent", type=float, default=20.0, help="the k of Min-K%% (default 20)")
+    probe.add_argument("--copies", type=int, default=4, help="perturbed copies per example (default 4)")
+    probe.add_argument("--fpr", type=float, default=0.05, help="share of perturbed copies above the threshold (0.05)")
+    probe.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when available)")
+    probe.add_argument("--seed", type=int, default=1234, help="seed of the perturbations (default 1234)")
     parser.set_defaults(func=contamination_command)
     return parser
 
@@ -46,22 +54,31 @@ def contamination_command(args: argparse.Namespace) -> int:
     """Check, print the per-task table, say where the report went."""
     import logging
 
-    from instructeval.contamination import ContaminationOptions, contaminate, contamination_table
+    from instructeval.contamination import DEFAULT_NGRAM, ContaminationOptions, contaminate, contamination_table
     from instructeval.errors import InstructEvalError
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # our own progress lines say what is read
+    if args.probe and (args.ngram is not None or args.report is not None):
+        raise InstructEvalError("--ngram and --report are for corpus overlap: drop them with --probe")
     if args.report is not None and (args.run is None or args.corpus):
         raise InstructEvalError("--report reads an earlier check for --run: pass it with --run and without --corpus")
     options = ContaminationOptions(
         corpus=tuple(args.corpus or ()),
         tasks=args.tasks,
         suite=args.suite,
-        ngram=args.ngram,
+        ngram=args.ngram or DEFAULT_NGRAM,
         run=args.run,
         report=args.report,
         output=args.output,
         data_dir=args.data_dir,
         limit=args.limit,
+        model=args.model,
+        probe=args.probe,
+        k_percent=args.k_percent,
+        copies=args.copies,
+        fpr=args.fpr,
+        seed=args.seed,
+        device=args.device,
     )
     result = contaminate(options, progress=lambda line: print(line, file=sys.stderr))
     print(contamination_table(result))

@@ -36,7 +36,7 @@ def check_overlap(
     matched: dict[int, list[int]] = defaultdict(list)  # example -> matched hash indices
     for position in matches.locations:  # in the order the corpus revealed them
         if matches.locations[position]:
-            for owner in index.owners[position]:
+            for owner in index.owners(position):
                 matched[owner].append(position)
     by_task: dict[str, list[int]] = defaultdict(list)
     for number, example in enumerate(examples):

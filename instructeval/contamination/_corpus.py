@@ -10,9 +10,12 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
 
 from instructeval.contamination._ngrams import Words
 from instructeval.errors import DataError
@@ -44,14 +47,18 @@ class Block:
     continues: bool = False  # the first record goes on with the previous block's last one (a text file)
     carries: bool = False  # the last record goes on in the next block
 
+    newlines: NDArray[np.int64] | None = field(default=None, repr=False)  # found on the first locate
+
     def locate(self, words: Words, word: int) -> tuple[str, int]:
         """The source and line of a word of this block."""
         index = int(words.records[word])
         record = self.records[index]
         if not record.counts_lines:
             return record.source, record.line
-        start = int(words.record_starts[index])
-        return record.source, record.line + words.data.count(b"\n", start, int(words.starts[word]))
+        if self.newlines is None:
+            self.newlines = np.flatnonzero(np.frombuffer(words.data, dtype=np.uint8) == ord("\n"))
+        before = np.searchsorted(self.newlines, [words.record_starts[index], words.starts[word]])
+        return record.source, record.line + int(before[1] - before[0])
 
 
 def describe_sources(specs: list[str]) -> list[str]:

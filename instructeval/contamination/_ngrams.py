@@ -9,7 +9,6 @@ hashes, and every hash match is then checked word by word, so a collision can ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +26,7 @@ _WORD_BYTE[0x80:] = True  # bytes of non-ASCII characters: letters unless marked
 _WORD_BASE = np.uint64(0x100000001B3)
 _NGRAM_BASE = np.uint64(0x9E3779B97F4A7C15)
 _U64 = np.uint64
+_POWER_TABLES: dict[int, tuple[NDArray[np.uint64], NDArray[np.uint64]]] = {}
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,13 @@ def _mark_unicode_punctuation(raw: NDArray[np.uint8], is_word: NDArray[np.bool_]
 
 
 def _powers(base: np.uint64, length: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
-    """base**i and base**-i modulo 2**64 for i < length (the table grows to the longest block seen)."""
-    size = 1 << max(10, (length - 1).bit_length())
-    powers, inverse = _power_table(int(base), size)
-    return powers[:length], inverse[:length]
+    """base**i and base**-i modulo 2**64 for i < length (each base's table grows to the longest block seen)."""
+    table = _POWER_TABLES.get(int(base))
+    if table is None or table[0].size < length:
+        table = _POWER_TABLES[int(base)] = _power_table(int(base), 1 << max(10, (length - 1).bit_length()))
+    return table[0][:length], table[1][:length]
 
 
-@lru_cache(maxsize=4)
 def _power_table(base: int, size: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
     inverse_base = pow(base, -1, 1 << 64)
     powers = np.full(size, base, dtype=_U64)

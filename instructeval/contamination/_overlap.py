@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -25,9 +24,11 @@ class NgramIndex:
 
     n: int
     examples: Sequence[TestExample]
+    words: Words  # the examples' normalised words: what a matching corpus n-gram is checked against
     hashes: NDArray[np.uint64]  # sorted, unique
-    owners: list[list[int]]  # per hash: indices of the examples that contain it
-    texts: list[str]  # per hash: the n-gram's normalised words
+    first_words: NDArray[np.int64]  # per hash: where its n-gram starts in `words`
+    owner_bounds: NDArray[np.int64]  # per hash: its examples are owner_ids[bounds[i]:bounds[i + 1]]
+    owner_ids: NDArray[np.int64]
     ngrams_per_example: list[int]
     prefilter: NDArray[np.bool_] = field(repr=False)
 
@@ -38,21 +39,36 @@ class NgramIndex:
             raise ValueError(f"n must be positive, got {n}")
         words = block_words([example.text for example in examples])
         hashes, first = ngram_hashes(words, n)
-        owner_of = words.records[first]
-        order = np.lexsort((owner_of, hashes))
-        hashes, first, owner_of = hashes[order], first[order], owner_of[order]
-        new = np.concatenate(([True], hashes[1:] != hashes[:-1])) if hashes.size else np.zeros(0, dtype=bool)
+        owners = words.records[first]
+        order = np.lexsort((owners, hashes))
+        hashes, first, owners = hashes[order], first[order], owners[order]
+        repeated = np.zeros(hashes.size, dtype=bool)
+        repeated[1:] = (hashes[1:] == hashes[:-1]) & (owners[1:] == owners[:-1])
+        hashes, first, owners = hashes[~repeated], first[~repeated], owners[~repeated]
+        new = np.ones(hashes.size, dtype=bool)
+        new[1:] = hashes[1:] != hashes[:-1]
         starts = np.flatnonzero(new)
-        unique = hashes[starts]
-        bounds = [*starts.tolist(), hashes.size]
-        owners = [sorted(set(owner_of[a:b].tolist())) for a, b in itertools.pairwise(bounds)]
-        texts = [words.ngram_text(int(first[a]), n) for a in starts.tolist()]
-        per_example = np.zeros(len(examples), dtype=np.int64)
-        for members in owners:
-            per_example[members] += 1
         prefilter = np.zeros(1 << FILTER_BITS, dtype=bool)
-        prefilter[unique >> np.uint64(64 - FILTER_BITS)] = True
-        return cls(n, examples, unique, owners, texts, per_example.tolist(), prefilter)
+        prefilter[hashes >> np.uint64(64 - FILTER_BITS)] = True
+        return cls(
+            n,
+            examples,
+            words,
+            hashes[starts],
+            first[starts],
+            np.append(starts, hashes.size),
+            owners,
+            np.bincount(owners, minlength=len(examples)).tolist(),
+            prefilter,
+        )
+
+    def owners(self, position: int) -> list[int]:
+        """The examples that contain the n-gram at `position`."""
+        return [int(i) for i in self.owner_ids[self.owner_bounds[position] : self.owner_bounds[position + 1]]]
+
+    def text(self, position: int) -> str:
+        """The normalised n-gram at `position`."""
+        return self.words.ngram_text(int(self.first_words[position]), self.n)
 
 
 @dataclass
@@ -102,7 +118,7 @@ def _record(index: NgramIndex, matches: Matches, words: Words, block: Block, wor
     if len(matches.locations.get(position, ())) >= LOCATIONS_PER_NGRAM:
         return
     text = words.ngram_text(word, index.n)
-    if text != index.texts[position]:
+    if text != index.text(position):
         return  # a hash collision: not the same words
     source, line = block.locate(words, word)
     matches.locations.setdefault(position, []).append(OverlapLocation(source=source, line=line, ngram=text))

@@ -11,6 +11,14 @@ from instructeval.contamination._check import DEFAULT_NGRAM, check_overlap
 from instructeval.contamination._clean import rescore_clean
 from instructeval.contamination._corpus import describe_sources
 from instructeval.contamination._examples import TestExample, load_examples
+from instructeval.contamination._probe import (
+    DEFAULT_COPIES,
+    DEFAULT_FPR,
+    DEFAULT_K_PERCENT,
+    TokenScorer,
+    check_probe_model,
+    probe_min_k,
+)
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
 from instructeval.paths import DATA_DIR_ENV
@@ -43,6 +51,13 @@ class ContaminationOptions:
     output: Path = DEFAULT_OUTPUT
     data_dir: Path | None = None
     limit: int | None = None
+    model: str | None = None  # --probe min-k: the local model probed
+    probe: str | None = None
+    k_percent: float = DEFAULT_K_PERCENT
+    copies: int = DEFAULT_COPIES
+    fpr: float = DEFAULT_FPR
+    seed: int = 1234
+    device: str | None = None
 
 
 def contaminate(options: ContaminationOptions, progress: Callable[[str], None] = print) -> ContaminationResult:
@@ -51,6 +66,8 @@ def contaminate(options: ContaminationOptions, progress: Callable[[str], None] =
         raise InstructEvalError(f"--ngram must be a positive number of words, got {options.ngram}")
     if options.limit is not None and options.limit < 1:
         raise InstructEvalError(f"--limit must be positive, got {options.limit}")
+    if options.probe is not None or options.model is not None:
+        return _probe(options, progress)
     results = load_results(options.run) if options.run is not None else None
     if results is not None and (options.suite or options.limit):
         raise InstructEvalError("--run checks the examples the run scored: drop --suite and --limit (--tasks narrows)")
@@ -75,6 +92,39 @@ def contaminate(options: ContaminationOptions, progress: Callable[[str], None] =
     options.output.mkdir(parents=True, exist_ok=True)
     write_json_atomic(options.output / REPORT_FILE, overlap.model_dump(mode="json"))
     return overlap
+
+
+def _probe(options: ContaminationOptions, progress: Callable[[str], None]) -> ContaminationResult:
+    """--model M --probe min-k: no corpus, the model's own likelihoods of each example against perturbed copies."""
+    if options.probe is None or options.model is None:
+        raise InstructEvalError("--probe min-k and --model go together: pass both (a local model, demo or hf:...)")
+    if options.corpus or options.run is not None:
+        raise InstructEvalError("--probe needs no corpus and scores no run: drop --corpus and --run")
+    from instructeval.models.spec import parse_model_spec
+
+    spec = parse_model_spec(options.model)
+    check_probe_model(spec)
+    infos = resolve_tasks(options.tasks, options.suite)
+    source = _source(options.data_dir, None)
+    check_data_layout(source, infos)
+    examples: list[TestExample] = []
+    for info in infos:
+        progress(f"{info.name}: reading its test examples")
+        examples += load_examples(info, source, options.limit)
+    progress(f"loading {spec}")
+    result = probe_min_k(
+        examples,
+        TokenScorer(spec, options.device),
+        model=str(spec),
+        k_percent=options.k_percent,
+        copies=options.copies,
+        fpr=options.fpr,
+        seed=options.seed,
+        progress=progress,
+    )
+    options.output.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(options.output / REPORT_FILE, result.model_dump(mode="json"))
+    return result
 
 
 def _run_tasks(results: RunResults, options: ContaminationOptions) -> list[TaskInfo]:

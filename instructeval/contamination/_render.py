@@ -9,6 +9,8 @@ EXAMPLES_SHOWN = 10
 
 def contamination_table(result: ContaminationResult) -> str:
     """Per task the contaminated share (and clean-subset scores when a run was re-scored); a few locations."""
+    if result.method == "min-k":
+        return probe_table(result)
     rows: list[tuple[str, ...]] = [("task", "examples", "checkable", "contaminated", "share [95% CI]")]
     scored = any(task.clean_subset for task in result.tasks.values())
     if scored:
@@ -51,3 +53,25 @@ def contamination_table(result: ContaminationResult) -> str:
 
 def _size(size: int | None) -> str:
     return "size unknown" if size is None else f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size} bytes"
+
+
+def probe_table(result: ContaminationResult) -> str:
+    """Per task the Min-K% flag rate, with the threshold and false-positive rate it was set at."""
+    rows = [("task", "examples", "k %", "copies", "threshold", "fpr", "flagged", "flag rate [95% CI]")]
+    for task in result.probe.values():
+        rows.append(
+            (
+                task.task,
+                str(task.examples),
+                f"{task.k_percent:g}",
+                str(task.copies),
+                f"{task.threshold:.3f}",
+                f"{task.false_positive_rate:g}",
+                str(len(task.flagged)),
+                score_text(task.flag_rate.model_copy(update={"stderr": None})),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(0, f"Min-K% Prob of {result.model}, calibrated against perturbed copies (not a proof either way)")
+    return "\n".join(lines)
