@@ -66,7 +66,7 @@ def contamination_command(args: argparse.Namespace) -> int:
         corpus=tuple(args.corpus or ()),
         tasks=args.tasks,
         suite=args.suite,
-        ngram=args.ngram or DEFAULT_NGRAM,
+        ngram=DEFAULT_NGRAM if args.ngram is None else args.ngram,
         run=args.run,
         report=args.report,
         output=args.output,

@@ -21,7 +21,7 @@ import numpy as np
 from instructeval.contamination._examples import TestExample
 from instructeval.errors import InstructEvalError
 from instructeval.models.spec import ModelSpec
-from instructeval.results import ContaminationResult, ProbeExample, ProbeTask, Score
+from instructeval.results import ContaminationResult, ProbeExample, ProbeTask
 from instructeval.stats import summarize
 
 DEFAULT_K_PERCENT = 20.0
@@ -58,7 +58,8 @@ def min_k_score(logprobs: Sequence[float], k_percent: float) -> float:
 
 def check_probe_model(spec: ModelSpec) -> str:
     """The weights a probe can load (a local decoder-only model), or one line naming the fix."""
-    from instructeval.models.backends import is_encoder_decoder, local_weights
+    from instructeval.models.backends import is_encoder_decoder
+    from instructeval.models.local import local_weights
 
     if spec.kind not in ("demo", "hf"):
         raise InstructEvalError(
@@ -75,17 +76,13 @@ class TokenScorer:
 
     def __init__(self, spec: ModelSpec, device: str | None, batch_size: int = 8) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from instructeval.models.backends import load_failed, resolve_device
+        from instructeval.models.local import load_causal_lm, resolve_device
 
-        weights = check_probe_model(spec)
+        check_probe_model(spec)
         self.device = resolve_device(device)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(weights)
-            self.model = AutoModelForCausalLM.from_pretrained(weights, dtype=torch.float32).to(self.device).eval()
-        except (OSError, ValueError) as exc:
-            raise load_failed(spec, exc) from exc
+        self.model, self.tokenizer = load_causal_lm(spec, self.device, dtype=torch.float32)
+        self.model.eval()
         self.batch_size = batch_size
 
     def logprobs(self, texts: Sequence[str]) -> list[list[float]]:
@@ -176,6 +173,6 @@ def _task_probe(
         perturbation=PERTURBATION,
         threshold=threshold,
         false_positive_rate=fpr,
-        flag_rate=Score.model_validate(summarize(flags.astype(float), kind="binary").to_dict()),
+        flag_rate=summarize(flags.astype(float), kind="binary"),
         flagged=flagged,
     )

@@ -68,7 +68,7 @@ def probe_table(result: ContaminationResult) -> str:
                 f"{task.threshold:.3f}",
                 f"{task.false_positive_rate:g}",
                 str(len(task.flagged)),
-                score_text(task.flag_rate.model_copy(update={"stderr": None})),
+                task.flag_rate.text(stderr=False),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
