@@ -8,6 +8,7 @@ import platform
 import random
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -35,6 +36,7 @@ from instructeval.results import RunInfo, RunResults, TaskResult, load_results, 
 from instructeval.run_folder import RunFolder, config_hash, open_run_folder
 from instructeval.settings import choose_setting, lm_eval_specs, reasons_in_chains, specs_hash, with_setting
 from instructeval.task_hooks import task_hooks
+from instructeval.terminal import TaskBars
 
 if TYPE_CHECKING:
     from instructeval.models.backends import BackendOptions
@@ -86,11 +88,12 @@ class TaskOutcome:
 Progress = Callable[[str], None]
 
 
-def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None) -> Path:
+def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None, bars: TaskBars | None = None) -> Path:
     """Run every selected task, writing results.json and samples/ as each task finishes; return the run folder.
 
     `lm` is a model the caller has already built from the same spec and backend options (a sweep evaluates
-    several runs on one load); it is used as is and left running.
+    several runs on one load); it is used as is and left running. `bars` shows a progress bar per task (the
+    CLI's); without it each task starts with a line through `progress`.
     """
     check_limit(options.limit)
     check_max_gen_toks(options.max_gen_toks)
@@ -128,13 +131,15 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None) ->
         from instructeval.cache import RequestCache, ResumableLM
 
         cache = RequestCache(run.cache_path)
-        resumable = ResumableLM(lm, cache)
+        resumable = ResumableLM(lm, cache, observer=bars)
         for info in infos:
             if info.name in results.tasks:
                 progress(f"{info.name}: already complete, skipped")
                 continue
-            progress(f"{info.name}: {info.protocol}")
-            results.tasks[info.name] = _run_task(run, info, resumable, spec, options, source, limit, results)
+            if bars is None:
+                progress(f"{info.name}: {info.protocol}")
+            with bars.showing(info.name, info.protocol) if bars else nullcontext():
+                results.tasks[info.name] = _run_task(run, info, resumable, spec, options, source, limit, results)
             save_results(run.path, results)
         if owned and callable(shutdown := getattr(lm, "shutdown", None)):
             shutdown()  # engines with processes of their own (vLLM) stop before the judging and the exit

