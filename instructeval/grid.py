@@ -1,0 +1,81 @@
+"""`--grid`: each task in zero-shot and few-shot, each with direct answers and chains of thought (Flan's prompt
+settings), in one run; then one table, task x setting, and per task the swing across settings against the widest
+95 % CI (is the setting's effect larger than sampling noise?)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from instructeval.errors import InstructEvalError
+from instructeval.registry import TaskInfo
+from instructeval.results import load_results
+from instructeval.score import MISSING
+from instructeval.settings import Setting, setting_space, with_setting
+
+SEPARATOR = "@"
+"""A grid task's results key: `<task>@<shots>shot-<reasoning>` (gsm8k@0shot-cot)."""
+
+
+def grid_key(name: str, setting: Setting) -> str:
+    """The results key of one task under one grid setting."""
+    return f"{name}{SEPARATOR}{setting.shots}shot-{setting.reasoning}"
+
+
+def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
+    """Every task with settings, once per grid setting (each under its own key); the others once, as they are."""
+    expanded: list[TaskInfo] = []
+    for info in infos:
+        space = setting_space(info)
+        if space is None:
+            expanded.append(info)
+            continue
+        runs_as = info.selected or info.members or (info.name,)  # the lm-eval tasks, whatever the results key
+        for setting in space.grid():
+            expanded.append(replace(with_setting(info, setting), name=grid_key(info.name, setting), selected=runs_as))
+    if len(expanded) == len(infos):
+        raise InstructEvalError(
+            f"--grid varies shots and reasoning, which {', '.join(i.name for i in infos)} do not have: drop --grid"
+        )
+    return expanded
+
+
+def grid_table(run_dir: Path) -> Table:
+    """Task x setting: headline value ± stderr [95 % CI] and n; per task, the swing across settings (max - min)
+    against the widest CI's width."""
+    results = load_results(run_dir)
+    by_task: dict[str, list[tuple[str, str]]] = {}
+    for key in results.tasks:
+        task, _, setting = key.partition(SEPARATOR)
+        if setting:
+            by_task.setdefault(task, []).append((setting, key))
+    table = Table(title="prompt settings: setting swing vs sampling noise")
+    for column in ("task", "setting", "metric", "value ± stderr [95% CI]", "n", "swing vs widest CI"):
+        table.add_column(column, justify="left" if column in ("task", "setting", "metric") else "right")
+    for task, settings in by_task.items():
+        scores = [results.tasks[key].metrics.get(results.tasks[key].primary_metric) for _, key in settings]
+        values = [s.value for s in scores if s is not None and s.value is not None]
+        widths = [s.ci_high - s.ci_low for s in scores if s and s.ci_low is not None and s.ci_high is not None]
+        verdict = MISSING
+        if values and widths:
+            swing, widest = max(values) - min(values), max(widths)
+            verdict = f"{swing:.3f} vs {widest:.3f} ({'above' if swing > widest else 'within'} noise)"
+        for index, ((setting, key), score) in enumerate(zip(settings, scores, strict=True)):
+            result = results.tasks[key]
+            table.add_row(
+                task if index == 0 else "",
+                setting,
+                result.primary_metric,
+                score.text() if score else MISSING,
+                str(score.n if score else 0),
+                verdict if index == 0 else "",
+            )
+    return table
+
+
+def print_grid(run_dir: Path, console: Console | None = None) -> None:
+    """Print the grid table of a run made with --grid."""
+    (console or Console()).print(grid_table(run_dir))
