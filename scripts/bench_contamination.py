@@ -199,7 +199,7 @@ def main() -> None:
               f"{r['bytes'] / 1e6:.0f} MB in {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU = "
               f"{r['bytes'] / 1e6 / r['seconds']:.1f} MB/s wall, {r['bytes'] / 1e6 / r['cpu_seconds']:.1f} MB/CPU-s; "
               f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['loaded_rss_mb']:.0f} MB with the examples loaded); "
-              f"{r['questions_found']} planted questions found")  # fmt: skip
+              f"{r['examples_found']} examples share a 13-gram with the corpus")  # fmt: skip
     ours_found = {owner for owner, line in results["ours"]["found"] if line <= results["baseline"]["lines"]}
     agree = "the same" if ours_found == set(results["baseline"]["found"]) else "DIFFERENT"
     print(f"examples found in the baseline's part of the corpus: {agree} ({len(ours_found)} by ours)")
