@@ -59,6 +59,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     training.add_argument("--lora-rank", type=int, default=8, metavar="R", help="local LoRA rank (alpha = 2R)")
     training.add_argument("--train-batch-size", type=int, default=8, metavar="N", help="local training batch size")
     training.add_argument("--lr-multiplier", type=float, metavar="X", help="API learning_rate_multiplier")
+    training.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="train even when generalisation probes appear verbatim in the training text (recorded in results)",
+    )
     training.add_argument("--generator", metavar="SPEC", help="model that writes augmentations (default: --model)")
     training.add_argument(
         "--curve",
@@ -164,6 +169,7 @@ def run_inject_command(args: argparse.Namespace) -> int:
         location=args.location,
         staging_bucket=args.staging_bucket,
         curve=_curve(args.curve),
+        allow_overlap=args.allow_overlap,
         output=args.output,
         run_name=args.run_name,
         resume=args.resume,

@@ -100,6 +100,7 @@ class InjectOptions:
     location: str | None = None
     staging_bucket: str | None = None
     curve: tuple[int, ...] | Literal["all"] | None = None
+    allow_overlap: bool = False  # train even when generalisation probes appear verbatim in the training text
     output: Path = Path("runs")
     run_name: str | None = None
     resume: bool = False
@@ -384,6 +385,11 @@ class _Session:
                 "settings": settings.__dict__,
                 "log": str(log.relative_to(self.folder.path)),
             }
+        from instructeval.contamination import check_training_overlap
+
+        training["overlap"] = check_training_overlap(examples, self.probes, allow=self.options.allow_overlap)
+        if found := training["overlap"]["verbatim"] + training["overlap"]["ngram_overlap"]:
+            self.progress(f"  {len(found)} generalisation probe(s) overlap the training text: {', '.join(found[:5])}")
         return examples, training
 
     def _finetune(self, method: str, examples: list[TrainingExample]) -> tuple[Answerer, str, dict[str, Any]]:
