@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from judge_server import ChatRequest, JudgeServer, Reply, between, sample, write_run
 
 from instructeval.judge import JudgeOptions, format_table, grade_pairwise, save_writing_report
+from instructeval.judge.length_control import length_controlled
 from instructeval.judge.pairwise import combine_orders
 from instructeval.results import load_results
 
@@ -60,6 +62,9 @@ def test_both_orders_and_win_only_when_they_agree(runs: tuple[Path, Path], tmp_p
     assert overall["tie"].score.value == pytest.approx(0.5)  # p3 (position bias cancels out) and p4
     assert overall["win"].score.ci_method == "wilson"
     assert report.order_consistency["overall"].score.value == pytest.approx(0.75)  # p3 disagreed with itself
+    lc = report.length_controlled
+    assert lc is not None and (lc.n, lc.unit) == (4, "tokens")  # p5 never parsed in one order: not judged
+    assert lc.raw == pytest.approx(0.5) and lc.controlled == pytest.approx(0.5)  # equal lengths: nothing to remove
     assert report.unaligned == {"only_in_run": 1, "only_in_reference": 1, "doc_hash_mismatch": 0}
     stored = [json.loads(line) for line in (model / "samples" / "writing.jsonl").read_text().splitlines()]
     p5 = next(s for s in stored if s["doc_id"] == "p5")["pairwise_judgments"]
@@ -75,3 +80,49 @@ def test_combine_orders() -> None:
     assert combine_orders("model", "reference") == "tie"
     assert combine_orders("tie", "tie") == "tie"
     assert combine_orders("model", None) is None
+
+
+# q0-q11: the model's answer is the longer one, q12-q15 the shorter; the judge prefers the longer answer
+# except on CONTRARY, so the model wins 9 of 12 when longer and 1 of 4 when shorter: raw 10/16, no edge.
+CONTRARY = {"q0", "q1", "q2", "q12"}
+
+
+def longer_wins(request: ChatRequest) -> Reply:
+    a, b = between(request.prompt_text, "answer_a"), between(request.prompt_text, "answer_b")
+    doc = a.split()[-1]
+    a_longer = len(a.split()) > len(b.split())
+    winner = "A" if a_longer != (doc in CONTRARY) else "B"
+    return Reply(json.dumps({"winner": winner, "reason": "scripted"}))
+
+
+def test_length_controlled_win_rate_removes_what_length_explains(tmp_path: Path) -> None:
+    long, short = " ".join(["word"] * 30), "word"
+    docs = [f"q{i}" for i in range(16)]
+    model = write_run(
+        tmp_path / "m", [sample(d, "creative", f"{long if i < 12 else short} {d}") for i, d in enumerate(docs)]
+    )
+    reference = write_run(
+        tmp_path / "r", [sample(d, "creative", f"{short if i < 12 else long} {d}") for i, d in enumerate(docs)]
+    )
+    with JudgeServer(longer_wins) as server:
+        report = grade_pairwise(
+            model, reference, JudgeOptions(judges=(server.judge_spec(),), cache_path=tmp_path / "c")
+        )
+    assert report.rates["win"]["overall"].score.value == pytest.approx(10 / 16)
+    lc = report.length_controlled
+    assert lc is not None and lc.n == 16 and lc.raw == pytest.approx(10 / 16)
+    # P(win) is 3/4 at +d and 1/4 at -d: the fitted logit is symmetric about 0, so at equal length it is 1/2
+    assert lc.controlled == pytest.approx(0.5, abs=0.01) and lc.slope > 0
+    assert "length-controlled 50" in str(format_table(report).caption)
+
+
+def test_length_controlled_recovers_the_intercept_of_known_probabilities() -> None:
+    rng = np.random.default_rng(0)
+    diffs = rng.normal(40, 60, size=400)  # the model is mostly longer
+    x = np.tanh(diffs / diffs.std())
+    outcomes = 1 / (1 + np.exp(-(0.4 + 2.0 * x)))  # expected outcomes: at equal length the win rate is sigmoid(0.4)
+    controlled, slope = length_controlled(list(outcomes), list(diffs))
+    assert controlled == pytest.approx(1 / (1 + np.exp(-0.4)), abs=1e-3) and slope == pytest.approx(2.0, abs=0.01)
+    assert float(outcomes.mean()) > 0.7  # the raw rate length inflates
+    assert length_controlled([1.0, 0.0, 0.5], [0, 0, 0]) == pytest.approx((0.5, 0.0), abs=1e-6)
+    assert length_controlled([1.0, 1.0], [5, -5]) == (1.0, 0.0)  # all wins: nothing to control

@@ -15,6 +15,8 @@ from typing import Any
 
 from instructeval.errors import DataError
 from instructeval.judge.answers import attach_judgments, judged_prompt, load_answers
+from instructeval.judge.length import answer_length, length_unit
+from instructeval.judge.length_control import length_controlled
 from instructeval.judge.options import JudgeOptions
 from instructeval.judge.parsing import parse_preference
 from instructeval.judge.report import budget_report, rubric_info, usage_report
@@ -22,12 +24,13 @@ from instructeval.judge.rubric import load_rubric
 from instructeval.judge.runner import Job, Progress, run_jobs
 from instructeval.results import SAMPLES_DIR
 from instructeval.stats import Kind, summarize
-from instructeval.writing.report import OVERALL, GroupScore, PairwiseReport
+from instructeval.writing.report import OVERALL, GroupScore, LengthControlledWinRate, PairwiseReport
 
 PAIRWISE_RUBRIC = "pairwise"
 JUDGMENTS_FIELD = "pairwise_judgments"
 ORDERS = ("model_first", "reference_first")
 OUTCOMES = ("win", "loss", "tie")
+_OUTCOME_VALUE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
 _PREFERRED = {
     ("model_first", "A"): "model",
     ("model_first", "B"): "reference",
@@ -98,6 +101,7 @@ def grade_pairwise(
         complete=not outcome.not_graded and all(r["status"] != "failed" for r in outcome.records),
         rates=rates,
         order_consistency=consistency,
+        length_controlled=length_controlled_rate(pairs, outcome.records),
         usage=usage_report(outcome),
         budget=budget_report(outcome),
         judgments_file=str(journal.relative_to(run_dir)),
@@ -144,6 +148,26 @@ def judged_pairs(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, int]
         preferred = _PREFERRED.get((r["order"], r["winner"]), "tie") if r["status"] == "scored" else None
         preferences[(str(r["doc_id"]), r["judge"], int(r["repeat"]))][r["order"]] = preferred
     return {key: by_order for key, by_order in preferences.items() if set(by_order) == set(ORDERS)}
+
+
+def length_controlled_rate(
+    pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]], records: Sequence[dict[str, Any]]
+) -> LengthControlledWinRate | None:
+    """Raw and length-controlled win rate over every judged (answer, judge, repeat); None when none is judged."""
+    unit = length_unit([sample for pair in pairs for sample in pair])
+    difference = {str(s["doc_id"]): answer_length(s, unit) - answer_length(r, unit) for s, r in pairs}
+    rows = [
+        (_OUTCOME_VALUE[result], difference[doc])
+        for (doc, _, _), by_order in judged_pairs(records).items()
+        if (result := combine_orders(by_order["model_first"], by_order["reference_first"])) is not None
+    ]
+    if not rows:
+        return None
+    outcomes, differences = [row[0] for row in rows], [row[1] for row in rows]
+    controlled, slope = length_controlled(outcomes, differences)
+    return LengthControlledWinRate(
+        raw=statistics.fmean(outcomes), controlled=controlled, slope=slope, n=len(rows), unit=unit
+    )
 
 
 def pairwise_rates(

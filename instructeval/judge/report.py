@@ -100,6 +100,9 @@ def _pairwise_table(report: PairwiseReport) -> Table:
     consistency = report.order_consistency.get(OVERALL)
     if consistency and consistency.score.value is not None:
         notes.append(f"both orders agreed on {consistency.score.value:.0%} of pairs")
+    if report.length_controlled is not None:
+        rate = report.length_controlled
+        notes.append(f"win rate (ties half) {rate.raw:.1%}, length-controlled {rate.controlled:.1%} ({rate.unit})")
     notes += _budget_notes(report.budget, report.complete)
     table.caption = "\n".join(notes)
     return table

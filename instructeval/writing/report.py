@@ -118,6 +118,16 @@ class LengthCorrelation(BaseModel):
     unit: str
 
 
+class LengthControlledWinRate(BaseModel):
+    """The win rate (ties count half) raw and as predicted at equal lengths (AlpacaEval 2's regression)."""
+
+    raw: float
+    controlled: float
+    slope: float = Field(description="logit change per unit of tanh(length difference / its sd)")
+    n: int = Field(description="judged pairs (judge x repeat x answer)")
+    unit: str
+
+
 class WritingReport(BaseModel):
     """Pointwise grading of a run's writing answers (relevance and coherence, 1-5)."""
 
@@ -157,6 +167,7 @@ class PairwiseReport(BaseModel):
     complete: bool
     rates: dict[str, dict[str, GroupScore]] = Field(description="outcome (win, tie, loss) -> group -> rate")
     order_consistency: dict[str, GroupScore]
+    length_controlled: LengthControlledWinRate | None = None
     usage: UsageReport
     budget: BudgetReport
     judgments_file: str
