@@ -1,5 +1,6 @@
 """`instructeval inject` checks the training text it built against every generalisation probe: a probe found
-verbatim is refused in one line, or trained on and recorded with --allow-overlap; shared 13-grams are recorded."""
+verbatim is refused in one line, or trained on and recorded with --allow-overlap; shared 13-grams are recorded.
+The allowed run is augmented-finetune with one strategy (--augment global) and its amounts, on the tiny Llama."""
 
 from __future__ import annotations
 
@@ -50,15 +51,22 @@ def cli(*args: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def test_inject_refuses_then_trains_with_allow_overlap(tiny_llama: Path, tmp_path: Path) -> None:
+def test_inject_refuses_then_trains_with_allow_overlap_and_one_augmentation_strategy(
+    tiny_llama: Path, tmp_path: Path
+) -> None:
     args = ["inject", "--model", f"hf:{tiny_llama}", "--knowledge", f"jsonl:{facts_file(tmp_path)}",
-            "--method", "finetune", "--epochs", "1", "--max-gen-toks", "4", "--device", "cpu",
-            "--output", str(tmp_path / "runs")]  # fmt: skip
-    code, err = cli(*args, "--run-name", "refused")
+            "--epochs", "1", "--max-gen-toks", "4", "--device", "cpu", "--output", str(tmp_path / "runs")]  # fmt: skip
+    code, err = cli(*args, "--method", "finetune", "--run-name", "refused")
     assert code == 2
     assert "appear verbatim in the training text (rephrased-veltria-0)" in err
-    code, err = cli(*args, "--run-name", "allowed", "--allow-overlap")
+    code, err = cli(*args, "--run-name", "allowed", "--allow-overlap", "--method", "augmented-finetune",
+                    "--augment", "global", "--facts-per-group", "1", "--statements-per-group", "2",
+                    "--augment-max-tokens", "16")  # fmt: skip
     assert code == 0, err
     [result] = load_results(next((tmp_path / "runs").glob("*/allowed"))).knowledge or []
     assert result.training["overlap"]["verbatim"] == ["rephrased-veltria-0"]
     assert result.training["overlap"]["allowed"] is True
+    augmentation = result.training["augmentation"]
+    assert augmentation["strategies"] == ["global"] and augmentation["local"] == 0
+    assert (augmentation["settings"]["group_size"], augmentation["settings"]["per_group"]) == (1, 2)
+    assert augmentation["settings"]["max_tokens"] == 16

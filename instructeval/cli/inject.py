@@ -29,6 +29,7 @@ from instructeval.knowledge import (
     score_responses,
 )
 from instructeval.knowledge.inject import estimate_costs
+from instructeval.knowledge.methods.augment import AUGMENT_CHOICES, AugmentSettings
 from instructeval.knowledge.run_report import print_run_report
 from instructeval.results import load_results
 
@@ -64,6 +65,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="train even when generalisation probes appear verbatim in the training text (recorded in results)",
     )
+    augmenting = parser.add_argument_group("augmented-finetune (Lampinen et al.'s strategies)")
+    augmenting.add_argument(
+        "--augment",
+        choices=tuple(AUGMENT_CHOICES),
+        help="local: each fact rephrased and reversed alone; global: inferences across groups of facts; both (default)",
+    )
+    augmenting.add_argument("--augmentations-per-fact", type=int, metavar="N", help="local sentences per fact (3)")
+    augmenting.add_argument("--facts-per-group", type=int, metavar="N", help="facts in one global prompt (12)")
+    augmenting.add_argument("--statements-per-group", type=int, metavar="N", help="global statements per group (6)")
+    augmenting.add_argument("--augment-max-tokens", type=int, metavar="N", help="generation length per prompt (96)")
     training.add_argument("--generator", metavar="SPEC", help="model that writes augmentations (default: --model)")
     training.add_argument(
         "--curve",
@@ -170,6 +181,7 @@ def run_inject_command(args: argparse.Namespace) -> int:
         staging_bucket=args.staging_bucket,
         curve=_curve(args.curve),
         allow_overlap=args.allow_overlap,
+        augment=_augment(args),
         output=args.output,
         run_name=args.run_name,
         resume=args.resume,
@@ -241,3 +253,22 @@ def _curve(text: str | None) -> tuple[int, ...] | Literal["all"] | None:
 
 def _judge(args: argparse.Namespace) -> JudgeOptions | None:
     return options_from_args(args) if args.judge else None
+
+
+def _augment(args: argparse.Namespace) -> AugmentSettings | None:
+    """--augment and its amounts as settings; None when none was given (augmented-finetune's defaults)."""
+    amounts = {
+        "per_fact": args.augmentations_per_fact,
+        "group_size": args.facts_per_group,
+        "per_group": args.statements_per_group,
+        "max_tokens": args.augment_max_tokens,
+    }
+    given = {name: value for name, value in amounts.items() if value is not None}
+    if args.augment is None and not given:
+        return None
+    if any(value < 1 for value in given.values()):
+        raise InstructEvalError(
+            "--augmentations-per-fact, --facts-per-group, --statements-per-group and "
+            "--augment-max-tokens must be positive"
+        )
+    return AugmentSettings(strategies=AUGMENT_CHOICES[args.augment or "both"], **given)

@@ -101,6 +101,7 @@ class InjectOptions:
     staging_bucket: str | None = None
     curve: tuple[int, ...] | Literal["all"] | None = None
     allow_overlap: bool = False  # train even when generalisation probes appear verbatim in the training text
+    augment: AugmentSettings | None = None  # augmented-finetune's strategies and amounts (None: the defaults)
     output: Path = Path("runs")
     run_name: str | None = None
     resume: bool = False
@@ -112,6 +113,10 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
     kset = load_knowledge_set(options.knowledge, data_dir=options.data_dir, size=options.size, seed=options.seed)
     spec = parse_model_spec(options.model)
     methods = _check_methods(options.methods, kset, spec)
+    if options.augment is not None and "augmented-finetune" not in methods:
+        raise InstructEvalError(
+            "--augment and its settings shape augmented-finetune's data: add that method or drop them"
+        )
     fmt = check_format(options.format or kset.default_format)
     scorers = resolve_scorers(options.scorers or kset.default_scorers, options.judge, local=spec.is_local)
     probes = limit_probes(kset.probes, options.limit)
@@ -370,7 +375,7 @@ class _Session:
         examples, counts = training_examples(self.kset.facts, self.fmt, self.kset.system)
         training: dict[str, Any] = {"format": self.fmt, **counts}
         if method == "augmented-finetune":
-            settings = AugmentSettings(seed=self.options.seed)
+            settings = dataclasses.replace(self.options.augment or AugmentSettings(), seed=self.options.seed)
             self.progress(f"  augmenting {len(self.kset.facts)} facts with {self.generator_spec}")
             made = augment(self.generator(), self.kset, settings)
             log = self.folder.path / "samples" / f"knowledge_{self.kset.slug}_augmentations.jsonl"
@@ -382,6 +387,7 @@ class _Session:
                 "local": sum(a.kind == "local" for a in made),
                 "global": sum(a.kind == "global" for a in made),
                 "format": "no-prompt-completion",
+                "strategies": list(settings.strategies),
                 "settings": settings.__dict__,
                 "log": str(log.relative_to(self.folder.path)),
             }
@@ -533,6 +539,7 @@ def _settings(
         "icl_max_chars": options.icl_max_chars,
         "max_gen_toks": options.max_gen_toks,
         **({"curve": options.curve} if options.curve else {}),
+        **({"augment": options.augment.__dict__} if options.augment else {}),
     }
 
 

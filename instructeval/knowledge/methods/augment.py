@@ -32,10 +32,17 @@ SYSTEM = "You restate and combine facts exactly, without adding anything that do
 _MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)]|[a-z][.)])\s*")
 
 
+STRATEGIES = ("local", "global")
+AUGMENT_CHOICES = {"local": ("local",), "global": ("global",), "both": STRATEGIES}
+"""--augment: Lampinen et al.'s two strategies alone (to measure them apart) or together."""
+
+
 @dataclass(frozen=True)
 class AugmentSettings:
-    """How much to ask for: sentences per fact, facts per global group, statements per group, reply length."""
+    """Which strategies (local, global or both), sentences per fact, facts per global group, statements per group,
+    reply length."""
 
+    strategies: tuple[str, ...] = STRATEGIES
     per_fact: int = 3
     group_size: int = 12
     per_group: int = 6
@@ -53,15 +60,15 @@ class Augmentation:
 
 
 def augment(generator: Answerer, kset: KnowledgeSet, settings: AugmentSettings) -> list[Augmentation]:
-    """Local and global augmentations of the set's facts, written by `generator`."""
-    facts = list(kset.facts)
+    """The local and/or global augmentations (`settings.strategies`) of the set's facts, written by `generator`."""
+    facts = list(kset.facts) if "local" in settings.strategies else []
     local_chats = [_chat(LOCAL_PROMPT.format(fact=fact.text, n=settings.per_fact)) for fact in facts]
-    shuffled = facts[:]
+    shuffled = list(kset.facts) if "global" in settings.strategies else []
     random.Random(f"augment:{settings.seed}").shuffle(shuffled)
     groups = [shuffled[i : i + settings.group_size] for i in range(0, len(shuffled), settings.group_size)]
     global_chats = [_chat(GLOBAL_PROMPT.format(facts=facts_block(group), n=settings.per_group)) for group in groups]
     replies = generator.generate(local_chats + global_chats, settings.max_tokens)
-    known = {_key(fact.text) for fact in facts}
+    known = {_key(fact.text) for fact in kset.facts}
     kept: list[Augmentation] = []
     for fact, reply in zip(facts, replies[: len(facts)], strict=True):
         kept += _keep("local", (fact.id,), reply, settings.per_fact, known)
