@@ -17,7 +17,6 @@ class Score(BaseModel):
     `stderr` is the analytic standard error of the mean (ddof=1, None below two examples), or the clustered one
     when `clusters` is set, with `naive` holding the score that treats every example as independent;
     `ci_method` says how the interval was made, and bootstrap intervals record `resamples` and `seed`.
-    The statistics build it positionally, in field order: `Score(value, stderr, ci_low, ci_high, n, ci_method)`.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -33,32 +32,6 @@ class Score(BaseModel):
     seed: int | None = None
     clusters: int | None = Field(None, description="clusters of the clustered stderr and CI (None: not clustered)")
     naive: Score | None = Field(None, description="with clusters: the score treating every example as independent")
-
-    def __init__(
-        self,
-        value: float | None = None,
-        stderr: float | None = None,
-        ci_low: float | None = None,
-        ci_high: float | None = None,
-        n: int = 0,
-        ci_method: str | None = None,
-        confidence: float = 0.95,
-        resamples: int | None = None,
-        seed: int | None = None,
-        **more: Any,
-    ) -> None:
-        super().__init__(
-            value=value,
-            stderr=stderr,
-            ci_low=ci_low,
-            ci_high=ci_high,
-            n=n,
-            ci_method=ci_method,
-            confidence=confidence,
-            resamples=resamples,
-            seed=seed,
-            **more,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (Python floats and ints, None for undefined)."""

@@ -117,7 +117,9 @@ def test_no_examples_gives_no_value_not_zero(kind):
 
 
 def test_one_example_has_no_stderr():
-    assert summarize([0.7], kind="continuous") == Score(0.7, None, None, None, 1, None)
+    assert summarize([0.7], kind="continuous") == Score(
+        value=0.7, stderr=None, ci_low=None, ci_high=None, n=1, ci_method=None
+    )
     binary = summarize([1], kind="binary")
     assert binary.stderr is None
     assert (binary.ci_low, binary.ci_high) == pytest.approx(wilson_by_hand(1, 1))
@@ -164,8 +166,8 @@ def test_micro_average_pools_examples():
 
 
 def test_macro_average_weighs_tasks_equally():
-    first = Score(0.5, 0.03, None, None, 100, "wilson")
-    second = Score(0.9, 0.04, None, None, 10, "wilson")
+    first = Score(value=0.5, stderr=0.03, ci_low=None, ci_high=None, n=100, ci_method="wilson")
+    second = Score(value=0.9, stderr=0.04, ci_low=None, ci_high=None, n=10, ci_method="wilson")
     estimate = macro_average([first, second])
     assert estimate.value == pytest.approx(0.7)
     assert estimate.stderr == pytest.approx(0.025)  # sqrt(0.03^2 + 0.04^2) / 2
@@ -175,7 +177,10 @@ def test_macro_average_weighs_tasks_equally():
 
 def test_macro_average_interval_stays_inside_the_metric_bounds():
     """Few examples near the ceiling: the normal interval would pass 1.0 for an accuracy (0.75 +- 0.35)."""
-    parts = [Score(1.0, 0.0, 1.0, 1.0, 2, "wilson"), Score(0.5, 0.354, None, None, 2, "wilson")]
+    parts = [
+        Score(value=1.0, stderr=0.0, ci_low=1.0, ci_high=1.0, n=2, ci_method="wilson"),
+        Score(value=0.5, stderr=0.354, ci_low=None, ci_high=None, n=2, ci_method="wilson"),
+    ]
     unbounded = macro_average(parts)
     bounded = macro_average(parts, bounds=(0.0, 1.0))
     assert unbounded.ci_high is not None and unbounded.ci_high > 1.0
@@ -194,10 +199,12 @@ def test_macro_average_of_tasks_all_at_zero_keeps_an_upper_limit():
 
 
 def test_macro_average_of_symmetric_intervals_is_the_normal_interval():
-    parts = [Score(0.5, 0.03, 0.5 - Z95 * 0.03, 0.5 + Z95 * 0.03, 100, "t")] * 2
-    parts.append(Score(0.2, 0.04, 0.2 - Z95 * 0.04, 0.2 + Z95 * 0.04, 50, "t"))
+    parts = [Score(value=0.5, stderr=0.03, ci_low=0.5 - Z95 * 0.03, ci_high=0.5 + Z95 * 0.03, n=100, ci_method="t")] * 2
+    parts.append(Score(value=0.2, stderr=0.04, ci_low=0.2 - Z95 * 0.04, ci_high=0.2 + Z95 * 0.04, n=50, ci_method="t"))
     mover = macro_average(parts)
-    normal = macro_average([Score(p.value, p.stderr, None, None, p.n, None) for p in parts])
+    normal = macro_average(
+        [Score(value=p.value, stderr=p.stderr, ci_low=None, ci_high=None, n=p.n, ci_method=None) for p in parts]
+    )
     assert mover.ci_method == "macro-mover" and normal.ci_method == "macro-normal"
     assert (mover.ci_low, mover.ci_high) == pytest.approx((normal.ci_low, normal.ci_high))
 
@@ -212,7 +219,7 @@ def test_macro_average_interval_covers_near_the_edges():
     runs = 400
     for _ in range(runs):
         parts = [summarize(rng.random(15) < rate, kind="binary") for rate in rates]
-        plain = [Score(p.value, p.stderr, None, None, p.n, None) for p in parts]
+        plain = [Score(value=p.value, stderr=p.stderr, ci_low=None, ci_high=None, n=p.n, ci_method=None) for p in parts]
         for estimate in (macro_average(parts, bounds=(0.0, 1.0)), macro_average(plain, bounds=(0.0, 1.0))):
             assert estimate.ci_low is not None and estimate.ci_high is not None and estimate.ci_method
             covered[estimate.ci_method] += estimate.ci_low <= truth <= estimate.ci_high
@@ -221,11 +228,13 @@ def test_macro_average_interval_covers_near_the_edges():
 
 
 def test_macro_average_refuses_to_drop_missing_tasks():
-    empty = Score(None, None, None, None, 0, None)
-    single = Score(1.0, None, None, None, 1, None)
-    full = Score(0.5, 0.1, 0.3, 0.7, 25, "wilson")
+    empty = Score(value=None, stderr=None, ci_low=None, ci_high=None, n=0, ci_method=None)
+    single = Score(value=1.0, stderr=None, ci_low=None, ci_high=None, n=1, ci_method=None)
+    full = Score(value=0.5, stderr=0.1, ci_low=0.3, ci_high=0.7, n=25, ci_method="wilson")
     assert macro_average([full, empty]).value is None
-    assert macro_average([full, single]) == Score(0.75, None, None, None, 26, None)
+    assert macro_average([full, single]) == Score(
+        value=0.75, stderr=None, ci_low=None, ci_high=None, n=26, ci_method=None
+    )
     assert macro_average([]).value is None
 
 

@@ -165,7 +165,7 @@ def stratified_paired_bootstrap_ci(
     differences = [np.asarray(other - base, dtype=np.float64) for base, other in groups]
     n = sum(int(d.size) for d in differences)
     if not differences or any(d.size == 0 for d in differences):
-        return Score(None, None, None, None, n, None, confidence)
+        return Score(value=None, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=confidence)
     value = math.fsum(float(d.mean()) for d in differences) / len(differences)
     if clusters is None:
         errors = [float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else None for d in differences]
@@ -183,7 +183,17 @@ def stratified_paired_bootstrap_ci(
     means /= len(differences)
     low, high = np.quantile(means, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0])
     method = "stratified-bootstrap-percentile" if clusters is None else "stratified-cluster-bootstrap-percentile"
-    return Score(value, stderr, float(low), float(high), n, method, confidence, resamples, seed)
+    return Score(
+        value=value,
+        stderr=stderr,
+        ci_low=float(low),
+        ci_high=float(high),
+        n=n,
+        ci_method=method,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 def adjust(rows: Sequence[PairedTaskComparison], alpha: float) -> list[PairedTaskComparison]:

@@ -79,7 +79,17 @@ def summarize_clustered(
     else:
         low, high = naive.value - quantile * stderr, naive.value + quantile * stderr
         method = "t-clustered"
-    return Score(naive.value, stderr, low, high, naive.n, method, confidence, clusters=count, naive=naive)
+    return Score(
+        value=naive.value,
+        stderr=stderr,
+        ci_low=low,
+        ci_high=high,
+        n=naive.n,
+        ci_method=method,
+        confidence=confidence,
+        clusters=count,
+        naive=naive,
+    )
 
 
 def _effective_n(p: float, stderr: float, n: int) -> float:

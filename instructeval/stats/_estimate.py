@@ -34,19 +34,45 @@ def summarize(
     check_confidence(confidence)
     n = int(array.size)
     if n == 0:
-        return Score(None, None, None, None, 0, None, confidence)
+        return Score(value=None, stderr=None, ci_low=None, ci_high=None, n=0, ci_method=None, confidence=confidence)
     value = float(array.mean())
     stderr = sample_stderr(array)
     if kind == "binary":
         interval = binomtest(int(array.sum()), n).proportion_ci(confidence, method="wilson")
-        return Score(value, stderr, float(interval.low), float(interval.high), n, "wilson", confidence)
+        return Score(
+            value=value,
+            stderr=stderr,
+            ci_low=float(interval.low),
+            ci_high=float(interval.high),
+            n=n,
+            ci_method="wilson",
+            confidence=confidence,
+        )
     if stderr is None:
-        return Score(value, None, None, None, n, None, confidence)
+        return Score(value=value, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=confidence)
     if kind == "bounded":
         half = float(t.ppf((1.0 + confidence) / 2.0, n - 1)) * stderr
-        return Score(value, stderr, value - half, value + half, n, "t", confidence)
+        return Score(
+            value=value,
+            stderr=stderr,
+            ci_low=value - half,
+            ci_high=value + half,
+            n=n,
+            ci_method="t",
+            confidence=confidence,
+        )
     low, high = bca_interval(array, bootstrap_means(array, resamples, seed), confidence)
-    return Score(value, stderr, low, high, n, "bootstrap-bca", confidence, resamples, seed)
+    return Score(
+        value=value,
+        stderr=stderr,
+        ci_low=low,
+        ci_high=high,
+        n=n,
+        ci_method="bootstrap-bca",
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 def micro_average(
@@ -81,7 +107,7 @@ def macro_average(
     n = sum(estimate.n for estimate in estimates)
     values = [estimate.value for estimate in estimates if estimate.value is not None]
     if k == 0 or len(values) < k:
-        return Score(None, None, None, None, n, None, confidence)
+        return Score(value=None, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=confidence)
     value = math.fsum(values) / k
     errors = [estimate.stderr for estimate in estimates if estimate.stderr is not None]
     stderr = math.sqrt(math.fsum(error**2 for error in errors)) / k if len(errors) == k else None
@@ -92,11 +118,11 @@ def macro_average(
         half = float(norm.ppf((1.0 + confidence) / 2.0)) * stderr
         interval, method = (value - half, value + half), "macro-normal"
     else:
-        return Score(value, None, None, None, n, None, confidence)
+        return Score(value=value, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=confidence)
     low, high = interval
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Score(value, stderr, low, high, n, method, confidence)
+    return Score(value=value, stderr=stderr, ci_low=low, ci_high=high, n=n, ci_method=method, confidence=confidence)
 
 
 def _mover_interval(estimates: Sequence[Score], value: float, confidence: float) -> tuple[float, float] | None:

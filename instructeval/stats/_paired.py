@@ -32,13 +32,23 @@ def paired_bootstrap_ci(
     differences = second - first
     n = int(differences.size)
     if n == 0:
-        return Score(None, None, None, None, 0, None, confidence)
+        return Score(value=None, stderr=None, ci_low=None, ci_high=None, n=0, ci_method=None, confidence=confidence)
     value = float(differences.mean())
     stderr = sample_stderr(differences)
     if stderr is None:
-        return Score(value, None, None, None, n, None, confidence)
+        return Score(value=value, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=confidence)
     low, high = bca_interval(differences, bootstrap_means(differences, resamples, seed), confidence)
-    return Score(value, stderr, low, high, n, "bootstrap-bca", confidence, resamples, seed)
+    return Score(
+        value=value,
+        stderr=stderr,
+        ci_low=low,
+        ci_high=high,
+        n=n,
+        ci_method="bootstrap-bca",
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,17 @@ def difference_of_independent_means(a: Score, b: Score) -> Score:
     """
     n = a.n + b.n
     if a.value is None or b.value is None:
-        return Score(None, None, None, None, n, None, a.confidence)
+        return Score(value=None, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=a.confidence)
     value = b.value - a.value
     stderr = math.hypot(a.stderr, b.stderr) if a.stderr is not None and b.stderr is not None else None
     if None in (a.ci_low, a.ci_high, b.ci_low, b.ci_high) or not math.isclose(a.confidence, b.confidence):
-        return Score(value, stderr, None, None, n, None, a.confidence)
+        return Score(
+            value=value, stderr=stderr, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=a.confidence
+        )
     assert a.ci_low is not None and a.ci_high is not None and b.ci_low is not None and b.ci_high is not None
     low = value - math.hypot(b.value - b.ci_low, a.ci_high - a.value)
     high = value + math.hypot(b.ci_high - b.value, a.value - a.ci_low)
-    return Score(value, stderr, low, high, n, "mover", a.confidence)
+    return Score(value=value, stderr=stderr, ci_low=low, ci_high=high, n=n, ci_method="mover", confidence=a.confidence)
 
 
 def two_sample_test(a: ArrayLike, b: ArrayLike, kind: Kind) -> TestResult:
