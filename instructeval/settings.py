@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,19 +63,10 @@ class SettingSpace:
 
 
 def setting_space(info: TaskInfo) -> SettingSpace | None:
-    """The settings a task's YAML declares, or None for a task with one fixed protocol."""
-    return _space(info.yaml_path)
-
-
-@cache
-def _space(yaml_path: Path) -> SettingSpace | None:
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    config = load_yaml(yaml_path, resolve_func=False, recursive=False)
-    declared = (config.get("metadata") or {}).get("settings")
+    """The settings a task declares (`metadata.settings`), or None for a task with one fixed protocol."""
+    declared = info.metadata.settings
     if not declared:
         return None
-    meta = config["metadata"]
     modes = {}
     for name, mode in declared.items():
         if name == "default":
@@ -88,7 +78,7 @@ def _space(yaml_path: Path) -> SettingSpace | None:
             shots=allowed,
             few_shots=int(mode.get("few_shots", max(allowed))),
             protocol=mode["protocol"],
-            primary_metric=mode.get("primary_metric", meta["primary_metric"]),
+            primary_metric=mode.get("primary_metric", info.metadata.primary_metric),
             output_type=mode.get("output_type", "generate_until"),
         )
     default = declared["default"]
