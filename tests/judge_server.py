@@ -251,7 +251,7 @@ def between(text: str, tag: str) -> str:
     return text.split(start, 1)[1].split(end, 1)[0].strip()
 
 
-def write_run(run_dir: Path, samples: list[dict[str, Any]], task: str = "writing") -> Path:
+def write_run(run_dir: Path, samples: list[dict[str, Any]], task: str = "writing", model: str = "demo") -> Path:
     """A minimal run folder as the engine leaves it: a valid results.json and samples/<task>.jsonl."""
     from instructeval.results import ModelInfo, RunInfo, RunResults, samples_path, save_results
 
@@ -267,7 +267,10 @@ def write_run(run_dir: Path, samples: list[dict[str, Any]], task: str = "writing
         packages={},
         device="cpu",
     )
-    save_results(run_dir, RunResults(run=info, model=ModelInfo(spec="demo", backend="demo", name="demo")))
+    save_results(
+        run_dir,
+        RunResults(run=info, model=ModelInfo(spec=model, backend="demo" if model == "demo" else "hf", name=model)),
+    )
     path = samples_path(run_dir, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(sample) + "\n" for sample in samples), encoding="utf-8")

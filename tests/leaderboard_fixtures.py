@@ -23,7 +23,15 @@ from instructeval.results import (
     save_results,
     write_json_atomic,
 )
-from instructeval.writing.report import BudgetReport, GroupScore, RubricInfo, UsageReport, WritingReport, WritingSection
+from instructeval.writing.report import (
+    BudgetReport,
+    GroupScore,
+    RubricInfo,
+    SelfPreference,
+    UsageReport,
+    WritingReport,
+    WritingSection,
+)
 
 PWN_IMG = "<img src=x onerror=alert(1)>"
 PWN_SCRIPT = '"><script>window.__pwned=1</script>'
@@ -36,6 +44,7 @@ HOSTILE = (PWN_IMG, PWN_SCRIPT, PWN_TASK, PWN_GROUP, PWN_SET)
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SMOL_BASE = "HuggingFaceTB/SmolLM2-135M"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+LLAMA_JUDGE = "hf:meta-llama/Llama-3.1-70B-Instruct"
 CORE = ("mmlu", "bbh", "gsm8k", "mgsm", "humaneval", "drop", "crass")
 
 
@@ -101,7 +110,9 @@ def results(
     )
 
 
-def writing_section(categories: dict[str, float], missing: int = 0) -> WritingSection:
+def writing_section(
+    categories: dict[str, float], missing: int = 0, self_preference: list[SelfPreference] | None = None
+) -> WritingSection:
     def group(value: float) -> GroupScore:
         return GroupScore(score=score(value, n=20, half=0.3), missing_answers=missing)
 
@@ -118,7 +129,7 @@ def writing_section(categories: dict[str, float], missing: int = 0) -> WritingSe
         rubrics={"relevance": RubricInfo(name="relevance", version=1, sha256="abc123" * 6)},
         n_answers=20, scores=scores, by_judge={}, agreement={}, self_agreement={}, repeat_spread={},
         length_correlation={}, usage=usage, budget=BudgetReport(limit_usd=None, spent_usd=0.0, stopped=False),
-        judgments_file="samples/writing_judgments.jsonl",
+        judgments_file="samples/writing_judgments.jsonl", self_preference=self_preference or [],
     )  # fmt: skip
     return WritingSection(pointwise=pointwise)
 
@@ -209,14 +220,24 @@ def write_fixture_runs(root: Path) -> dict[str, RunResults]:
         "smol/failed": results(f"hf:{SMOL}", SMOL, "2026-03-01T10:00:00+00:00", smol_failed, status="failed"),
         "smol-base/run": results(f"hf:{SMOL_BASE}", SMOL_BASE, "2026-02-01T09:00:00+00:00", smol_old),
         "llama/run": results(
-            f"hf:{LLAMA}", LLAMA, "2026-02-02T10:00:00Z", llama, writing=writing_section({"poetry": 4.1})
+            f"hf:{LLAMA}",
+            LLAMA,
+            "2026-02-02T10:00:00Z",
+            llama,
+            writing=writing_section(
+                {"poetry": 4.1},
+                self_preference=[SelfPreference(judge=LLAMA_JUDGE, role="model", model=LLAMA, family="llama")],
+            ),
         ),
         "img/run": results(
             f"hf:{PWN_IMG}",
             PWN_IMG,
             "2026-02-03T10:00:00",
             hostile,
-            writing=writing_section({PWN_GROUP: 3.0}),
+            writing=writing_section(
+                {PWN_GROUP: 3.0},
+                self_preference=[SelfPreference(judge=PWN_SCRIPT, role="model", model=PWN_IMG, family=PWN_TASK)],
+            ),
             knowledge=[knowledge(PWN_SET, "finetune", 0.3, scorer=PWN_IMG, epochs=2)],
         ),
         "script/run": results(f"hf:{PWN_SCRIPT}", PWN_SCRIPT, "2026-02-03T10:00:00", {"gsm8k": task("gsm8k", 0.12)}),

@@ -11,7 +11,8 @@ from judge_server import ChatRequest, JudgeServer, Reply, between, sample, write
 
 from instructeval.cli.judge import add_parser
 from instructeval.errors import InstructEvalError
-from instructeval.judge import JudgeOptions, grade_run
+from instructeval.judge import JudgeOptions, format_table, grade_run
+from instructeval.judge.self_preference import lineage
 from instructeval.results import load_results
 
 
@@ -107,3 +108,21 @@ def test_judge_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert section is not None and section.pointwise.scores["relevance"]["overall"].score.n == 4
     out = capsys.readouterr().out
     assert "relevance" in out and "overall" in out and "cost unknown" in out
+
+
+def test_self_preference_is_flagged_in_results_and_table(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", answers(2), model="meta-llama/Llama-3.1-8B-Instruct")
+    with JudgeServer(words_score) as server:
+        judges = (server.judge_spec("Llama-3.3-70B-Instruct"), server.judge_spec("gpt-4o-mini"))
+        report = grade_run(run, JudgeOptions(judges=judges, cache_path=tmp_path / "c"))
+    (found,) = report.self_preference
+    assert (found.judge, found.role, found.family) == (judges[0], "model", "llama")
+    assert f"WARNING: self-preference risk: judge {judges[0]}" in str(format_table(report).caption)
+
+
+def test_lineage() -> None:
+    assert lineage("meta-llama/Llama-3.1-8B-Instruct") == lineage("Llama-3.3-70B-Instruct") == "llama"
+    assert lineage("gpt-4o-mini") == lineage("gpt-4.1") == "gpt"
+    assert lineage("Qwen2.5-7B-Instruct") == "qwen"
+    assert lineage("HuggingFaceTB/SmolLM2-135M-Instruct") == "smollm"
+    assert lineage("12345") is None

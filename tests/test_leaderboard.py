@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from leaderboard_fixtures import HOSTILE, LLAMA, PWN_IMG, PWN_SET, PWN_TITLE, SMOL, SMOL_BASE, write_fixture_runs
+from leaderboard_fixtures import (
+    HOSTILE,
+    LLAMA,
+    LLAMA_JUDGE,
+    PWN_IMG,
+    PWN_SET,
+    PWN_TITLE,
+    SMOL,
+    SMOL_BASE,
+    write_fixture_runs,
+)
 
 from instructeval.cli import main
 from instructeval.errors import InstructEvalError
@@ -101,6 +111,9 @@ def test_views_and_comparisons(site: Path) -> None:
     assert [p[:2] for p in memorisation["points"]] == [[e, pytest.approx(0.6 * e / 4)] for e in (1, 2, 3, 4)]
     writing = views["writing"]
     assert writing["columns"][-1]["id"] == "coherence:overall"
+    warnings = {row["text"][0]: row["text"][3] for row in writing["rows"]}
+    assert warnings[SMOL] is None and warnings[LLAMA].startswith(f"⚠ self-preference risk: judge {LLAMA_JUDGE}")
+    assert model(data, LLAMA)["writing"]["warnings"] == [warnings[LLAMA].removeprefix("⚠ ")]
     assert all(re.fullmatch(r"models/[A-Za-z0-9._-]+\.html", m["page"]) for m in data["models"])
 
 

@@ -22,7 +22,8 @@ from instructeval.judge.parsing import parse_preference
 from instructeval.judge.report import budget_report, rubric_info, usage_report
 from instructeval.judge.rubric import load_rubric
 from instructeval.judge.runner import Job, Progress, run_jobs
-from instructeval.results import SAMPLES_DIR
+from instructeval.judge.self_preference import self_preference
+from instructeval.results import SAMPLES_DIR, load_results
 from instructeval.stats import Kind, summarize
 from instructeval.writing.report import OVERALL, GroupScore, LengthControlledWinRate, PairwiseReport
 
@@ -102,6 +103,10 @@ def grade_pairwise(
         rates=rates,
         order_consistency=consistency,
         length_controlled=length_controlled_rate(pairs, outcome.records),
+        self_preference=self_preference(
+            options.judges,
+            {"model": load_results(run_dir).model.name, "reference": load_results(reference_dir).model.name},
+        ),
         usage=usage_report(outcome),
         budget=budget_report(outcome),
         judgments_file=str(journal.relative_to(run_dir)),

@@ -20,7 +20,8 @@ from instructeval.judge.parsing import parse_score
 from instructeval.judge.report import budget_report, rubric_info, usage_report
 from instructeval.judge.rubric import Rubric, load_rubric
 from instructeval.judge.runner import Job, Progress, run_jobs
-from instructeval.results import SAMPLES_DIR
+from instructeval.judge.self_preference import self_preference
+from instructeval.results import SAMPLES_DIR, load_results
 from instructeval.stats import summarize
 from instructeval.writing.report import OVERALL, AgreementReport, GroupScore, LengthCorrelation, WritingReport
 
@@ -55,6 +56,7 @@ def grade_run(
         n_answers=len(samples),
         complete=not not_graded and all(r["status"] != "failed" for r in outcome.records),
         **summarize_judgments(samples, outcome.records, not_graded, rubrics, options.repeats),
+        self_preference=self_preference(options.judges, {"model": load_results(run_dir).model.name}),
         usage=usage_report(outcome),
         budget=budget_report(outcome),
         judgments_file=str(journal.relative_to(run_dir)),

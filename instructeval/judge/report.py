@@ -80,6 +80,7 @@ def format_table(report: WritingReport | PairwiseReport) -> Table:
                 f"{rubric}: inter-judge weighted kappa {agreement.mean_kappa:.2f}"
                 + ("" if alpha is None else f", Krippendorff's ordinal alpha {alpha:.2f}")
             )
+    notes += [f"WARNING: {found.text()}" for found in report.self_preference]
     notes += _budget_notes(report.budget, report.complete)
     table.caption = "\n".join(notes)
     return table
@@ -103,6 +104,7 @@ def _pairwise_table(report: PairwiseReport) -> Table:
     if report.length_controlled is not None:
         rate = report.length_controlled
         notes.append(f"win rate (ties half) {rate.raw:.1%}, length-controlled {rate.controlled:.1%} ({rate.unit})")
+    notes += [f"WARNING: {found.text()}" for found in report.self_preference]
     notes += _budget_notes(report.budget, report.complete)
     table.caption = "\n".join(notes)
     return table

@@ -16,6 +16,7 @@ from instructeval.leaderboard._views import (
     comparison_label,
     curve_data,
     is_alignment,
+    judge_warnings,
     model_labels,
     primary_score,
     problem_solving_tasks,
@@ -94,6 +95,7 @@ def _writing(model: Model, run_index: RunIndex) -> dict[str, Any] | None:
     report, run = model.runs.writing
     return {
         "judges": report.judges,
+        "warnings": judge_warnings(report),
         "rubrics": [
             {"name": name, "version": str(info.version), "sha256": info.sha256} for name, info in report.rubrics.items()
         ],

@@ -20,6 +20,7 @@ from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_s
 from instructeval.registry import all_tasks, suites
 from instructeval.results import Comparison, KnowledgeResult, ModelInfo, PairedTaskComparison
 from instructeval.score import Score
+from instructeval.writing.report import WritingReport
 
 Cell = list[Any] | None
 AVERAGE = "average"
@@ -254,16 +255,28 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
     }
 
 
+WRITING_COLUMNS = [*MODEL_COLUMNS, {"id": "judge_warnings", "label": "Judge warnings", "kind": "text"}]
+
+
+def judge_warnings(report: WritingReport) -> list[str]:
+    """What makes a model's judged scores suspect (self-preference), one line each."""
+    return [found.text() for found in report.self_preference]
+
+
 def writing_view(models: Sequence[Model]) -> dict[str, Any]:
-    """Judge scores (1-5) for relevance and coherence per writing category and overall."""
+    """Judge scores (1-5) for relevance and coherence per writing category and overall, and judge warnings."""
     sections = [m.runs.writing[0].scores if m.runs.writing else {} for m in models]
     rubrics = list(dict.fromkeys(r for s in sections for r in s))
     keys = [(r, g) for r in rubrics for g in _groups_of(g for s in sections for g in s.get(r, {}))]
     rows = []
     for i, (model, section) in enumerate(zip(models, sections, strict=True)):
         cells = [cell(judged.score if (judged := section.get(r, {}).get(g)) else None) for r, g in keys]
-        if any(c is not None for c in cells):
-            rows.append(_model_row(i, model, cells))
+        if any(c is not None for c in cells) and model.runs.writing:
+            row = _model_row(i, model, cells)
+            warning = "; ".join(judge_warnings(model.runs.writing[0]))
+            row["text"].append(f"⚠ {warning}" if warning else None)
+            row["links"].append(None)
+            rows.append(row)
     columns = [
         _column(f"{r}:{g}", f"{g} · {r}", f"{r}, {g} (judge score 1-5)", (row["cells"][j] for row in rows))
         for j, (r, g) in enumerate(keys)
@@ -271,8 +284,9 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
     return {
         "id": "writing",
         "label": "Writing",
-        "note": "LLM-judge scores from 1 to 5 (pointwise), mean over the answers with a valid verdict.",
-        "text_columns": MODEL_COLUMNS,
+        "note": "LLM-judge scores from 1 to 5 (pointwise), mean over the answers with a valid verdict; "
+        "a judge warning marks scores a judge of the model's own family gave (self-preference).",
+        "text_columns": WRITING_COLUMNS,
         "columns": columns,
         "rows": rows,
         "chart": f"{rubrics[0]}:{OVERALL}" if rubrics else None,

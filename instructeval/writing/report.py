@@ -128,6 +128,23 @@ class LengthControlledWinRate(BaseModel):
     unit: str
 
 
+class SelfPreference(BaseModel):
+    """A judge of the same family as a model it grades: it may favour that model's answers."""
+
+    judge: str
+    role: Literal["model", "reference"]
+    model: str
+    family: str
+
+    def text(self) -> str:
+        """The warning line for the terminal and the leaderboard."""
+        whose = "the evaluated model" if self.role == "model" else "the reference model"
+        return (
+            f"self-preference risk: judge {self.judge} and {whose} {self.model} are both {self.family} models; "
+            "add or use a judge of another family"
+        )
+
+
 class WritingReport(BaseModel):
     """Pointwise grading of a run's writing answers (relevance and coherence, 1-5)."""
 
@@ -146,6 +163,7 @@ class WritingReport(BaseModel):
     self_agreement: dict[str, dict[str, AgreementReport]]
     repeat_spread: dict[str, dict[str, float | None]]
     length_correlation: dict[str, dict[str, LengthCorrelation]]
+    self_preference: list[SelfPreference] = Field(default_factory=list)
     usage: UsageReport
     budget: BudgetReport
     judgments_file: str
@@ -168,6 +186,7 @@ class PairwiseReport(BaseModel):
     rates: dict[str, dict[str, GroupScore]] = Field(description="outcome (win, tie, loss) -> group -> rate")
     order_consistency: dict[str, GroupScore]
     length_controlled: LengthControlledWinRate | None = None
+    self_preference: list[SelfPreference] = Field(default_factory=list)
     usage: UsageReport
     budget: BudgetReport
     judgments_file: str

@@ -135,6 +135,7 @@
     main.append(el("section", { class: "writing" }, el("h2", { text: "Writing (LLM judge, 1–5)" }),
       facts([["judges", w.judges.join(", ")],
         ["rubrics", w.rubrics.map((r) => `${r.name} v${r.version} (${r.sha256.slice(0, 12)})`).join(", ")]]),
+      w.warnings.map((text) => el("p", { class: "judge-warning", text: `⚠ ${text}` })),
       table(["rubric", "category", "score", "n", "no verdict"], rows),
       provenance(w.provenance)));
   }
