@@ -114,3 +114,10 @@ def test_the_generic_loader_reads_each_local_format(tmp_path: Path) -> None:
         load_declared(block, DataSource("local", tmp_path), {"topic": "history"})
     with pytest.raises(DataError, match="no hub dataset: pass --data-dir"):
         load_declared(block, DataSource("hub"), {})
+
+
+def test_results_name_where_the_data_came_from() -> None:
+    gsm8k, writing = all_tasks()["gsm8k"].data, all_tasks()["writing"].data
+    assert gsm8k.provenance(DataSource("hub"), "gsm8k") == "hub:openai/gsm8k"
+    assert gsm8k.provenance(DataSource("local", Path("/data")), "gsm8k") == "local:gsm8k"
+    assert writing.provenance(DataSource("hub"), "writing") == "shipped:writing"  # the prompts in the package

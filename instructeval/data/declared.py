@@ -58,7 +58,9 @@ class DataBlock(BaseModel):
         return lines
 
     def provenance(self, source: DataSource, task: str) -> str:
-        """The one-line `data_source` results.json records."""
+        """The one-line `data_source` results.json records (a task without a hub dataset reads its shipped data)."""
+        if source.kind == "hub" and self.hub is None:
+            return f"shipped:{task}"
         return source.describe(self.hub or "", task)
 
 
