@@ -31,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, help="model folder to make variants of (default: the demo model)")
     parser.add_argument("--variants", type=int, default=4)
-    parser.add_argument("--tasks", default="mmlu_anatomy,gsm8k")
+    parser.add_argument("--tasks", default="mmlu_anatomy,crass")
     parser.add_argument("--limit", type=int, default=4)
     parser.add_argument("--max-gen-toks", type=int, default=16)
     parser.add_argument("--data-dir", type=Path, required=True)

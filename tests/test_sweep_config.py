@@ -84,3 +84,5 @@ def test_flags_the_sweep_chooses_itself_are_refused(tmp_path: Path) -> None:
     assert line == "instructeval: error: --resume is chosen by the sweep for each pair: drop it"
     line = refusal(["sweep", "--models", "hf:x", "--output", str(tmp_path)])
     assert "the sweep has no tasks" in line
+    line = refusal(["sweep", "--models", "hf:x", "--tasks", "crass", "--workers", "0", "--output", str(tmp_path)])
+    assert line == "instructeval: error: --workers 0 is not a number of workers: pass 1 or more"

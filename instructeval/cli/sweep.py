@@ -60,7 +60,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     """Plan the pairs, then show their status, or run them (and watch), compare and build the leaderboard."""
     from rich.console import Console
 
-    from instructeval.sweep import plan_pairs, status_lines
+    from instructeval.sweep import pair_state, plan_pairs, status_lines
 
     config, overrides = _config(args)
     pairs = plan_pairs(config, overrides, _build_options)
@@ -72,11 +72,9 @@ def sweep_command(args: argparse.Namespace) -> int:
         return 0
     if not pairs and args.watch is None:
         raise InstructEvalError("the sweep has no models: list them in the sweep file or pass --models")
-    workers = args.workers or config.workers or 1
+    workers = args.workers if args.workers is not None else config.workers or 1
     if workers < 1:
         raise InstructEvalError(f"--workers {workers} is not a number of workers: pass 1 or more")
-    from instructeval.sweep import pair_state
-
     output = Path(overrides.get("output") or config.options.get("output") or "runs")
     site = args.site or output / "leaderboard"
     todo = [pair for pair in pairs if pair_state(pair.run_dir) != "done"]

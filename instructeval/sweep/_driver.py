@@ -61,7 +61,6 @@ def import_ray() -> Any:
 def ray_cluster(address: str | None, cpus: int) -> Iterator[Any]:
     """Connect to the cluster at `address`, or start a local one with `cpus` CPUs; disconnect on exit."""
     ray = import_ray()
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address:
         ray.init(address=address, **kwargs)
@@ -144,9 +143,7 @@ class SweepRunner:
 
     def _drain(self, events: Any, by_dir: dict[Path, Pair], report: SweepReport, bar: Progress, task: Any) -> None:
         while not events.empty():
-            kind, *payload = events.get()
-            if kind == "finish":
-                self._record(payload[0], by_dir, report, bar, task)
+            self._record(events.get(), by_dir, report, bar, task)
 
     def _record(
         self, outcome: PairOutcome, by_dir: dict[Path, Pair], report: SweepReport, bar: Progress, task: Any

@@ -19,7 +19,7 @@ ANSWERS = re.compile(r"answers: (\d+) computed, (\d+) from cache")
 
 
 class Events(Protocol):
-    """Where a worker reports its pairs (a Ray queue read by the driver)."""
+    """Where a worker reports each finished pair's outcome (a Ray queue read by the driver)."""
 
     def put(self, item: Any) -> None: ...
 
@@ -71,7 +71,6 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
         if pair_state(pair.run_dir) == "done":
             outcomes.append(PairOutcome(pair.run_dir, "skipped"))
             continue
-        events.put(("start", str(pair.run_dir), os.getpid()))
         load_seconds = 0.0
         try:
             if lm is None:
@@ -90,7 +89,7 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
             outcome = PairOutcome(pair.run_dir, "failed", one_line(exc), load_seconds=load_seconds, retryable=True)
         outcomes.append(outcome)
         if not outcome.retryable:  # a retryable failure is reported once Ray's retries are spent
-            events.put(("finish", outcome))
+            events.put(outcome)
     if lm is not None and callable(shutdown := getattr(lm, "shutdown", None)):
         shutdown()
     if any(outcome.retryable for outcome in outcomes):
