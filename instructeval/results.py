@@ -244,15 +244,21 @@ class CleanSubsetScore(BaseModel):
     p_value: float | None
 
 
+class SubtaskOverlap(BaseModel):
+    """The examples of one subtask that were checked: their hash (as a run's data_hash) and counts."""
+
+    data_hash: str = Field(description="sha256 of the checked examples' sorted doc hashes")
+    examples: int
+    checkable: int
+
+
 class TaskContamination(BaseModel):
     """One task's overlap with the corpus: how many examples, which, where; the clean-subset scores with --run."""
 
     task: str
     examples: int
     checkable: int = Field(description="examples with at least n words (shorter ones cannot hold an n-gram)")
-    subtask_data_hashes: dict[str, str] = Field(
-        description="per subtask, sha256 of the checked examples' sorted doc hashes (as a run's data_hash)"
-    )
+    subtasks: dict[str, SubtaskOverlap] = Field(description="per subtask: which examples were checked")
     contaminated: list[ContaminatedExample]
     contaminated_share: Score = Field(description="contaminated / checkable, Wilson interval")
     clean_subset: CleanSubsetScore | None = None

@@ -9,7 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from instructeval.results import (
+    CleanSubsetScore,
     Comparison,
+    ContaminatedExample,
+    ContaminationResult,
     CurvePoint,
     FlippedExample,
     KnowledgeCell,
@@ -19,6 +22,8 @@ from instructeval.results import (
     RunInfo,
     RunResults,
     Score,
+    SubtaskOverlap,
+    TaskContamination,
     TaskResult,
     save_results,
     write_json_atomic,
@@ -190,6 +195,34 @@ FLIPS = [
 """The mmlu row's flipped examples: two subtasks (one hostile), both directions, hostile text everywhere."""
 
 
+def gsm8k_contamination() -> ContaminationResult:
+    """`contamination --run` on a run: 40 of 200 GSM8K examples found in a corpus, the clean subset at 0.58."""
+    examples = [
+        ContaminatedExample(subtask="gsm8k", doc_id=i, doc_hash=f"h{i}", matched_ngrams=3, ngrams=40, locations=[])
+        for i in range(40)
+    ]
+    checked = TaskContamination(
+        task="gsm8k",
+        examples=200,
+        checkable=200,
+        subtasks={"gsm8k": SubtaskOverlap(data_hash="d", examples=200, checkable=200)},
+        contaminated=examples,
+        contaminated_share=Score(value=0.2, ci_low=0.15, ci_high=0.26, n=200, ci_method="wilson"),
+        clean_subset=CleanSubsetScore(
+            metric="exact_match,flexible-extract",
+            full=score(0.64),
+            clean=Score(value=0.58, ci_low=0.5, ci_high=0.66, n=160, ci_method="wilson"),
+            dirty=Score(value=0.88, ci_low=0.74, ci_high=0.95, n=40, ci_method="wilson"),
+            dirty_minus_clean=Score(value=0.3, ci_low=0.15, ci_high=0.42, n=200, ci_method="mover"),
+            test="fisher_exact",
+            p_value=0.001,
+        ),
+    )
+    return ContaminationResult(
+        method="ngram", ngram=13, corpus=["train.jsonl"], tasks={"gsm8k": checked}, created_at="2026-02-02T11:00:00Z"
+    )
+
+
 def write_fixture_runs(root: Path) -> dict[str, RunResults]:
     """Write the fixture runs (and one comparison) under root; returns each run folder's results by label."""
     mmlu_subjects = {"subject": {"anatomy": {"acc": score(0.31)}, "astronomy": {"acc": score(0.27)}}}
@@ -242,6 +275,7 @@ def write_fixture_runs(root: Path) -> dict[str, RunResults]:
         ),
         "script/run": results(f"hf:{PWN_SCRIPT}", PWN_SCRIPT, "2026-02-03T10:00:00", {"gsm8k": task("gsm8k", 0.12)}),
     }
+    runs["llama/run"].contamination = gsm8k_contamination()
     for label, run in runs.items():
         save_results(root / label, run)
     diff = Score(value=0.05, stderr=0.01, ci_low=0.02, ci_high=0.08, n=200, ci_method="paired bootstrap")

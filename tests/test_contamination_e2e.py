@@ -103,7 +103,8 @@ def test_a_finished_run_is_rescored_on_its_clean_subset(
     code, out = cli("contamination", "--run", str(run))  # the report just written to contamination/
     assert code == 0
     section = load_results(run).contamination
-    assert section is not None and set(section.tasks) == {"mmlu", "gsm8k"}
+    assert section is not None and set(section.tasks) == {"mmlu"}  # the run's tasks, narrowed to its subject
+    assert (section.tasks["mmlu"].examples, list(section.tasks["mmlu"].subtasks)) == (12, ["mmlu_anatomy"])
     clean = section.tasks["mmlu"].clean_subset
     assert clean is not None and clean.metric == "acc,none"
     a1, a2, _, _ = planted["ids"]  # type: ignore[misc]
@@ -118,6 +119,18 @@ def test_a_finished_run_is_rescored_on_its_clean_subset(
     assert clean.dirty_minus_clean.ci_low is not None and clean.dirty_minus_clean.ci_low < clean.dirty_minus_clean.value
     assert clean.test == "fisher_exact" and clean.p_value is not None
     assert "dirty - clean" in out
+    code, _ = cli("leaderboard", "build", str(tmp_path / "runs"), "--out", str(tmp_path / "site"))
+    assert code == 0  # the score carries a marker with the share and the clean-subset score
+    site = json.loads((tmp_path / "site" / "data" / "leaderboard.json").read_text())
+    view = next(v for v in site["views"] if v["id"] == "problem-solving")
+    column = next(j for j, c in enumerate(view["columns"]) if c["id"] == "mmlu")
+    [row] = view["rows"]
+    mark = row["contamination"][str(column)]
+    assert (mark["contaminated"], mark["checkable"], mark["ngram"]) == (2, 12, 13)
+    assert mark["clean"][0] == pytest.approx(clean.clean.value, abs=1e-6)
+    assert mark["share"][0] == pytest.approx(2 / 12, abs=1e-6)
+    [detail] = site["models"]
+    assert next(t for t in detail["tasks"] if t["task"] == "mmlu")["contamination"] == mark
     code, _ = cli("contamination", "--run", str(run), "--corpus", str(planted["train"]), "--output", "again")
     assert code == 0  # checked now, on the run's own examples (its tasks, limit and data)
     again = ContaminationResult.model_validate_json((tmp_path / "again" / "contamination.json").read_text())

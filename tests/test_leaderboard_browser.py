@@ -316,6 +316,21 @@ def test_diff_page_lists_flipped_examples_with_filters(browser: Any, site: Path)
     assert_inert(browser)
 
 
+def test_a_contaminated_score_is_marked_with_its_clean_score(browser: Any, site: Path) -> None:
+    open_page(browser, (site / "index.html").as_uri())
+    marks = browser.execute_script(
+        "return [...document.querySelectorAll('#board td .contaminated')]"
+        ".map((m) => [m.closest('tr').cells[0].textContent, m.closest('td').dataset.col, m.title])"
+    )
+    assert [m[:2] for m in marks] == [[LLAMA, "gsm8k"]]
+    assert "40 of 200 examples (20.0%) share a 13-gram with train.jsonl; clean-subset score 58.0%" in marks[0][2]
+    browser.find_element("link text", LLAMA).click()
+    wait_ready(browser)
+    note = browser.find_element("css selector", 'article.task[data-task="gsm8k"] .contamination-note').text
+    assert "clean subset 58.0%, 95% CI 50.0\u201366.0%" in note and "dirty \u2212 clean +30.0%" in note
+    assert_inert(browser)
+
+
 def test_model_page(browser: Any, site: Path, built: dict[str, Any]) -> None:
     open_page(browser, (site / "index.html").as_uri())
     browser.find_element("link text", SMOL).click()

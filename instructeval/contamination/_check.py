@@ -15,6 +15,7 @@ from instructeval.results import (
     ContaminatedExample,
     ContaminationResult,
     OverlapLocation,
+    SubtaskOverlap,
     TaskContamination,
 )
 from instructeval.stats import summarize
@@ -61,11 +62,18 @@ def data_hash(doc_hashes: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(doc_hashes)).encode()).hexdigest()
 
 
-def _subtask_hashes(examples: Sequence[TestExample]) -> dict[str, str]:
-    by_subtask: dict[str, list[str]] = defaultdict(list)
-    for example in examples:
-        by_subtask[example.subtask].append(example.doc_hash)
-    return {subtask: data_hash(hashes) for subtask, hashes in by_subtask.items()}
+def _subtasks(members: list[int], index: NgramIndex) -> dict[str, SubtaskOverlap]:
+    by_subtask: dict[str, list[int]] = defaultdict(list)
+    for member in members:
+        by_subtask[index.examples[member].subtask].append(member)
+    return {
+        subtask: SubtaskOverlap(
+            data_hash=data_hash(index.examples[m].doc_hash for m in chosen),
+            examples=len(chosen),
+            checkable=sum(index.ngrams_per_example[m] > 0 for m in chosen),
+        )
+        for subtask, chosen in by_subtask.items()
+    }
 
 
 def _task_contamination(
@@ -98,7 +106,7 @@ def _task_contamination(
         task=task,
         examples=len(members),
         checkable=len(checkable),
-        subtask_data_hashes=_subtask_hashes([index.examples[m] for m in members]),
+        subtasks=_subtasks(members, index),
         contaminated=contaminated,
         contaminated_share=share,
     )

@@ -18,26 +18,31 @@ from instructeval.results import (
 )
 from instructeval.samples import read_records
 from instructeval.score import Score
-from instructeval.stats import difference_of_independent_means, two_sample_test
+from instructeval.stats import difference_of_independent_means, summarize, two_sample_test
 from instructeval.summary import metric_kind, task_scores
 
 
 def rescore_clean(run_dir: Path, results: RunResults, overlap: ContaminationResult) -> ContaminationResult:
-    """Every task of the run that the overlap report checked, scored as the run scores it, on each subset."""
-    tasks = dict(overlap.tasks)
+    """Every task of the run that the overlap report checked, narrowed to the subtasks the run scored, and scored
+    as the run scores it on all, clean and dirty examples."""
+    tasks = {}
     for name, task_result in results.tasks.items():
-        checked = tasks.get(name)
+        checked = overlap.tasks.get(name)
         if checked is None:
             continue
         records = read_records(samples_path(run_dir, name))
         by_subtask: dict[str, list[str]] = defaultdict(list)
         for record in records:
             by_subtask[record.subtask].append(record.doc_hash)
-        if any(checked.subtask_data_hashes.get(s) != data_hash(h) for s, h in by_subtask.items()):
+        if any(
+            (s := checked.subtasks.get(subtask)) is None or s.data_hash != data_hash(hashes)
+            for subtask, hashes in by_subtask.items()
+        ):
             raise InstructEvalError(
                 f"the overlap report checked other {name} examples than {run_dir} scored (another --limit or data "
                 f"folder): check the run's own examples with `instructeval contamination --run {run_dir} --corpus ...`"
             )
+        checked = _narrowed(checked, set(by_subtask))
         info = all_tasks().get(name)
         aggregation = info.aggregation if info else "micro"
         tasks[name] = checked.model_copy(
@@ -47,7 +52,29 @@ def rescore_clean(run_dir: Path, results: RunResults, overlap: ContaminationResu
                 )
             }
         )
+    if not tasks:
+        raise InstructEvalError(
+            f"the overlap report checked none of {run_dir}'s tasks ({', '.join(results.tasks)}): check them with "
+            f"`instructeval contamination --run {run_dir} --corpus ...`"
+        )
     return overlap.model_copy(update={"tasks": tasks})
+
+
+def _narrowed(checked: TaskContamination, subtasks: set[str]) -> TaskContamination:
+    """The overlap of the given subtasks only (a report on all of MMLU, a run on some subjects)."""
+    kept = {name: part for name, part in checked.subtasks.items() if name in subtasks}
+    contaminated = [e for e in checked.contaminated if e.subtask in subtasks]
+    checkable = sum(part.checkable for part in kept.values())
+    flags = [1.0] * len(contaminated) + [0.0] * (checkable - len(contaminated))
+    return checked.model_copy(
+        update={
+            "examples": sum(part.examples for part in kept.values()),
+            "checkable": checkable,
+            "subtasks": kept,
+            "contaminated": contaminated,
+            "contaminated_share": summarize(flags, kind="binary"),
+        }
+    )
 
 
 def _clean_subset(

@@ -14,6 +14,7 @@ from instructeval.leaderboard._views import (
     comparison_cell,
     comparison_key,
     comparison_label,
+    contamination_mark,
     curve_data,
     is_alignment,
     judge_warnings,
@@ -68,6 +69,7 @@ def _task(task: str, picked: Picked, run_index: RunIndex) -> dict[str, Any]:
         **scale_of([cells.get(primary)]),
         "metrics": metrics,
         "breakdowns": breakdowns,
+        "contamination": contamination_mark(picked),
         "provenance": {
             "run_index": run_index[id(picked.run)],
             "protocol": f"{result.protocol} v{result.protocol_version}",

@@ -160,6 +160,24 @@ def _model_row(index: int, model: Model, cells: list[Cell]) -> dict[str, Any]:
     }
 
 
+def contamination_mark(picked: Picked | None) -> dict[str, Any] | None:
+    """A task's contaminated share and clean-subset score, where `instructeval contamination --run` found overlap."""
+    section = picked.run.results.contamination if picked else None
+    checked = section.tasks.get(picked.result.task) if section and picked else None
+    if section is None or checked is None or not checked.contaminated:
+        return None
+    clean = checked.clean_subset
+    return {
+        "share": cell(checked.contaminated_share),
+        "contaminated": len(checked.contaminated),
+        "checkable": checked.checkable,
+        "ngram": section.ngram,
+        "corpus": ", ".join(section.corpus),
+        "clean": cell(clean.clean) if clean else None,
+        "dirty_minus_clean": cell(clean.dirty_minus_clean) if clean else None,
+    }
+
+
 def primary_score(picked: Picked | None) -> Score | None:
     return picked.result.metrics.get(picked.result.primary_metric) if picked else None
 
@@ -189,7 +207,9 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
     for i, (model, scores) in enumerate(zip(models, table, strict=True)):
         if any(s is not None for s in scores):
             core = scores[: len(core_tasks)]
-            rows.append(_model_row(i, model, [*(cell(s) for s in scores), average(core)]))
+            row = _model_row(i, model, [*(cell(s) for s in scores), average(core)])
+            marks = {str(j): mark for j, t in enumerate(tasks) if (mark := contamination_mark(model.runs.tasks.get(t)))}
+            rows.append({**row, "contamination": marks} if marks else row)
     columns = []
     for j, task in enumerate(tasks):
         metrics = sorted({p.result.primary_metric for m in models if (p := m.runs.tasks.get(task))})

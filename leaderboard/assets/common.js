@@ -70,8 +70,18 @@ const LB = (() => {
     });
     node.append(el("span", { class: "v", text: shown.text }));
     if (opts.star) node.append(el("span", { class: "star", title: "significant after Holm correction", text: "★" }));
+    if (opts.contamination) node.append(contaminationMark(opts.contamination, format));
     if (shown.ci) node.append(el("span", { class: "ci", text: shown.ci }));
     return node;
+  }
+
+  /** The marker on a score some of whose test examples a training corpus holds; the clean score in its title. */
+  function contaminationMark(mark, format) {
+    const share = describe(mark.share, { scale: 100, digits: 1, unit: "%" });
+    const clean = describe(mark.clean, format);
+    const title = `${mark.contaminated} of ${mark.checkable} examples (${share.text}) share a ${mark.ngram}-gram `
+      + `with ${mark.corpus}` + (mark.clean ? `; clean-subset score ${clean.title}` : "; clean subset not scored");
+    return el("span", { class: "contaminated", title, "data-clean": mark.clean ? mark.clean[0] : "", text: "⚠" });
   }
 
   function niceRange(low, high) {
@@ -211,5 +221,5 @@ const LB = (() => {
     document.body.setAttribute("data-ready", "1");
   }
 
-  return { el, svg, readData, safeUrl, describe, scoreCell, barChart, radar, lineChart, markReady, MISSING };
+  return { el, svg, readData, safeUrl, describe, scoreCell, contaminationMark, barChart, radar, lineChart, markReady, MISSING };
 })();

@@ -145,6 +145,7 @@
         const cell = row.cells[j];
         line.append(scoreCell("td", cell, c, {
           column: c.id, title: c.label, signed: view.delta, star: view.delta && cell && cell[5],
+          contamination: row.contamination && row.contamination[j],
           className: view.delta && cell ? (cell[5] ? "significant" : "") : "",
         }));
       }

@@ -103,6 +103,17 @@
       table([part.kind, task.metric, "n"], rows));
   }
 
+  function contaminationLine(task) {
+    const mark = task.contamination;
+    const share = describe(mark.share, { scale: 100, digits: 1, unit: "%" }).text;
+    const parts = [`${mark.contaminated} of ${mark.checkable} test examples (${share}) share a ${mark.ngram}-gram with ${mark.corpus}`];
+    if (mark.clean) {
+      parts.push(`clean subset ${describe(mark.clean, task).title}`);
+      parts.push(`dirty − clean ${describe(mark.dirty_minus_clean, task, true).title}`);
+    }
+    return el("p", { class: "contamination-note", text: parts.join("; ") });
+  }
+
   function tasks() {
     if (!model.tasks.length) return;
     const section = el("section", { class: "tasks" }, el("h2", { text: "Tasks" }));
@@ -110,7 +121,8 @@
       const p = task.provenance;
       section.append(el("article", { class: "task", id: `task-${encodeURIComponent(task.task)}`, "data-task": task.task },
         el("h3", {}, el("span", { text: task.label }), " ",
-          scoreCell("span", task.cell, task, { column: task.task, title: task.metric })),
+          scoreCell("span", task.cell, task, { column: task.task, title: task.metric, contamination: task.contamination })),
+        task.contamination ? contaminationLine(task) : null,
         metricsTable(task),
         task.breakdowns.map((part) => breakdown(task, part)),
         provenance(p, [
