@@ -31,7 +31,7 @@ from instructeval.leaderboard import build_site, script_json, site_server
 from instructeval.leaderboard._meta import identify, parse_size
 from instructeval.leaderboard._render import view_csv
 from instructeval.leaderboard._views import disambiguate, display_name
-from instructeval.results import ModelInfo
+from instructeval.results import ModelInfo, save_results
 
 OUTSIDE = re.compile(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|url\(|fetch\(|XMLHttpRequest")
 """What a request to somewhere else would look like in the site's own HTML, JS or CSS."""
@@ -244,3 +244,35 @@ def test_repeated_names_are_told_apart_as_by_a_recount() -> None:
             for name, backend in ((rng.choice("abc"), rng.choice(("hf", "vllm"))) for _ in range(rng.randrange(1, 9)))
         ]
         assert disambiguate(infos) == _recounted_names(infos)
+
+
+def _pages(out: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted((out / "models").iterdir())}
+
+
+def test_a_rebuild_renders_only_the_models_whose_runs_changed(tmp_path: Path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "site"
+    written = write_fixture_runs(runs)
+    build_site([runs], out)
+    first, first_data = _pages(out), load(out)
+
+    build_site([runs], out)  # nothing changed: no page is written again, the same data is published
+    assert _pages(out) == first
+    assert load(out)["models"] == first_data["models"]
+
+    label = next(label for label in written if label.startswith("llama"))
+    changed = written[label].model_copy(deep=True)
+    changed.tasks["mmlu"].metrics["acc"] = changed.tasks["mmlu"].metrics["acc"].model_copy(update={"value": 0.123})
+    save_results(runs / label, changed)
+    build_site([runs], out)
+    after = _pages(out)
+    rewritten = {name for name in after if after[name] != first[name]}
+    assert len(rewritten) == 1 and task_value(model(load(out), LLAMA), "mmlu") == 0.123
+    assert {m["name"]: m for m in load(out)["models"] if m["name"] != LLAMA} == {
+        m["name"]: m for m in first_data["models"] if m["name"] != LLAMA
+    }
+
+    (out / ".instructeval-pages.json").write_text("{not json")  # a damaged cache only costs a full render
+    build_site([runs], out, title="another title")
+    assert all(after[name] != page for name, page in _pages(out).items())
+    assert task_value(model(load(out), LLAMA), "mmlu") == 0.123

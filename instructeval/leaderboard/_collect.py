@@ -27,6 +27,8 @@ class Run:
 
     label: str
     results: RunResults
+    stamp: str = ""
+    """The results file's identity and version as the file system tells it (device, inode, size, mtime)."""
 
     @property
     def started(self) -> datetime:
@@ -63,6 +65,8 @@ class Found:
 
     runs: list[Run]
     comparisons: list[tuple[Comparison, str]]
+    comparisons_stamp: str = ""
+    """Every comparison file's label and stamp, in order: what a page that lists comparisons depends on."""
 
 
 def parse_time(text: str) -> datetime:
@@ -78,38 +82,42 @@ def discover(paths: Sequence[Path]) -> Found:
     """Load every results.json and comparison*.json under the paths (searched recursively), each file once."""
     runs: dict[FileId, Run] = {}
     comparisons: dict[FileId, tuple[Comparison, str]] = {}
+    stamps: list[str] = []
     for root in paths:
         if not root.exists():
             raise InstructEvalError(f"{root} does not exist: pass run folders or folders that contain them")
         folder = root if root.is_dir() else root.parent
         name = folder.resolve().name
         results_files, comparison_files = _files(root)
-        for file_id, path in results_files.items():
+        for file_id, (path, stamp) in results_files.items():
             if file_id not in runs:
-                runs[file_id] = Run(label=_label(folder, name, path.parent), results=load_results(path.parent))
-        for file_id, path in comparison_files.items():
+                label = _label(folder, name, path.parent)
+                runs[file_id] = Run(label=label, results=load_results(path.parent), stamp=stamp)
+        for file_id, (path, stamp) in comparison_files.items():
             if file_id not in comparisons:
                 comparisons[file_id] = (_load_comparison(path), _label(folder, name, path))
+                stamps.append(f"{comparisons[file_id][1]}@{stamp}")
     if not runs and not comparisons:
         listed = ", ".join(str(p) for p in paths)
         raise InstructEvalError(
             f"no {RESULTS_FILE} or {COMPARISON_FILES} under {listed}: pass the runs/ folder `instructeval run` writes"
         )
-    return Found(runs=list(runs.values()), comparisons=list(comparisons.values()))
+    return Found(runs=list(runs.values()), comparisons=list(comparisons.values()), comparisons_stamp="|".join(stamps))
 
 
 FileId = tuple[int, int]
 """(device, inode): the same file reached through two given paths or a link is read once."""
 
 
-def _files(root: Path) -> tuple[dict[FileId, Path], dict[FileId, Path]]:
-    """The regular results.json and comparison*.json files at or below root, in path order, in one walk."""
+def _files(root: Path) -> tuple[dict[FileId, tuple[Path, str]], dict[FileId, tuple[Path, str]]]:
+    """The regular results.json and comparison*.json files at or below root, in path order, in one walk, each
+    with its stamp."""
     if root.is_file():
         candidates = [root] if _wanted(root.name) else []
     else:
         candidates = sorted(Path(top, name) for top, _dirs, names in os.walk(root) for name in names if _wanted(name))
-    results: dict[FileId, Path] = {}
-    comparisons: dict[FileId, Path] = {}
+    results: dict[FileId, tuple[Path, str]] = {}
+    comparisons: dict[FileId, tuple[Path, str]] = {}
     for path in candidates:
         try:
             info = path.stat()
@@ -117,7 +125,8 @@ def _files(root: Path) -> tuple[dict[FileId, Path], dict[FileId, Path]]:
             continue
         if stat.S_ISREG(info.st_mode):
             found = results if path.name == RESULTS_FILE else comparisons
-            found.setdefault((info.st_dev, info.st_ino), path)
+            stamp = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
+            found.setdefault((info.st_dev, info.st_ino), (path, stamp))
     return results, comparisons
 
 

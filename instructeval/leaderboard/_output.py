@@ -43,6 +43,10 @@ class SiteFolder:
         self._written.add(path)
         return path
 
+    def keep(self, relative: str) -> None:
+        """Keep a file an earlier build wrote, as it is (this build would write the same bytes)."""
+        self._written.add(self.root / relative)
+
     def copy_tree(self, source: Path, relative: str) -> None:
         """Copy a folder of static files (the assets) into the site."""
         target = self.root / relative

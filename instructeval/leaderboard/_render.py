@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -22,6 +23,7 @@ from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._diffs import diff_page_data, diff_page_path
 from instructeval.leaderboard._meta import load_models_meta
 from instructeval.leaderboard._output import SiteFolder
+from instructeval.leaderboard._page_cache import PageCache, fingerprint
 from instructeval.leaderboard._views import (
     alignment_view,
     comparison_view,
@@ -86,6 +88,10 @@ def _page(template: Template, title: str, root: str, data: str) -> str:
     return template.substitute(title=html.escape(title), root=root, data=data, generator=f"instructeval {__version__}")
 
 
+def _file_digest(path: Path | None) -> str:
+    return "" if path is None else hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def build_site(
     paths: Sequence[Path],
     out: Path,
@@ -116,7 +122,6 @@ def _build(
     ]
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
     head = {"title": title, "generated_at": generated_at, "version": __version__, "runs": len(found.runs)}
-    details = [model_details(m, comparisons, diff_pages) for m in models]
 
     site = SiteFolder(out)
     site.copy_tree(TEMPLATES_DIR / "assets", "assets")
@@ -127,9 +132,22 @@ def _build(
     index_page = site.write(
         "index.html", _page(index, title, ".", extend_json(head_json, models=summaries, views=views_json))
     )
-    details_json = [script_json(detail) for detail in details]
-    for model, detail in zip(models, details_json, strict=True):
-        site.write(model.page, _page(page, f"{model.name} · {title}", "..", extend_json(head_json, model=detail)))
+    cache = PageCache(out)
+    page_head = script_json({"title": title, "version": __version__})
+    inputs = fingerprint(
+        __version__, title, str(include_incomplete), found.comparisons_stamp, page.template, _file_digest(models_meta)
+    )
+    details_json = []
+    for model in models:
+        key = fingerprint(inputs, model.name, model.page, *sorted(f"{r.label}@{r.stamp}" for r in model.runs.runs))
+        detail = cache.get(model.page, key) if (out / model.page).is_file() else None
+        if detail is None:
+            detail = script_json(model_details(model, comparisons, diff_pages))
+            site.write(model.page, _page(page, f"{model.name} · {title}", "..", extend_json(page_head, model=detail)))
+            cache.put(model.page, key, detail)
+        else:
+            site.keep(model.page)
+        details_json.append(detail)
     diff = Template((TEMPLATES_DIR / "diff.html").read_text(encoding="utf-8"))
     for (comparison, label), path in zip(comparisons, diff_pages, strict=True):
         data = script_json(diff_page_data(comparison, label, models))
@@ -139,4 +157,5 @@ def _build(
         site.write(f"data/{view['id']}.csv", view_csv(view))
     site.write("data/leaderboard.json", extend_json(head_json, models=f"[{','.join(details_json)}]", views=views_json))
     site.finish()
+    cache.save()
     return BuiltSite(index=index_page, runs=len(found.runs), models=len(models), comparisons=len(comparisons))

@@ -38,7 +38,8 @@
 
   function header() {
     document.getElementById("model-name").textContent = model.name;
-    document.getElementById("meta").textContent = `built ${data.generated_at} · instructeval ${data.version}`;
+    const latest = model.runs.length ? `latest run ${model.runs[0].started_at} · ` : "";
+    document.getElementById("meta").textContent = `${latest}instructeval ${data.version}`;
     const url = safeUrl(model.url);
     main.append(el("section", { class: "summary" },
       facts([
