@@ -1,25 +1,12 @@
-"""HumanEval data (hub `openai/openai_humaneval` or `humaneval/HumanEval.jsonl.gz`) and sandboxed scoring."""
+"""HumanEval's sandboxed scoring; its data is read by the generic loader (metadata.data)."""
 
 import re
 from typing import Any
 
-import datasets
-
-from instructeval.data.source import DataSource, load_hub, read_jsonl, to_dataset_dict
 from instructeval.sandbox import SandboxLimits, check_humaneval_many, pass_at_k
 
-HUB_ID = "openai/openai_humaneval"
 PASS_AT = (1, 10, 100)
 _FENCE = re.compile(r"```(?:python|py)?\n(.*?)(?:```|$)", re.S)
-
-
-def load(**metadata: Any) -> datasets.DatasetDict:
-    """The 164 problems as {task_id, prompt, canonical_solution, test, entry_point}."""
-    source = DataSource.from_metadata(metadata)
-    if source.kind == "hub":
-        return datasets.DatasetDict({"test": load_hub(HUB_ID)["test"]})
-    rows = read_jsonl(source.file("humaneval/HumanEval.jsonl.gz", layout_hint="humaneval/HumanEval.jsonl.gz"))
-    return to_dataset_dict({"test": [dict(r) for r in rows]})
 
 
 def completion_from_response(prompt: str, response: str, entry_point: str) -> str:
