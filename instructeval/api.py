@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import random
 import time
@@ -16,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from instructeval import __version__
-from instructeval.data.source import DataSource
+from instructeval.data.source import DataSource, configured_source
 from instructeval.errors import InstructEvalError
 from instructeval.external_tasks import resolve_all_tasks, task_manager
 from instructeval.grid import expand_grid
 from instructeval.models.capabilities import check_api_flags, check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
-from instructeval.paths import DATA_DIR_ENV
 from instructeval.preflight import (
     check_backend_flags,
     check_batch_size,
@@ -200,14 +198,7 @@ def _judge_answers(run_dir: Path, info: TaskInfo, options: RunOptions, progress:
 
 def resolve_source(options: RunOptions) -> DataSource:
     """--data-dir (or INSTRUCTEVAL_DATA_DIR) > the embedded subset for --suite demo > the hub."""
-    configured = options.data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
-    if configured is not None:
-        if not configured.is_dir():
-            raise InstructEvalError(f"data folder {configured} does not exist: fix --data-dir or {DATA_DIR_ENV}")
-        return DataSource("local", configured.resolve())
-    if options.suite == "demo":
-        return DataSource.from_metadata({"data_source": "embedded"})
-    return DataSource("hub")
+    return configured_source(options.data_dir, demo=options.suite == "demo")
 
 
 def _settings(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,9 +18,8 @@ from instructeval.contamination._probe import (
     check_probe_model,
     probe_min_k,
 )
-from instructeval.data.source import DataSource
+from instructeval.data.source import DataSource, configured_source
 from instructeval.errors import InstructEvalError
-from instructeval.paths import DATA_DIR_ENV
 from instructeval.preflight import check_data_layout
 from instructeval.registry import TaskInfo, resolve_tasks
 from instructeval.results import (
@@ -145,14 +143,9 @@ def _run_tasks(results: RunResults, options: ContaminationOptions) -> list[TaskI
 
 def _source(data_dir: Path | None, results: RunResults | None) -> DataSource:
     """--data-dir (or INSTRUCTEVAL_DATA_DIR), the embedded subset a demo run read, else the hub: `run`'s order."""
-    configured = data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
     if results is not None and all(t.data_source.startswith("embedded") for t in results.tasks.values()):
         return DataSource.from_metadata({"data_source": "embedded"})
-    if configured is not None:
-        if not configured.is_dir():
-            raise InstructEvalError(f"data folder {configured} does not exist: fix --data-dir or {DATA_DIR_ENV}")
-        return DataSource("local", configured.resolve())
-    return DataSource("hub")
+    return configured_source(data_dir)
 
 
 def _earlier_report(folder: Path) -> ContaminationResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,6 +55,20 @@ class DataSource:
                 "fix --data-dir or INSTRUCTEVAL_DATA_DIR"
             )
         return path
+
+
+def configured_source(data_dir: Path | None, *, demo: bool = False) -> DataSource:
+    """--data-dir (or INSTRUCTEVAL_DATA_DIR) > the embedded subset when `demo` > the hub."""
+    from instructeval.paths import DATA_DIR_ENV
+
+    configured = data_dir or (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
+    if configured is not None:
+        if not configured.is_dir():
+            raise DataError(f"data folder {configured} does not exist: fix --data-dir or {DATA_DIR_ENV}")
+        return DataSource("local", configured.resolve())
+    if demo:
+        return DataSource.from_metadata({"data_source": "embedded"})
+    return DataSource("hub")
 
 
 def to_dataset_dict(splits: dict[str, list[dict[str, Any]]]) -> datasets.DatasetDict:
