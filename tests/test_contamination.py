@@ -125,6 +125,8 @@ def cli(*args: str) -> tuple[int, str, str]:
         (["--corpus", "x", "--tasks", "gsm8k", "--ngram", "0"], "--ngram must be a positive"),
         (["--report", "r", "--corpus", "x"], "--report reads an earlier check for --run"),
         (["--run", "not-a-run"], "is not a run folder"),
+        (["--corpus", "x", "--tasks", "gsm8k", "--copies", "3"], "--copies set the probe: add --model M --probe"),
+        (["--model", "demo", "--probe", "min-k", "--tasks", "gsm8k", "--ngram", "8"], "--ngram and --report are for"),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,3 +145,18 @@ def test_dirty_minus_clean_interval_matches_newcombes_published_example() -> Non
     # Newcombe (1998), Stat. Med. 17:873, method 10 on 56/70 - 48/80: 0.2000 (0.0524, 0.3339)
     assert (difference.value, difference.ci_low, difference.ci_high) == pytest.approx((0.2, 0.0524, 0.3339), abs=1e-4)
     assert two_sample_test(dirty, clean, "binary").name == "fisher_exact"
+
+
+def test_suite_demo_reads_the_shipped_subset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from instructeval.contamination import load_examples
+    from instructeval.data.source import DataSource
+    from instructeval.registry import resolve_tasks
+
+    monkeypatch.delenv("INSTRUCTEVAL_DATA_DIR", raising=False)
+    [gsm8k] = resolve_tasks("gsm8k", None)
+    shipped = load_examples(gsm8k, DataSource.from_metadata({"data_source": "embedded"}), 2)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(shipped[1].question + "\n")
+    code, out, _ = cli("contamination", "--corpus", str(corpus), "--suite", "demo", "--output", str(tmp_path / "r"))
+    assert code == 0
+    assert "gsm8k #1:" in out and "gsm8k #0" not in out

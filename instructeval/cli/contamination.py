@@ -18,7 +18,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Find the test examples of tasks whose word n-grams (13 by default, normalised) occur in "
         "a corpus (text, JSONL, parquet files or folders of them, hf:<dataset>), streamed once; per task the "
         "contaminated share, which examples and where (file, line). With --run, re-score a finished run on each "
-        "task's clean subset.",
+        "task's clean subset. With --model M --probe min-k, probe a local model without its corpus.",
     )
     parser.add_argument("--corpus", nargs="+", metavar="SOURCE", help="files, folders or hf:<dataset>[:config][@split]")
     which = parser.add_mutually_exclusive_group()
@@ -41,13 +41,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     probe = parser.add_argument_group("probe without a corpus (local models)")
     probe.add_argument("--model", help="with --probe: demo | hf:<id or folder> (a decoder-only model)")
     probe.add_argument("--probe", choices=("min-k",), help="min-k: Min-K%% Prob against perturbed copies")
-    probe.add_argument("--k-percent", type=float, default=20.0, help="the k of Min-K%% (default 20)")
-    probe.add_argument("--copies", type=int, default=4, help="perturbed copies per example (default 4)")
-    probe.add_argument("--fpr", type=float, default=0.05, help="share of perturbed copies above the threshold (0.05)")
+    probe.add_argument("--k-percent", type=float, help="the k of Min-K%% (default 20)")
+    probe.add_argument("--copies", type=int, help="perturbed copies per example (default 4)")
+    probe.add_argument("--fpr", type=float, help="share of perturbed copies above the threshold (default 0.05)")
     probe.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when available)")
-    probe.add_argument("--seed", type=int, default=1234, help="seed of the perturbations (default 1234)")
+    probe.add_argument("--seed", type=int, help="seed of the perturbations (default 1234)")
     parser.set_defaults(func=contamination_command)
     return parser
+
+
+PROBE_FLAGS = ("k_percent", "copies", "fpr", "seed", "device")
 
 
 def contamination_command(args: argparse.Namespace) -> int:
@@ -58,6 +61,9 @@ def contamination_command(args: argparse.Namespace) -> int:
     from instructeval.errors import InstructEvalError
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # our own progress lines say what is read
+    given = [f"--{name.replace('_', '-')}" for name in PROBE_FLAGS if getattr(args, name) is not None]
+    if given and not args.probe:
+        raise InstructEvalError(f"{', '.join(given)} set the probe: add --model M --probe min-k, or drop them")
     if args.probe and (args.ngram is not None or args.report is not None):
         raise InstructEvalError("--ngram and --report are for corpus overlap: drop them with --probe")
     if args.report is not None and (args.run is None or args.corpus):
@@ -74,11 +80,7 @@ def contamination_command(args: argparse.Namespace) -> int:
         limit=args.limit,
         model=args.model,
         probe=args.probe,
-        k_percent=args.k_percent,
-        copies=args.copies,
-        fpr=args.fpr,
-        seed=args.seed,
-        device=args.device,
+        **{name: getattr(args, name) for name in PROBE_FLAGS if getattr(args, name) is not None},
     )
     result = contaminate(options, progress=lambda line: print(line, file=sys.stderr))
     print(contamination_table(result))

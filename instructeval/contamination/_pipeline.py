@@ -73,7 +73,7 @@ def contaminate(options: ContaminationOptions, progress: Callable[[str], None] =
         describe_sources(list(options.corpus))
         infos = _run_tasks(results, options) if results is not None else resolve_tasks(options.tasks, options.suite)
         limit = results.run.limit if results is not None else options.limit
-        source = _source(options.data_dir, results)
+        source = _source(options.data_dir, results, options.suite)
         check_data_layout(source, infos)
         examples: list[TestExample] = []
         for info in infos:
@@ -103,7 +103,7 @@ def _probe(options: ContaminationOptions, progress: Callable[[str], None]) -> Co
     spec = parse_model_spec(options.model)
     check_probe_model(spec)
     infos = resolve_tasks(options.tasks, options.suite)
-    source = _source(options.data_dir, None)
+    source = configured_source(options.data_dir, demo=options.suite == "demo")
     check_data_layout(source, infos)
     examples: list[TestExample] = []
     for info in infos:
@@ -141,11 +141,11 @@ def _run_tasks(results: RunResults, options: ContaminationOptions) -> list[TaskI
     return infos
 
 
-def _source(data_dir: Path | None, results: RunResults | None) -> DataSource:
+def _source(data_dir: Path | None, results: RunResults | None, suite: str | None) -> DataSource:
     """--data-dir (or INSTRUCTEVAL_DATA_DIR), the embedded subset a demo run read, else the hub: `run`'s order."""
     if results is not None and all(t.data_source.startswith("embedded") for t in results.tasks.values()):
         return DataSource.from_metadata({"data_source": "embedded"})
-    return configured_source(data_dir)
+    return configured_source(data_dir, demo=suite == "demo")
 
 
 def _earlier_report(folder: Path) -> ContaminationResult:
