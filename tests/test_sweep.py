@@ -5,8 +5,9 @@ tiny random-weight models (the tiny Llama, the tiny Llama with a random LoRA ada
 One sweep is run with a worker process SIGKILLed while it answers GSM8K: the sweep still completes, Ray retries
 that model on another worker, its finished runs are not recomputed and its GSM8K run resumes from the request
 cache; every run's scores and samples equal a sequential `instructeval run` of the same model and tasks. A second
-call does nothing and says so; `--status` lists every pair as done; `--watch` evaluates a checkpoint folder written
-while it runs, once its marker file appears. Without Ray, `sweep` says in one line how to get it.
+call does nothing and says so; `--status` lists every pair as done. The same sweep runs with `--watch` (one
+sweep process for both, so its warm workers serve the checkpoint too): a checkpoint folder written once it watches
+is evaluated once its marker file appears. Without Ray, `sweep` says in one line how to get it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,35 +89,57 @@ def sweep_setup(tiny_llama: Path, tiny_t5: Path, tmp_path_factory: pytest.TempPa
     return work, sweep_file
 
 
+@dataclass(frozen=True)
+class Swept:
+    """What the module's sweep left: its output folder, what it printed, the run folder killed midway, and the
+    checkpoint it picked up while watching (and whether it took it before the marker file was written)."""
+
+    output: Path
+    printed: str
+    killed: Path
+    checkpoint: Path
+    taken_before_marker: bool
+
+
 @pytest.fixture(scope="module")
-def killed_sweep(ray_address: str, sweep_setup: tuple[Path, Path], data_dir: Path) -> tuple[Path, str, Path]:
-    """The sweep, one of its workers SIGKILLed once the first model's GSM8K run has stored one of its two answers.
-    Returns the output folder, what the sweep printed, and the run folder that was killed midway."""
+def swept(ray_address: str, sweep_setup: tuple[Path, Path], tiny_llama: Path, data_dir: Path) -> Swept:
+    """The sweep with `--watch`: one of its workers SIGKILLed once a GSM8K run has stored one of its two answers;
+    once it watches, a checkpoint folder is written, then its marker file; then Ctrl-C."""
     work, sweep_file = sweep_setup
-    output = work / "runs"
-    command = _sweep(sweep_file, ray_address, data_dir, output)
+    output, training = work / "runs", work / "train-out"
+    training.mkdir()
+    command = [*_sweep(sweep_file, ray_address, data_dir, output), "--watch", str(training), "--marker", "DONE"]
     log = work / "sweep.log"
     with log.open("w") as handle:
-        sweep = subprocess.Popen(command, cwd=work, env=ENV, stdout=handle, stderr=subprocess.STDOUT)
+        sweep = subprocess.Popen(
+            [*command, "--poll-seconds", "0.2"], cwd=work, env=ENV, stdout=handle, stderr=subprocess.STDOUT
+        )
         try:
             killed = _kill_worker_midway(output, sweep, log)
-            assert sweep.wait(timeout=600) == 0, log.read_text()[-4000:]
+            _wait_for(lambda: "sweep: watching" in log.read_text(), sweep, log)
+            checkpoint = training / "checkpoint-100"
+            shutil.copytree(tiny_llama, checkpoint)
+            time.sleep(1.0)  # five polls: a checkpoint without its marker is still being written
+            taken_before_marker = "new checkpoint" in log.read_text()
+            (checkpoint / "DONE").touch()
+            _wait_for(lambda: log.read_text().count("leaderboard:") == 2, sweep, log)
+            sweep.send_signal(signal.SIGINT)
+            assert sweep.wait(timeout=120) == 0, log.read_text()[-4000:]
         finally:
             if sweep.poll() is None:
                 sweep.kill()
-    return output, log.read_text(), killed
+    return Swept(output, log.read_text(), killed, checkpoint, taken_before_marker)
 
 
 def test_every_pair_equals_a_sequential_run(
-    killed_sweep: tuple[Path, str, Path], sweep_setup: tuple[Path, Path], data_dir: Path, tmp_path: Path
+    swept: Swept, sweep_setup: tuple[Path, Path], data_dir: Path, tmp_path: Path
 ) -> None:
     """Each of the 3 x 2 run folders has the scores and samples of a plain `instructeval run` of its model on the
     same tasks (one run per model; CRASS scores choices, so GSM8K's token cap does not touch it). The adapter
     changed the answers: its log-likelihoods are not the base's."""
-    output, printed, _ = killed_sweep
     work, _ = sweep_setup
-    runs = sorted(output.glob("*/*/results.json"))
-    assert len(runs) == 6, printed[-3000:]
+    runs = [path for path in sorted(swept.output.glob("*/*/results.json")) if "checkpoint" not in str(path)]
+    assert len(runs) == 6, swept.printed[-3000:]
     models = sorted({_model_of(path.parent) for path in runs}, key=str)
     assert len(models) == 3
     sequential = {}
@@ -139,10 +163,11 @@ def test_every_pair_equals_a_sequential_run(
     )
 
 
-def test_a_killed_worker_resumes_without_recomputing_finished_work(killed_sweep: tuple[Path, str, Path]) -> None:
-    """The killed model's finished CRASS run ran once; its GSM8K run kept the answer stored before the kill."""
-    output, printed, killed = killed_sweep
+def test_a_killed_worker_resumes_without_recomputing_finished_work(swept: Swept) -> None:
+    """No finished run ran twice; the killed GSM8K run kept the answer stored before the kill."""
+    output, printed, killed = swept.output, swept.printed, swept.killed
     journal = [json.loads(line) for line in (output / "sweep.jsonl").read_text().splitlines()]
+    journal = [entry for entry in journal if "checkpoint" not in entry["model"]]
     assert [entry["status"] for entry in journal] == ["done"] * 6, journal
     assert len({entry["run_dir"] for entry in journal}) == 6  # each pair finished once, none recomputed
     resumed = next(entry for entry in journal if Path(entry["run_dir"]).name == killed.name)
@@ -158,9 +183,9 @@ def test_a_killed_worker_resumes_without_recomputing_finished_work(killed_sweep:
 
 
 def test_a_second_call_does_nothing_and_says_so(
-    killed_sweep: tuple[Path, str, Path], sweep_setup: tuple[Path, Path], ray_address: str, data_dir: Path
+    swept: Swept, sweep_setup: tuple[Path, Path], ray_address: str, data_dir: Path
 ) -> None:
-    output, _, _ = killed_sweep
+    output = swept.output
     work, sweep_file = sweep_setup
     before = {path: path.stat().st_mtime_ns for path in output.glob("*/*/*") if path.is_file()}
     again = subprocess.run(
@@ -181,40 +206,18 @@ def test_a_second_call_does_nothing_and_says_so(
     assert "6 done" in status.stderr
 
 
-def test_watch_evaluates_a_checkpoint_written_while_it_runs(
-    ray_address: str, tiny_llama: Path, data_dir: Path, tmp_path: Path
-) -> None:
-    """A checkpoint folder appears while `--watch` polls; it is evaluated once its marker file exists."""
-    training = tmp_path / "train-out"
-    training.mkdir()
-    output = tmp_path / "runs"
-    command = [
-        sys.executable, "-m", "instructeval", "sweep", "--watch", str(training), "--marker", "DONE", "--tasks", "crass",
-        "--limit", "2", "--data-dir", str(data_dir), "--output", str(output), "--address", ray_address,
-        "--poll-seconds", "0.2", "--stop-after-idle", "120",
-    ]  # fmt: skip
-    log = tmp_path / "watch.log"
-    with log.open("w") as handle:
-        watcher = subprocess.Popen(command, cwd=tmp_path, env=ENV, stdout=handle, stderr=subprocess.STDOUT)
-        try:
-            _wait_for(lambda: "watching" in log.read_text(), watcher, log)
-            checkpoint = training / "checkpoint-100"
-            shutil.copytree(tiny_llama, checkpoint)
-            time.sleep(1.0)  # five polls: a checkpoint without its marker is still being written
-            assert "new checkpoint" not in log.read_text()
-            (checkpoint / "DONE").touch()
-            _wait_for(lambda: "leaderboard:" in log.read_text(), watcher, log)
-            watcher.send_signal(signal.SIGINT)
-            assert watcher.wait(timeout=60) == 0, log.read_text()[-3000:]
-        finally:
-            if watcher.poll() is None:
-                watcher.kill()
-    printed = log.read_text()
-    assert f"sweep: new checkpoint {checkpoint}" in printed
-    (run_dir,) = output.glob("*/crass-*")
-    assert headline(run_dir)["crass"]["acc,none"] is not None
-    assert json.loads((run_dir / "results.json").read_text())["model"]["spec"] == f"hf:{checkpoint}"
-    assert f"sweep: stopped watching {training}" in printed
+def test_watch_evaluates_a_checkpoint_written_while_it_runs(swept: Swept, tiny_llama: Path) -> None:
+    """A checkpoint folder written while `--watch` polls is evaluated on the sweep's tasks once its marker file
+    exists; it is a copy of the tiny Llama, so its scores are the Llama's."""
+    assert not swept.taken_before_marker
+    assert f"sweep: new checkpoint {swept.checkpoint}" in swept.printed
+    assert "sweep: 2 pairs run, 6 already done, 0 failed" in swept.printed
+    for task in TASKS:
+        (run_dir,) = swept.output.glob(f"*checkpoint-100/{task}-*")
+        assert _model_of(run_dir) == (f"hf:{swept.checkpoint}", None)
+        (base_dir,) = (d for d in swept.output.glob(f"*/{task}-*") if _model_of(d) == (f"hf:{tiny_llama}", None))
+        assert headline(run_dir) == headline(base_dir) and _scores(run_dir, task) == _scores(base_dir, task)
+    assert f"sweep: stopped watching {swept.checkpoint.parent}" in swept.printed
 
 
 def test_without_ray_sweep_says_how_to_install_it(tiny_llama: Path, tmp_path: Path) -> None:
