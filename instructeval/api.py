@@ -192,6 +192,10 @@ def _judge_answers(run_dir: Path, info: TaskInfo, options: RunOptions, progress:
             raise InstructEvalError(f"{info.name} needs --reference runs/<model>/<timestamp> to judge against")
         report: Any = grade_pairwise(run_dir, options.reference, options.judge, task=info.name)
     else:
+        if options.judge.calibration:
+            from instructeval.judge.calibration import announce
+
+            progress(announce(options.judge))
         report = grade_run(run_dir, options.judge, task=info.name)
     save_writing_report(run_dir, report)
 

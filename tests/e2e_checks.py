@@ -158,6 +158,7 @@ def run_judged_writing(
     with JudgeServer(position_biased_verdict) as server:
         common = ["--limit", str(limit), "--output", str(output), "--judge", server.judge_spec()]
         common += ["--judge-cache", str(output / "judge.sqlite")]
+        common += ["--no-judge-calibration"]  # "billed" is the run's judgments (calibration: test_judge_calibration)
         run_cli(["run", "--model", f"{backend}{writer or model}", "--tasks", "writing", "--run-name", "writing",
                  *common, "--max-gen-toks", str(max_gen_toks)])  # fmt: skip
         (reference,) = output.glob("*/writing")

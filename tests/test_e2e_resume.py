@@ -157,6 +157,7 @@ class OtherTasks:
 
     def args(self, output: Path, *extra: str) -> list[str]:
         judging = ["--judge", self.server.judge_spec(), "--judge-cache", str(output / "judge.sqlite")]
+        judging += ["--no-judge-calibration"]  # paid judgments counted are the run's (calibration: its own test)
         extra = (*judging, "--reference", str(self.reference), *extra)
         return _args(self.model, self.data_dir, output, OTHER_TASKS, OTHER_LIMIT, OTHER_MAX_GEN_TOKS, *extra)
 

@@ -53,6 +53,7 @@ def options(server: BatchServer, tmp_path: Path, prices: Path) -> JudgeOptions:
         prices_file=prices,
         batch=True,
         batch_poll_s=0.01,
+        calibration=False,  # calibration asks straight, not through the batch
     )
 
 

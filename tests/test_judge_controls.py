@@ -30,7 +30,9 @@ def answers(n: int = 8) -> list[dict]:
 def test_repeats_give_mean_and_spread(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", [sample("d0", "informative", "one two three")])
     with JudgeServer(lambda r: Reply(json.dumps({"score": 3 + r.seen}))) as server:
-        report = grade_run(run, JudgeOptions(judges=(server.judge_spec(),), repeats=3, cache_path=tmp_path / "c"))
+        report = grade_run(
+            run, JudgeOptions(judges=(server.judge_spec(),), repeats=3, cache_path=tmp_path / "c", calibration=False)
+        )
         assert len(server.log) == 6  # 2 rubrics x 3 repeats, each a separate paid request
     assert report.scores["relevance"]["overall"].score.value == pytest.approx(4.0)  # mean of 3, 4, 5
     assert report.repeat_spread[report.judges[0]]["relevance"] == pytest.approx(1.0)  # their stdev
@@ -57,7 +59,14 @@ def test_budget_stops_cleanly_and_keeps_what_was_graded(tmp_path: Path) -> None:
     prices.write_text(json.dumps({"models": {"judge": {"input_per_mtok": 10.0, "output_per_mtok": 10.0}}}))
     with JudgeServer(words_score) as server:
         spec = server.judge_spec()
-        base = dict(judges=(spec,), concurrency=4, prices_file=prices, cache_path=tmp_path / "c", max_tokens=64)
+        base = dict(
+            judges=(spec,),
+            concurrency=4,
+            prices_file=prices,
+            cache_path=tmp_path / "c",
+            max_tokens=64,
+            calibration=False,
+        )
         report = grade_run(run, JudgeOptions(**base, budget_usd=0.03))  # type: ignore[arg-type]
         billed = server.billed()
         paid = sum(e.prompt_tokens + e.completion_tokens for e in billed) * 10.0 / 1e6

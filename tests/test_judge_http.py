@@ -88,6 +88,7 @@ def options(server: JudgeServer, cache: Path, **extra: object) -> JudgeOptions:
         max_retries=RETRIES,
         backoff_base_s=0.01,
         cache_path=cache,
+        calibration=False,  # the misbehaving script is about the run's answers
     )
     settings.update(extra)
     return JudgeOptions(**settings)  # type: ignore[arg-type]

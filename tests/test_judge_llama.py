@@ -85,6 +85,7 @@ def test_real_model_as_judge(llama_server: str, tmp_path: Path) -> None:
         timeout_s=120,
         max_tokens=64,
         cache_path=tmp_path / "cache.sqlite",
+        calibration=False,  # 20 more generations; calibration is covered by test_judge_calibration
     )
     report = grade_run(run, options)
     stored = [json.loads(line) for line in (run / "samples" / "writing.jsonl").read_text().splitlines()]

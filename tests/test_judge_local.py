@@ -21,7 +21,7 @@ def test_demo_model_as_local_judge(tmp_path: Path) -> None:
         sample("w2", "creative", "banana keyboard seventeen", "Write one line about the moon."),
     ]
     run = write_run(tmp_path / "run", answers)
-    options = JudgeOptions(judges=("demo",), max_tokens=16, cache_path=tmp_path / "cache.sqlite")
+    options = JudgeOptions(judges=("demo",), max_tokens=16, cache_path=tmp_path / "cache.sqlite", calibration=False)
     report = grade_run(run, options)
     stored = [json.loads(line) for line in (run / "samples" / "writing.jsonl").read_text().splitlines()]
     judgments = [j for line in stored for j in line["judgments"]]

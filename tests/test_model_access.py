@@ -135,7 +135,9 @@ def test_a_refused_key_stops_the_run_naming_the_variable(all_keys: pytest.Monkey
 
 def test_connections_are_kept_alive_and_shared(server: JudgeServer, tmp_path: Path) -> None:
     run = write_run(tmp_path / "run", [sample(f"d{i}", "informative", f"Answer {i}.") for i in range(10)])
-    report = grade_run(run, JudgeOptions(judges=(server.judge_spec(),), concurrency=2, use_cache=False))
+    report = grade_run(
+        run, JudgeOptions(judges=(server.judge_spec(),), concurrency=2, use_cache=False, calibration=False)
+    )
     assert report.complete and len(server.log) == 20
     assert server.connections_opened <= 2 and server.peak_in_flight <= 2
 

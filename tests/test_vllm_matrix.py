@@ -74,7 +74,8 @@ class Matrix:
             "run", "--model", f"{backend}:{self.model}", "--tasks", MATRIX_TASKS, "--limit", str(LIMIT),
             "--max-gen-toks", str(MAX_GEN_TOKS), "--batch-size", "1", "--data-dir", str(self.data_dir),
             "--judge", self.server.judge_spec(), "--judge-cache", str(output / "judge.sqlite"),
-            "--reference", str(self.reference), "--output", str(output), "--run-name", "r", *extra,
+            "--no-judge-calibration", "--reference", str(self.reference), "--output", str(output), "--run-name", "r",
+            *extra,
         ]  # fmt: skip
 
 

@@ -54,6 +54,11 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, required: bool = Fal
     )
     group.add_argument("--no-judge-cache", action="store_true", help="do not read or write the judge-response cache")
     group.add_argument(
+        "--no-judge-calibration",
+        action="store_true",
+        help="skip grading the shipped calibration answers (agreement with reference grades, drift, flag)",
+    )
+    group.add_argument(
         "--judge-batch",
         action="store_true",
         help="ask the judgments through OpenAI's Batch API (about half the price; replies within 24 h; a rerun "
@@ -83,6 +88,7 @@ def options_from_args(args: argparse.Namespace) -> JudgeOptions:
         cache_path=args.judge_cache,
         use_cache=not args.no_judge_cache,
         api_key_env=args.judge_api_key_env,
+        calibration=not args.no_judge_calibration,
         batch=args.judge_batch,
         batch_poll_s=args.judge_batch_poll,
     )
@@ -115,6 +121,10 @@ def run_judge_command(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     console = Console()
+    if options.calibration and args.reference is None:
+        from instructeval.judge.calibration import announce
+
+        console.print(announce(options))
     columns = (TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("judging", total=None)

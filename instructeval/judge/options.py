@@ -20,7 +20,8 @@ class JudgeOptions:
     backend is wired). `timeout_s` bounds each request; `max_retries` bounds the retries after it;
     `budget_usd` caps new spending (None: no cap); `cache_path` None means the user cache; `api_key_env`
     names the variable that holds the judges' key (None: see `models/keys.py`); `batch` asks the judgments
-    through OpenAI's Batch API (`judge/batching.py`), polled every `batch_poll_s` seconds at first.
+    through OpenAI's Batch API (`judge/batching.py`), polled every `batch_poll_s` seconds at first;
+    `calibration` also grades the shipped calibration answers (`judge/calibration.py`).
     """
 
     judges: tuple[str, ...]
@@ -39,6 +40,7 @@ class JudgeOptions:
     api_key_env: str | None = None
     batch: bool = False
     batch_poll_s: float = 30.0
+    calibration: bool = True
 
     def __post_init__(self) -> None:
         if not self.judges:

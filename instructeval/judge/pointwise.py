@@ -14,6 +14,7 @@ from typing import Any
 
 from instructeval.judge.agreement import agreement
 from instructeval.judge.answers import attach_judgments, judged_prompt, load_answers
+from instructeval.judge.calibration import calibrate
 from instructeval.judge.length import answer_length, length_correlation, length_unit
 from instructeval.judge.options import JudgeOptions
 from instructeval.judge.parsing import parse_score
@@ -23,7 +24,14 @@ from instructeval.judge.runner import Job, Progress, run_jobs
 from instructeval.judge.self_preference import self_preference
 from instructeval.results import SAMPLES_DIR, load_results
 from instructeval.stats import summarize
-from instructeval.writing.report import OVERALL, AgreementReport, GroupScore, LengthCorrelation, WritingReport
+from instructeval.writing.report import (
+    OVERALL,
+    AgreementReport,
+    CalibrationReport,
+    GroupScore,
+    LengthCorrelation,
+    WritingReport,
+)
 
 JUDGMENTS_FIELD = "judgments"
 
@@ -57,10 +65,21 @@ def grade_run(
         complete=not not_graded and all(r["status"] != "failed" for r in outcome.records),
         **summarize_judgments(samples, outcome.records, not_graded, rubrics, options.repeats),
         self_preference=self_preference(options.judges, {"model": load_results(run_dir).model.name}),
+        calibration=_calibration(run_dir, rubrics, options, task, outcome.budget.spent_usd),
         usage=usage_report(outcome),
         budget=budget_report(outcome),
         judgments_file=str(journal.relative_to(run_dir)),
     )
+
+
+def _calibration(
+    run_dir: Path, rubrics: Sequence[Rubric], options: JudgeOptions, task: str, spent_usd: float
+) -> CalibrationReport | None:
+    """The calibration report when asked for, within what the run's budget leaves (None once it is spent)."""
+    left = None if options.budget_usd is None else options.budget_usd - spent_usd
+    if not options.calibration or (left is not None and left <= 0):
+        return None
+    return calibrate(run_dir, rubrics, options, task=task, budget_usd=left)
 
 
 def build_jobs(samples: Sequence[dict[str, Any]], rubrics: Sequence[Rubric], options: JudgeOptions) -> list[Job]:

@@ -73,6 +73,10 @@ def format_table(report: WritingReport | PairwiseReport) -> Table:
             row += [_cell(cell), f"{cell.score.n} / {cell.missing_answers}" if cell else ""]
         table.add_row(*row, end_section=group == OVERALL)
     notes = [report.usage.text()]
+    if report.calibration is not None:
+        notes.append(f"calibration ({report.calibration.n_items} answers with reference grades, quadratic kappa):")
+        notes += [f"  {judge.text()}" for judge in report.calibration.judges]
+        notes += [f"WARNING: {line}" for line in report.calibration.warnings()]
     for rubric, agreement in report.agreement.items():
         if agreement.mean_kappa is not None:
             alpha = agreement.krippendorff_alpha

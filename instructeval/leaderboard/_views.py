@@ -279,8 +279,9 @@ WRITING_COLUMNS = [*MODEL_COLUMNS, {"id": "judge_warnings", "label": "Judge warn
 
 
 def judge_warnings(report: WritingReport) -> list[str]:
-    """What makes a model's judged scores suspect (self-preference), one line each."""
-    return [found.text() for found in report.self_preference]
+    """What makes a model's judged scores suspect (self-preference, a judge failing calibration), one line each."""
+    calibration = report.calibration.warnings() if report.calibration else []
+    return [*(found.text() for found in report.self_preference), *calibration]
 
 
 def writing_view(models: Sequence[Model]) -> dict[str, Any]:
@@ -305,7 +306,8 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
         "id": "writing",
         "label": "Writing",
         "note": "LLM-judge scores from 1 to 5 (pointwise), mean over the answers with a valid verdict; "
-        "a judge warning marks scores a judge of the model's own family gave (self-preference).",
+        "a judge warning marks scores a judge of the model's own family gave (self-preference) or a judge "
+        "that failed calibration.",
         "text_columns": WRITING_COLUMNS,
         "columns": columns,
         "rows": rows,

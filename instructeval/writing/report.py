@@ -145,6 +145,56 @@ class SelfPreference(BaseModel):
         )
 
 
+class RubricCalibration(BaseModel):
+    """One judge's grades of the calibration answers for one rubric, against the reference grades and its past."""
+
+    kappa: float | None = Field(description="quadratic-weighted kappa with the reference grades")
+    n: int = Field(description="calibration answers graded")
+    mean_abs_error: float | None
+    previous_kappa: float | None = Field(None, description="the same judge's kappa at its latest earlier calibration")
+    previous_at: str | None = None
+    drift: float | None = Field(None, description="kappa minus previous_kappa")
+    changed: int | None = Field(None, description="answers graded differently from the earlier calibration")
+
+
+class JudgeCalibration(BaseModel):
+    """A judge's calibration; `flagged` when its kappa with the reference falls below the threshold."""
+
+    judge: str
+    rubrics: dict[str, RubricCalibration]
+    flagged: bool
+
+    def text(self) -> str:
+        """One line: kappa (and drift) per rubric."""
+        parts = []
+        for name, rubric in self.rubrics.items():
+            kappa = "undefined" if rubric.kappa is None else f"{rubric.kappa:.2f}"
+            drift = "" if rubric.drift is None else f", drift {rubric.drift:+.2f} since {rubric.previous_at}"
+            parts.append(f"{name} kappa {kappa}{drift}")
+        return f"{self.judge}: " + "; ".join(parts)
+
+
+class CalibrationReport(BaseModel):
+    """The shipped calibration answers graded by each judge of the run (quadratic kappa with reference grades)."""
+
+    set_sha256: str
+    n_items: int
+    threshold: float
+    judges: list[JudgeCalibration]
+    cost_estimate_usd: float | None = Field(description="upper bound announced before grading; None when unpriced")
+    usage: UsageReport
+    judgments_file: str
+
+    def warnings(self) -> list[str]:
+        """One line per judge below the threshold."""
+        return [
+            f"judge {judge.judge} agrees with the calibration grades below kappa {self.threshold:g}: "
+            "its scores are not trustworthy; use another judge"
+            for judge in self.judges
+            if judge.flagged
+        ]
+
+
 class WritingReport(BaseModel):
     """Pointwise grading of a run's writing answers (relevance and coherence, 1-5)."""
 
@@ -164,6 +214,7 @@ class WritingReport(BaseModel):
     repeat_spread: dict[str, dict[str, float | None]]
     length_correlation: dict[str, dict[str, LengthCorrelation]]
     self_preference: list[SelfPreference] = Field(default_factory=list)
+    calibration: CalibrationReport | None = None
     usage: UsageReport
     budget: BudgetReport
     judgments_file: str
