@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from instructeval import __version__
 from instructeval.data.source import DataSource, configured_source
 from instructeval.errors import InstructEvalError
-from instructeval.external_tasks import resolve_all_tasks, task_manager
+from instructeval.external_tasks import is_external, resolve_all_tasks, task_manager
 from instructeval.grid import expand_grid
 from instructeval.models.capabilities import check_api_flags, check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
@@ -330,6 +330,10 @@ def _run_task(
         scores.update(extra)
         breakdown_scores.update(extra_breakdown)
     primary = primary_metric(info.primary_metric, task_options)
+    if primary not in scores and is_external(info):  # lm-eval's first metric may be corpus-level (no per-example value)
+        if not scores:
+            raise InstructEvalError(f"{info.name}: none of its metrics has a per-example value to report with a CI")
+        primary = next(iter(scores))
     if primary not in scores:
         raise RuntimeError(f"{info.name}: its headline metric {primary} was not computed (got {', '.join(scores)})")
     return TaskResult(

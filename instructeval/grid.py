@@ -4,7 +4,6 @@ settings), in one run; then one table, task x setting, and per task the swing ac
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -14,15 +13,7 @@ from instructeval.errors import InstructEvalError
 from instructeval.registry import TaskInfo
 from instructeval.results import load_results
 from instructeval.score import MISSING
-from instructeval.settings import Setting, setting_space, with_setting
-
-SEPARATOR = "@"
-"""A grid task's results key: `<task>@<shots>shot-<reasoning>` (gsm8k@0shot-cot)."""
-
-
-def grid_key(name: str, setting: Setting) -> str:
-    """The results key of one task under one grid setting."""
-    return f"{name}{SEPARATOR}{setting.shots}shot-{setting.reasoning}"
+from instructeval.settings import base_name, setting_space, with_setting
 
 
 def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
@@ -30,12 +21,7 @@ def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
     expanded: list[TaskInfo] = []
     for info in infos:
         space = setting_space(info)
-        if space is None:
-            expanded.append(info)
-            continue
-        runs_as = info.selected or info.members or (info.name,)  # the lm-eval tasks, whatever the results key
-        for setting in space.grid():
-            expanded.append(replace(with_setting(info, setting), name=grid_key(info.name, setting), selected=runs_as))
+        expanded += [with_setting(info, setting) for setting in space.grid()] if space else [info]
     if len(expanded) == len(infos):
         raise InstructEvalError(
             f"--grid varies shots and reasoning, which {', '.join(i.name for i in infos)} do not have: drop --grid"
@@ -44,18 +30,17 @@ def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
 
 
 def grid_table(run_dir: Path) -> Table:
-    """Task x setting: headline value ± stderr [95 % CI] and n; per task, the swing across settings (max - min)
-    against the widest CI's width."""
+    """Task x setting, for the tasks run in more than one setting: headline value ± stderr [95 % CI] and n; per
+    task, the swing across settings (max - min) against the widest CI's width."""
     results = load_results(run_dir)
     by_task: dict[str, list[tuple[str, str]]] = {}
-    for key in results.tasks:
-        task, _, setting = key.partition(SEPARATOR)
-        if setting:
-            by_task.setdefault(task, []).append((setting, key))
+    for key, result in results.tasks.items():
+        if result.reasoning is not None:
+            by_task.setdefault(base_name(key), []).append((f"{result.num_fewshot}shot-{result.reasoning}", key))
     table = Table(title="prompt settings: setting swing vs sampling noise")
     for column in ("task", "setting", "metric", "value ± stderr [95% CI]", "n", "swing vs widest CI"):
         table.add_column(column, justify="left" if column in ("task", "setting", "metric") else "right")
-    for task, settings in by_task.items():
+    for task, settings in ((t, s) for t, s in by_task.items() if len(s) > 1):
         scores = [results.tasks[key].metrics.get(results.tasks[key].primary_metric) for _, key in settings]
         values = [s.value for s in scores if s is not None and s.value is not None]
         widths = [s.ci_high - s.ci_low for s in scores if s and s.ci_low is not None and s.ci_high is not None]

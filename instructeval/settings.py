@@ -16,6 +16,7 @@ from instructeval.task_hooks import task_hooks
 if TYPE_CHECKING:
     from instructeval.registry import TaskInfo
 
+KEY_SEPARATOR = "@"
 REASONINGS = ("direct", "cot", "en-cot")
 """direct: answer at once; cot: chain of thought (native language for MGSM); en-cot: MGSM's English chains."""
 
@@ -109,15 +110,30 @@ def choose_setting(info: TaskInfo, shots: int | None, reasoning: str | None) -> 
 
 
 def with_setting(info: TaskInfo, setting: Setting | None) -> TaskInfo:
-    """The task as it runs under `setting`: its protocol name, headline metric and output type follow it."""
+    """The task as it runs under `setting`: its protocol name, headline metric and output type follow it, and
+    under a setting other than its protocol's default it is named `<task>@<N>shot-<reasoning>` (the results key),
+    so that compare and the leaderboard never put two settings side by side as one task."""
     space = setting_space(info)
     if setting is None or space is None:
         return info
     mode = space.reasoning[setting.reasoning]
     declared = {"protocol": mode.protocol.format(shots=setting.shots), "primary_metric": mode.primary_metric}
-    return replace(
-        info, setting=setting, output_type=mode.output_type, metadata=info.metadata.model_copy(update=declared)
-    )
+    metadata = info.metadata.model_copy(update=declared)
+    chosen = replace(info, setting=setting, output_type=mode.output_type, metadata=metadata)
+    if setting == space.default:
+        return chosen
+    runs_as = info.selected or info.members or (info.name,)  # the lm-eval tasks, whatever the results key
+    return replace(chosen, name=setting_key(info.name, setting), selected=runs_as)
+
+
+def setting_key(name: str, setting: Setting) -> str:
+    """The results key of a task under a setting other than its default: `gsm8k@0shot-cot`."""
+    return f"{name}{KEY_SEPARATOR}{setting.shots}shot-{setting.reasoning}"
+
+
+def base_name(key: str) -> str:
+    """The task a results key belongs to (`gsm8k@0shot-cot` -> `gsm8k`)."""
+    return key.partition(KEY_SEPARATOR)[0]
 
 
 def reasons_in_chains(info: TaskInfo) -> bool:

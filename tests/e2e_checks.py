@@ -22,6 +22,7 @@ from instructeval.cache import RequestCache
 from instructeval.cli import main
 from instructeval.registry import resolve_tasks
 from instructeval.results import RunResults, Score, iter_samples, load_results
+from instructeval.settings import base_name
 from instructeval.writing.report import OVERALL
 
 Record = dict[str, Any]
@@ -82,7 +83,7 @@ def _check_score(score: Score, expected: float, n: int) -> None:
 
 def check_task(results: RunResults, run_dir: Path, task: str, subtasks: int, n_samples: int) -> list[Record]:
     """The task's scores, breakdown and counts recomputed from samples/<task>.jsonl; returns the records."""
-    info = resolve_tasks(task, None)[0]
+    info = resolve_tasks(base_name(task), None)[0]  # a task under a non-default setting: `<task>@<setting>`
     records = iter_samples(run_dir, task)
     result = results.tasks[task]
     assert result.samples_file == f"samples/{task}.jsonl"

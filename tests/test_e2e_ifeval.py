@@ -20,7 +20,23 @@ LIMIT = 6
 def test_ifeval_scores_every_instruction_of_each_answer(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
     run_cli([*run_args(tiny_llama, tmp_path, "ifeval", "ifeval", "--data-dir", str(data_dir)), "--limit", str(LIMIT)])
     (model_dir,) = list(tmp_path.iterdir())
-    run_dir = model_dir / "ifeval"
+    _check_ifeval_run(model_dir / "ifeval", data_dir)
+
+
+@pytest.mark.slow
+def test_the_demo_model_runs_ifeval_offline(data_dir: Path, tmp_path: Path) -> None:
+    """SmolLM2-135M-Instruct answers through its chat template, with no network and no nltk data."""
+    run_cli(
+        [
+            "run", "--model", "demo", "--tasks", "ifeval", "--limit", str(LIMIT), "--max-gen-toks", "256",
+            "--data-dir", str(data_dir), "--output", str(tmp_path), "--run-name", "ifeval",
+        ]
+    )  # fmt: skip
+    (model_dir,) = list(tmp_path.iterdir())
+    _check_ifeval_run(model_dir / "ifeval", data_dir)
+
+
+def _check_ifeval_run(run_dir: Path, data_dir: Path) -> None:
     result = load_results(run_dir).tasks["ifeval"]
     records = read_records(run_dir / "samples" / "ifeval.jsonl")
     rows = [json.loads(line) for line in (data_dir / "ifeval" / "input_data.jsonl").open(encoding="utf-8")]

@@ -11,6 +11,7 @@ from instructeval.api import protocol_files_hash
 from instructeval.registry import resolve_tasks
 from instructeval.results import load_results
 from instructeval.samples import read_records
+from instructeval.settings import base_name
 
 TASKS = "bbh_navigate,mgsm_de"  # mmlu's and gsm8k's zero-shot CoT run in the grid test
 
@@ -28,10 +29,11 @@ def test_zero_shot_cot_runs_every_task_in_that_setting(tiny_llama: Path, data_di
         "mgsm": ("mgsm-0shot-native-cot", "acc,none", "\nSchritt-für-Schritt-Antwort:"),
     }
     for task, (protocol, primary, prompt_end) in expected.items():
+        task = f"{task}@0shot-cot"  # a setting other than the protocol's default is a task of its own
         result = results.tasks[task]
         assert (result.protocol, result.primary_metric, result.num_fewshot) == (protocol, primary, 0)
         assert (result.reasoning, result.self_consistency) == ("cot", None)
-        assert result.prompt_hash != protocol_files_hash(resolve_tasks(task, None)[0])  # the setting is in it
+        assert result.prompt_hash != protocol_files_hash(resolve_tasks(base_name(task), None)[0])  # setting in it
         records = check_task(results, run_dir, task, 1, 2)
         assert all(r["prompt"].endswith(prompt_end) and r["prompt"].count(prompt_end) == 1 for r in records)
     assert {name: results.n_shot[name] for name in TASKS.split(",")} == dict.fromkeys(TASKS.split(","), 0)
@@ -46,9 +48,9 @@ def test_self_consistency_votes_on_every_cot_setting(tiny_llama: Path, data_dir:
     ]
     run_cli([*args, "--self-consistency", "2", "--data-dir", str(data_dir)])
     results = load_results(_run_dir(tmp_path, "sc"))
-    assert results.tasks["mmlu"].primary_metric == "exact_match,maj@2-get-answer"
-    assert results.tasks["gsm8k"].primary_metric == "exact_match,maj@2-flexible-extract"
-    for task in ("mmlu", "gsm8k"):
+    assert results.tasks["mmlu@1shot-cot"].primary_metric == "exact_match,maj@2-get-answer"
+    assert results.tasks["gsm8k@1shot-cot"].primary_metric == "exact_match,maj@2-flexible-extract"
+    for task in ("mmlu@1shot-cot", "gsm8k@1shot-cot"):
         assert results.tasks[task].self_consistency == 2 and results.tasks[task].generation_kwargs["repeats"] == 2
         records = read_records(_run_dir(tmp_path, "sc") / "samples" / f"{task}.jsonl")
         assert all(len(r.responses) == 2 for r in records)
@@ -73,22 +75,22 @@ def test_grid_runs_every_setting_and_prints_the_swing(tiny_llama: Path, data_dir
     printed = run_cli([*args, "--limit", "1"])
     results = load_results(_run_dir(tmp_path, "grid"))
     protocols = {key: task.protocol for key, task in results.tasks.items()}
-    assert protocols == {
+    assert protocols == {  # each protocol's default setting keeps the task's own name
         "mmlu@0shot-direct": "mmlu-0shot-loglikelihood",
-        "mmlu@5shot-direct": "mmlu-5shot-loglikelihood",
+        "mmlu": "mmlu-5shot-loglikelihood",
         "mmlu@0shot-cot": "mmlu-0shot-flan-cot",
         "mmlu@4shot-cot": "mmlu-4shot-flan-cot",
         "gsm8k@0shot-cot": "gsm8k-0shot-cot",
-        "gsm8k@8shot-cot": "gsm8k-8shot-cot",
+        "gsm8k": "gsm8k-8shot-cot",
         "gsm8k@0shot-direct": "gsm8k-0shot-direct",
         "gsm8k@8shot-direct": "gsm8k-8shot-direct",
     }
     assert {key: task.num_fewshot for key, task in results.tasks.items()} == {
-        key: int(key.split("@")[1].split("shot")[0]) for key in protocols
+        key: int(protocol.split("-")[1].removesuffix("shot")) for key, protocol in protocols.items()
     }
     assert "setting swing vs sampling noise" in printed
     for task in ("mmlu", "gsm8k"):
-        scores = [t.metrics[t.primary_metric] for k, t in results.tasks.items() if k.startswith(f"{task}@")]
+        scores = [t.metrics[t.primary_metric] for k, t in results.tasks.items() if base_name(k) == task]
         values = [s.value for s in scores if s.value is not None]
         widest = max(s.ci_high - s.ci_low for s in scores if s.ci_high is not None and s.ci_low is not None)
         assert f"{max(values) - min(values):.3f} vs {widest:.3f}" in printed
