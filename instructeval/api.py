@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import platform
 import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from instructeval import __version__
 from instructeval.data.source import DataSource, configured_source
 from instructeval.errors import InstructEvalError
 from instructeval.external_tasks import is_external, resolve_all_tasks, task_manager
 from instructeval.grid import expand_grid
+from instructeval.hashing import sha256_text, sha256_tree
 from instructeval.models.capabilities import check_api_flags, check_scorable
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.preflight import (
@@ -31,16 +27,15 @@ from instructeval.preflight import (
     check_sampling,
 )
 from instructeval.registry import DEMO_LIMIT, DEMO_MAX_GEN_TOKS, TaskInfo, subtask_breakdown
-from instructeval.results import RunInfo, RunResults, TaskResult, load_results, samples_path, save_results
-from instructeval.run_folder import RunFolder, config_hash, open_run_folder
+from instructeval.results import ModelInfo, RunResults, TaskResult
+from instructeval.run import Run, run_info, start_run
 from instructeval.settings import choose_setting, lm_eval_specs, reasons_in_chains, specs_hash, with_setting
 from instructeval.task_hooks import task_hooks
 from instructeval.terminal import TaskBars
+from instructeval.writing.report import PairwiseReport, WritingReport, with_report
 
 if TYPE_CHECKING:
     from instructeval.models.backends import BackendOptions
-
-TRACKED_PACKAGES = ("instructeval", "lm_eval", "torch", "transformers", "datasets", "peft", "vllm", "openai")
 
 
 @dataclass(frozen=True)
@@ -126,19 +121,18 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None, ba
     limit = options.limit if options.limit is not None else (DEMO_LIMIT if options.suite == "demo" else None)
     settings = _settings(options, spec, infos, source, limit)
     backend_options = backend_options_for(options, spec)
-    run = open_run_folder(options.output, spec.slug, options.run_name, config_hash(settings), options.resume)
-    try:
+    with start_run(options.output, spec.slug, options.run_name, settings, resume=options.resume) as run:
         progress(f"run folder: {run.path}{' (resumed)' if run.resumed else ''}")
         owned = lm is None
         if owned:
             lm = build_lm(spec, backend_options)
         if options.chat_template and spec.is_local and not has_chat_template(lm):
             raise InstructEvalError(f"{spec.name} has no chat template: drop --chat-template")
-        results = _initial_results(run, options, settings, spec, model_info(spec, backend_options, lm), limit)
-        from instructeval.cache import RequestCache, ResumableLM
+        model = model_info(spec, backend_options, lm)
+        results = run.begin(lambda: _fresh_results(options, settings, model, limit))
+        from instructeval.cache import ResumableLM
 
-        cache = RequestCache(run.cache_path)
-        resumable = ResumableLM(lm, cache, observer=bars)
+        resumable = ResumableLM(lm, run.request_cache(), observer=bars)
         for info in infos:
             if info.name in results.tasks:
                 progress(f"{info.name}: already complete, skipped")
@@ -147,20 +141,13 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None, ba
                 progress(f"{info.name}: {info.protocol}")
             with bars.showing(info.name, info.protocol) if bars else nullcontext():
                 results.tasks[info.name] = _run_task(run, info, resumable, spec, options, source, limit, results)
-            save_results(run.path, results)
+            run.save()
         if owned and callable(shutdown := getattr(lm, "shutdown", None)):
             shutdown()  # engines with processes of their own (vLLM) stop before the judging and the exit
         for info in infos:
             if info.judged:
-                _judge_answers(run.path, info, options, progress)
-                results = load_results(run.path)
-        results.run.status = "complete"
-        results.run.finished_at = _now()
-        save_results(run.path, results)
+                _judge_answers(run, info, options, progress)
         progress(f"answers: {resumable.stats['computed']} computed, {resumable.stats['cached']} from cache")
-        cache.close()
-    finally:
-        run.release()
     return run.path
 
 
@@ -180,24 +167,27 @@ def backend_options_for(options: RunOptions, spec: ModelSpec) -> BackendOptions:
     )
 
 
-def _judge_answers(run_dir: Path, info: TaskInfo, options: RunOptions, progress: Progress) -> None:
+def _judge_answers(run: Run, info: TaskInfo, options: RunOptions, progress: Progress) -> None:
     """Grade a judged task's stored answers (resumable: journal + response cache) and merge the report."""
-    from instructeval.judge import grade_pairwise, grade_run, save_writing_report
+    from instructeval.judge import grade_pairwise, grade_run
 
     if options.judge is None:
-        progress(f"{info.name}: answers stored; grade them with `instructeval judge {run_dir} --judge <spec>`")
+        progress(f"{info.name}: answers stored; grade them with `instructeval judge {run.path} --judge <spec>`")
         return
     if info.judged == "pairwise":
         if options.reference is None:
             raise InstructEvalError(f"{info.name} needs --reference runs/<model>/<timestamp> to judge against")
-        report: Any = grade_pairwise(run_dir, options.reference, options.judge, task=info.name)
+        report: WritingReport | PairwiseReport = grade_pairwise(
+            run.path, options.reference, options.judge, task=info.name
+        )
     else:
         if options.judge.calibration:
             from instructeval.judge.calibration import announce
 
             progress(announce(options.judge))
-        report = grade_run(run_dir, options.judge, task=info.name)
-    save_writing_report(run_dir, report)
+        report = grade_run(run.path, options.judge, task=info.name)
+    run.results.writing = with_report(run.results.writing, report)
+    run.save()
 
 
 def resolve_source(options: RunOptions) -> DataSource:
@@ -231,32 +221,15 @@ def _settings(
     return settings
 
 
-def _initial_results(
-    run: RunFolder, options: RunOptions, settings: dict[str, Any], spec: ModelSpec, info: Any, limit: int | None
-) -> RunResults:
-    if run.resumed and (run.path / "results.json").is_file():
-        return load_results(run.path)
-    results = RunResults(
-        run=RunInfo(
-            status="running",
-            started_at=_now(),
-            command=options.command,
-            seed=options.seed,
-            limit=limit,
-            batch_size=options.batch_size,
-            config_hash=config_hash(settings),
-            instructeval_version=__version__,
-            packages=package_versions(),
-            device=options.device or _default_device(),
-        ),
-        model=info,
+def _fresh_results(options: RunOptions, settings: dict[str, Any], model: ModelInfo, limit: int | None) -> RunResults:
+    info = run_info(
+        options.command, options.seed, settings, device=options.device, limit=limit, batch_size=options.batch_size
     )
-    save_results(run.path, results)
-    return results
+    return RunResults(run=info, model=model)
 
 
 def _run_task(
-    run: RunFolder,
+    run: Run,
     info: TaskInfo,
     lm: Any,
     spec: ModelSpec,
@@ -270,7 +243,7 @@ def _run_task(
     from instructeval.models.backends import has_chat_template
     from instructeval.overrides import PASS_AT_K_TASKS, apply_overrides, primary_metric
     from instructeval.prompt_templates import reuse_compiled_templates
-    from instructeval.samples import records_from_lm_eval, write_records
+    from instructeval.samples import records_from_lm_eval
     from instructeval.summary import breakdowns, task_scores
 
     _seed_everything(options.seed)
@@ -318,8 +291,7 @@ def _run_task(
             breakdown_fields=info.breakdown_fields,
             cluster_field=info.cluster,
         )
-    samples_file = samples_path(run.path, info.name)
-    write_records(samples_file, records)
+    samples_file = run.write_samples(info.name, records)
     for key in ("results", "groups", "configs", "versions", "n-shot", "higher_is_better", "n-samples"):
         getattr(results, key.replace("-", "_")).update(_json_safe(output.get(key, {})))
     scores = task_scores(records, info.aggregation, options.seed)
@@ -348,7 +320,7 @@ def _run_task(
         metrics=scores,
         breakdown=breakdown_scores,
         data_source=info.data.provenance(source, info.name),
-        data_hash=_hash_lines(sorted(r.doc_hash for r in records)),
+        data_hash=sha256_text("\n".join(sorted(r.doc_hash for r in records))),
         prompt_hash=prompt_hash(info, specs),
         chat_template_applied=chat,
         chat_template_hash=_chat_template_hash(lm, chat),
@@ -367,11 +339,7 @@ def _limits_itself(tasks: dict[str, Any]) -> bool:
 def protocol_files_hash(info: TaskInfo) -> str:
     """sha256 over the task folder's YAML, hooks and prompt files: changes whenever the protocol does."""
     folder = info.yaml_path.parent
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(folder).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    return sha256_tree(folder, (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts))
 
 
 def prompt_hash(info: TaskInfo, specs: list[Any]) -> str:
@@ -379,11 +347,7 @@ def prompt_hash(info: TaskInfo, specs: list[Any]) -> str:
     files = protocol_files_hash(info)
     if specs == list(info.lm_eval_names):
         return files
-    return hashlib.sha256(f"{files}:{specs_hash(specs)}".encode()).hexdigest()
-
-
-def _hash_lines(lines: list[str]) -> str:
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return sha256_text(f"{files}:{specs_hash(specs)}")
 
 
 def _chat_template_hash(lm: Any, applied: bool) -> str | None:
@@ -393,7 +357,7 @@ def _chat_template_hash(lm: Any, applied: bool) -> str | None:
         template = lm.chat_template(True)
     except Exception:  # backends without a local template (API servers) apply theirs remotely
         return None
-    return hashlib.sha256(str(template).encode()).hexdigest() if template else None
+    return sha256_text(str(template)) if template else None
 
 
 def _json_safe(value: Any) -> Any:
@@ -409,24 +373,3 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages that shape the numbers, plus Python and the platform."""
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in TRACKED_PACKAGES:
-        try:
-            versions[name] = importlib_metadata.version(name.replace("_", "-"))
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,4 +1,4 @@
-"""The one results schema: `results.json` of a run folder is read and written only here.
+"""The one results schema: every section of `results.json`, typed; `instructeval.run` writes it, anyone reads it.
 
 The file is a superset of lm-eval's results schema: lm-eval's top-level keys (`results`, `groups`,
 `configs`, `versions`, `n-shot`, `higher_is_better`, `n-samples`) keep their meaning, and our typed
@@ -8,12 +8,10 @@ sections sit beside them. `docs/results.schema.json` is generated from these mod
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from instructeval.score import Score
 from instructeval.writing.report import WritingSection
@@ -50,6 +48,27 @@ class TaskResult(BaseModel):
     samples_file: str
 
 
+class ModelKey(BaseModel):
+    """Which model a number belongs to: compare writes it, the leaderboard finds the model's row by it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: str
+    adapter: str | None = Field(None, description="the adapter folder, as the run recorded it")
+    method: str | None = Field(None, description="a knowledge-injection method, when one run's methods are compared")
+
+    @property
+    def label(self) -> str:
+        """How people name it: 'hf:x + adapter lora · icl'."""
+        name = f"{self.spec} + adapter {Path(self.adapter).name}" if self.adapter else self.spec
+        return f"{name} · {self.method}" if self.method else name
+
+    @property
+    def model(self) -> ModelKey:
+        """The model alone, without the method."""
+        return ModelKey(spec=self.spec, adapter=self.adapter)
+
+
 class ModelInfo(BaseModel):
     """What was evaluated, precisely enough to reproduce it."""
 
@@ -60,6 +79,11 @@ class ModelInfo(BaseModel):
     adapter: str | None = None
     adapter_hash: str | None = None
     model_args: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> ModelKey:
+        """The model's identity across runs: spec and adapter."""
+        return ModelKey(spec=self.spec, adapter=self.adapter)
 
 
 class RunInfo(BaseModel):
@@ -112,22 +136,6 @@ def samples_path(run_dir: Path, task: str) -> Path:
     return run_dir / SAMPLES_DIR / f"{task}.jsonl"
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON so a reader (or a kill -9) never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, ensure_ascii=False, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def save_results(run_dir: Path, results: RunResults) -> None:
-    """Write results.json atomically."""
-    write_json_atomic(results_path(run_dir), results.model_dump(mode="json", by_alias=True))
-
-
 def load_results(run_dir: Path) -> RunResults:
     """Read and validate a run folder's results.json."""
     from instructeval.errors import InstructEvalError
@@ -140,13 +148,6 @@ def load_results(run_dir: Path) -> RunResults:
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc
-
-
-def update_section(run_dir: Path, name: Literal["writing", "knowledge", "contamination"], payload: Any) -> None:
-    """Replace one feature's section (writing, knowledge, contamination) of an existing results.json, validated."""
-    results = load_results(run_dir)
-    updated = results.model_copy(update={name: payload})
-    save_results(run_dir, RunResults.model_validate(updated.model_dump(by_alias=True)))
 
 
 def iter_samples(run_dir: Path, task: str) -> list[dict[str, Any]]:
@@ -359,14 +360,32 @@ class Comparison(BaseModel):
     schema_version: str = SCHEMA_VERSION
     base_run: str
     other_run: str
-    base_model: str
-    other_model: str
+    base_model: str = Field(description="the base's label, as printed")
+    other_model: str = Field(description="the other's label, as printed")
+    base: ModelKey
+    other: ModelKey
     alpha: float
     margin: float | None = Field(None, description="the equivalence margin, in each metric's units")
     forced: bool = Field(False, description="True when --force overrode a mismatch (data, prompts, protocol, judging)")
     mismatches: list[str] = Field(default_factory=list)
     tasks: list[PairedTaskComparison]
     created_at: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_from_labels(cls, data: Any) -> Any:
+        """Files written before the keys carry only the labels: 'spec[ + adapter NAME][ · method]'."""
+        if isinstance(data, dict):
+            for side in ("base", "other"):
+                if side not in data and isinstance(data.get(f"{side}_model"), str):
+                    data = {**data, side: _key_from_label(data[f"{side}_model"])}
+        return data
+
+
+def _key_from_label(label: str) -> dict[str, str | None]:
+    name, _, method = label.partition(" · ")
+    spec, _, adapter = name.partition(" + adapter ")
+    return {"spec": spec, "adapter": adapter or None, "method": method or None}
 
 
 RunResults.model_rebuild()

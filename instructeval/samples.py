@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from instructeval.hashing import sha256_json
 from instructeval.results import SampleRecord
 
 
@@ -51,8 +49,7 @@ def cluster_id(doc: dict[str, Any], field: str) -> str:
     """A short hash of the example's `field` (a DROP passage is long): examples sharing it share the cluster."""
     if field not in doc:
         raise RuntimeError(f"the task declares cluster field {field!r}, which its examples lack")
-    text = json.dumps(doc[field], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return sha256_json(doc[field])[:16]
 
 
 def _base_record(task: str, subtask: str, entry: dict[str, Any], groups: dict[str, str]) -> SampleRecord:
@@ -102,16 +99,6 @@ def _add_filter(record: SampleRecord, entry: dict[str, Any]) -> None:
             record.extracted = [
                 str(x) for x in (filtered[0] if filtered and isinstance(filtered[0], list) else filtered)
             ]
-
-
-def write_records(path: Path, records: Iterable[SampleRecord]) -> None:
-    """Write samples/<task>.jsonl atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record.model_dump(mode="json"), ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def read_records(path: Path) -> list[SampleRecord]:

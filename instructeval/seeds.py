@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
+from instructeval.hashing import sha256_text
 
 
 def derive_seed(seed: int, *parts: object) -> int:
     """A 31-bit seed from `seed` and `parts` (a repeat's number, a prompt's tokens): same inputs, same seed."""
-    digest = hashlib.sha256(repr((seed, *parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "big") >> 1
+    return int(sha256_text(repr((seed, *parts)))[:8], 16) >> 1

@@ -4,13 +4,12 @@ a setting into lm-eval config overrides (`setting_overrides`)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from instructeval.errors import InstructEvalError
+from instructeval.hashing import sha256_json
 from instructeval.task_hooks import task_hooks
 
 if TYPE_CHECKING:
@@ -165,7 +164,7 @@ def lm_eval_specs(info: TaskInfo) -> list[str | dict[str, Any]]:
 
 def specs_hash(specs: list[str | dict[str, Any]]) -> str:
     """sha256 of the overrides a setting applies (part of the prompt hash)."""
-    return hashlib.sha256(json.dumps(specs, sort_keys=True, default=str).encode()).hexdigest()
+    return sha256_json(specs)
 
 
 def _member_yaml(folder: Path, task: str) -> Path:

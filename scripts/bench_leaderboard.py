@@ -27,7 +27,8 @@ from typing import Any
 from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard import build_site
 from instructeval.registry import suites
-from instructeval.results import ModelInfo, RunInfo, RunResults, TaskResult, load_results, save_results
+from instructeval.results import ModelInfo, RunInfo, RunResults, TaskResult, load_results
+from instructeval.run import save_results
 from instructeval.score import Score
 
 BUILD_TARGET_S = 5.0

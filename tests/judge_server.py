@@ -253,7 +253,8 @@ def between(text: str, tag: str) -> str:
 
 def write_run(run_dir: Path, samples: list[dict[str, Any]], task: str = "writing", model: str = "demo") -> Path:
     """A minimal run folder as the engine leaves it: a valid results.json and samples/<task>.jsonl."""
-    from instructeval.results import ModelInfo, RunInfo, RunResults, samples_path, save_results
+    from instructeval.results import ModelInfo, RunInfo, RunResults, samples_path
+    from instructeval.run import save_results
 
     info = RunInfo(
         status="complete",

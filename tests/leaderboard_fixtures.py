@@ -25,9 +25,8 @@ from instructeval.results import (
     SubtaskOverlap,
     TaskContamination,
     TaskResult,
-    save_results,
-    write_json_atomic,
 )
+from instructeval.run import save_results, write_json_atomic
 from instructeval.writing.report import (
     BudgetReport,
     GroupScore,

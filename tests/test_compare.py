@@ -32,9 +32,8 @@ from instructeval.results import (
     Score,
     TaskResult,
     samples_path,
-    save_results,
 )
-from instructeval.samples import write_records
+from instructeval.run import save_results, write_samples
 from instructeval.stats import paired_bootstrap_ci, paired_permutation_test
 
 RNG = np.random.default_rng(7)
@@ -126,7 +125,7 @@ def make_run(
     for task, (metric, values, subtasks) in tasks.items():
         results.tasks[task] = _task(task, metric, values, prompt=prompt if task == "mmlu" else "prompt")
         records = _records(task, metric, values, subtasks)
-        write_records(samples_path(run, task), records[::-1] if shuffle else records)
+        write_samples(samples_path(run, task), records[::-1] if shuffle else records)
     save_results(run, results)
     return run
 

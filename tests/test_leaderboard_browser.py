@@ -33,7 +33,7 @@ from leaderboard_fixtures import (
 )
 
 from instructeval.leaderboard import build_site, site_server
-from instructeval.results import save_results
+from instructeval.run import save_results
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "leaderboard"
 CHROMIUM_FLAGS = (

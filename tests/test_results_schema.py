@@ -9,7 +9,8 @@ import pytest
 from repo_module import REPO, load_repo_module
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import ModelInfo, RunInfo, RunResults, Score, load_results, save_results
+from instructeval.results import ModelInfo, RunInfo, RunResults, Score, load_results
+from instructeval.run import save_results
 
 
 def test_published_schema_is_current() -> None:

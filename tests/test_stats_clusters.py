@@ -11,7 +11,7 @@ from scipy.stats import t
 
 from instructeval.compare import compare_task, pair_samples
 from instructeval.results import SampleRecord, Score, samples_path
-from instructeval.samples import write_records
+from instructeval.run import write_samples
 from instructeval.stats import (
     cluster_bootstrap_means,
     clustered_stderr,
@@ -199,7 +199,7 @@ def test_compare_resamples_clusters_and_reports_clustered_scores(tmp_path):
     other_values = np.where(np.repeat(rng.random(20) < 0.3, 5), 1.0, base_values)
     for name, values in (("base", base_values), ("other", other_values)):
         records = [_record(i, float(v), c) for i, (v, c) in enumerate(zip(values, clusters, strict=True))]
-        write_records(samples_path(tmp_path / name, "drop"), records)
+        write_samples(samples_path(tmp_path / name, "drop"), records)
     paired = pair_samples(tmp_path / "base", tmp_path / "other", "drop", "f1,none")
     assert paired.clusters == tuple(clusters)
     row = compare_task(paired, macro=False, seed=3, resamples=2000)
@@ -222,7 +222,7 @@ def test_macro_comparison_resamples_clusters_within_each_subtask(tmp_path):
             _record(i, float(v), c, subtask=s)
             for i, (v, c, s) in enumerate(zip(flipped, clusters, subtasks, strict=True))
         ]
-        write_records(samples_path(tmp_path / name, "drop"), records)
+        write_samples(samples_path(tmp_path / name, "drop"), records)
     paired = pair_samples(tmp_path / "base", tmp_path / "other", "drop", "f1,none")
     row = compare_task(paired, macro=True, seed=0, resamples=500)
     assert row.difference.ci_method == "stratified-cluster-bootstrap-percentile"

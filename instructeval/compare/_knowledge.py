@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from instructeval.compare._pairing import PairedScores, Run, SampleKey, paired, read_samples, sample_scores
+from instructeval.compare._pairing import PairedScores, SampleKey, paired, read_samples, sample_scores
 from instructeval.knowledge.types import set_slug
 from instructeval.results import KnowledgeResult
+from instructeval.run import LoadedRun
 
 Measured = tuple[str, str]
 """(knowledge set, method)."""
 
 
-def measured(run: Run) -> dict[Measured, KnowledgeResult]:
+def measured(run: LoadedRun) -> dict[Measured, KnowledgeResult]:
     """The run's knowledge results by (set, method)."""
     return {(r.knowledge_set, r.method): r for r in run.results.knowledge or []}
 
 
-def shared_measurements(base: Run, other: Run) -> list[Measured]:
+def shared_measurements(base: LoadedRun, other: LoadedRun) -> list[Measured]:
     """(set, method) both runs measured, in the base run's order."""
     theirs = measured(other)
     return [key for key in measured(base) if key in theirs]
@@ -31,7 +32,7 @@ def samples_name(kset: str, method: str) -> str:
     return f"knowledge_{set_slug(kset)}_{method}"
 
 
-def probe_mismatches(base: Run, other: Run, shared: list[Measured]) -> list[str]:
+def probe_mismatches(base: LoadedRun, other: LoadedRun, shared: list[Measured]) -> list[str]:
     """Sets whose probes differ between the runs (another --size, --limit or seed draws other probes)."""
     found = []
     for kset, method in shared:
@@ -45,7 +46,9 @@ def _probes(run_dir: Path, kset: str, method: str) -> set[str]:
     return {str(row["doc_hash"]) for row in read_samples(run_dir, samples_name(kset, method))}
 
 
-def checkpoint_pairs(base: Run, other: Run, shared: list[Measured], *, scorer: str | None) -> list[PairedScores]:
+def checkpoint_pairs(
+    base: LoadedRun, other: LoadedRun, shared: list[Measured], *, scorer: str | None
+) -> list[PairedScores]:
     """Base checkpoint vs tuned checkpoint: the same set and method in two runs, per scorer (or the one named)
     and split."""
     found = []
@@ -56,7 +59,7 @@ def checkpoint_pairs(base: Run, other: Run, shared: list[Measured], *, scorer: s
     return found
 
 
-def method_pairs(run: Run, base_method: str, method: str, *, scorer: str | None) -> list[PairedScores]:
+def method_pairs(run: LoadedRun, base_method: str, method: str, *, scorer: str | None) -> list[PairedScores]:
     """Two methods of one run on every set both measured, per scorer (or the one named) and split."""
     results = measured(run)
     found = []

@@ -11,30 +11,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import RunResults, TaskResult, iter_samples, load_results, samples_path
+from instructeval.results import RunResults, TaskResult, iter_samples, samples_path
 from instructeval.stats import Kind
 
 SampleKey = tuple[str, str, int]
 """(subtask, doc_hash, occurrence): the occurrence tells apart identical examples within one subtask."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """A run folder and its results."""
-
-    path: Path
-    results: RunResults
-
-    @property
-    def label(self) -> str:
-        """The model as users would name it: its spec, plus the adapter when there is one."""
-        model = self.results.model
-        return f"{model.spec} + adapter {Path(model.adapter).name}" if model.adapter else model.spec
-
-
-def load_run(path: Path) -> Run:
-    """Read a run folder (one-line error when it is not one)."""
-    return Run(path, load_results(path))
 
 
 def shared_tasks(base: RunResults, other: RunResults) -> list[str]:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instructeval.compare._pairing import load_run
 from instructeval.data.source import DataSource
 from instructeval.errors import InstructEvalError
 from instructeval.registry import TaskInfo
 from instructeval.results import Comparison
+from instructeval.run import load_run
 from instructeval.score import Score
 from instructeval.stats import POWER, minimum_detectable_effect, pairs_needed
 

@@ -20,8 +20,6 @@ from instructeval.compare._knowledge import (
 )
 from instructeval.compare._pairing import (
     PairedScores,
-    Run,
-    load_run,
     pair_samples,
     protocol_mismatches,
     resolve_metric,
@@ -31,7 +29,8 @@ from instructeval.compare._statistics import adjust, compare_task
 from instructeval.compare._writing import graded_pairs, judging_mismatches
 from instructeval.errors import InstructEvalError
 from instructeval.registry import TaskInfo, all_tasks
-from instructeval.results import Comparison, write_json_atomic
+from instructeval.results import Comparison, ModelKey
+from instructeval.run import LoadedRun, load_run, write_json_atomic
 from instructeval.stats import DEFAULT_RESAMPLES
 
 BASE_METHOD = "base"
@@ -67,7 +66,7 @@ class CompareOutcome:
 
 @dataclass(frozen=True)
 class _Plan:
-    other: Run
+    other: LoadedRun
     tasks: list[str]
     knowledge: list[tuple[str, str]]
     mismatches: list[str]
@@ -109,7 +108,7 @@ def _check(options: CompareOptions) -> None:
         raise InstructEvalError(f"--resamples {options.resamples} is not valid: pass a positive number, e.g. 10000")
 
 
-def _plan(base: Run, other: Run) -> _Plan:
+def _plan(base: LoadedRun, other: LoadedRun) -> _Plan:
     tasks = shared_tasks(base.results, other.results)
     knowledge = shared_measurements(base, other)
     if not tasks and not knowledge:
@@ -139,7 +138,7 @@ def _refuse_mismatches(plans: list[_Plan], force: bool, *, several: bool) -> Non
         )
 
 
-def _compare_pair(base: Run, plan: _Plan, options: CompareOptions) -> CompareOutcome:
+def _compare_pair(base: LoadedRun, plan: _Plan, options: CompareOptions) -> CompareOutcome:
     other = plan.other
     registry = all_tasks()
     pairs: list[tuple[PairedScores, bool]] = []
@@ -168,13 +167,13 @@ def _compare_pair(base: Run, plan: _Plan, options: CompareOptions) -> CompareOut
     if not pairs:
         raise InstructEvalError(f"no shared task has the metric {options.metric}: pick one the tasks report")
     flips = FlipFinder(base.path, other.path)
-    comparison = _comparison(base, other, base.label, other.label, pairs, plan.mismatches, options, flips)
+    comparison = _comparison(base, other, base.key, other.key, pairs, plan.mismatches, options, flips)
     path = comparison_path(base.path, other.path)
     write_json_atomic(path, comparison.model_dump(mode="json"))
     return CompareOutcome(comparison, path, tuple(skipped))
 
 
-def compare_methods(run: Run, options: CompareOptions) -> list[CompareOutcome]:
+def compare_methods(run: LoadedRun, options: CompareOptions) -> list[CompareOutcome]:
     """Each knowledge-injection method of one run against its base method, probe by probe."""
     methods = list(dict.fromkeys(method for _kset, method in measured(run)))
     if len(methods) < 2:
@@ -190,7 +189,7 @@ def compare_methods(run: Run, options: CompareOptions) -> list[CompareOutcome]:
         pairs = [(p, False) for p in method_pairs(run, base_method, method, scorer=options.metric)]
         if not pairs:
             continue
-        labels = (f"{run.label} · {base_method}", f"{run.label} · {method}")
+        labels = (run.key.model_copy(update={"method": base_method}), run.key.model_copy(update={"method": method}))
         comparison = _comparison(run, run, *labels, pairs, [], options)
         path = method_comparison_path(run.path, base_method, method)
         write_json_atomic(path, comparison.model_dump(mode="json"))
@@ -204,10 +203,10 @@ def compare_methods(run: Run, options: CompareOptions) -> list[CompareOutcome]:
 
 
 def _comparison(
-    base: Run,
-    other: Run,
-    base_label: str,
-    other_label: str,
+    base: LoadedRun,
+    other: LoadedRun,
+    base_key: ModelKey,
+    other_key: ModelKey,
     pairs: list[tuple[PairedScores, bool]],
     mismatches: list[str],
     options: CompareOptions,
@@ -222,8 +221,10 @@ def _comparison(
     return Comparison(
         base_run=str(base.path),
         other_run=str(other.path),
-        base_model=base_label,
-        other_model=other_label,
+        base_model=base_key.label,
+        other_model=other_key.label,
+        base=base_key,
+        other=other_key,
         alpha=options.alpha,
         margin=options.margin,
         forced=bool(mismatches),

@@ -10,12 +10,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from instructeval.compare._pairing import PairedScores, Run, SampleKey, keyed, paired, read_samples
+from instructeval.compare._pairing import PairedScores, SampleKey, keyed, paired, read_samples
 from instructeval.errors import InstructEvalError
 from instructeval.judge.pairwise import JUDGMENTS_FIELD as PAIRWISE_FIELD
 from instructeval.judge.pairwise import combine_orders, judged_pairs
 from instructeval.judge.pointwise import JUDGMENTS_FIELD as POINTWISE_FIELD
 from instructeval.judge.pointwise import answer_grades
+from instructeval.run import LoadedRun
 from instructeval.stats import Kind
 from instructeval.writing.report import PairwiseReport, WritingReport
 
@@ -24,23 +25,23 @@ WIN_RATE = "win rate vs reference"
 Values = dict[SampleKey, float]
 
 
-def pointwise_report(run: Run, task: str) -> WritingReport | None:
+def pointwise_report(run: LoadedRun, task: str) -> WritingReport | None:
     """The run's pointwise grading of `task`, if it has one."""
     report = run.results.writing.pointwise if run.results.writing else None
     return report if report is not None and report.task == task else None
 
 
-def pairwise_report(run: Run, task: str) -> PairwiseReport | None:
+def pairwise_report(run: LoadedRun, task: str) -> PairwiseReport | None:
     """The run's pairwise grading of `task` against a reference run, if it has one."""
     report = run.results.writing.pairwise if run.results.writing else None
     return report if report is not None and report.task == task else None
 
 
-def is_graded(run: Run, task: str) -> bool:
+def is_graded(run: LoadedRun, task: str) -> bool:
     return pointwise_report(run, task) is not None or pairwise_report(run, task) is not None
 
 
-def judging_mismatches(base: Run, other: Run, task: str) -> list[str]:
+def judging_mismatches(base: LoadedRun, other: LoadedRun, task: str) -> list[str]:
     """Every way the two runs' answers of `task` were judged differently (empty when the grades compare)."""
     found = []
     first, second = pointwise_report(base, task), pointwise_report(other, task)
@@ -82,7 +83,7 @@ def _is_reference(report: PairwiseReport, run_dir: Path) -> bool:
     return Path(report.reference_run).resolve() == run_dir.resolve()
 
 
-def graded_pairs(base: Run, other: Run, task: str) -> list[PairedScores]:
+def graded_pairs(base: LoadedRun, other: LoadedRun, task: str) -> list[PairedScores]:
     """Per rubric (overall, then per category) the answers' grades, and the pairwise win rates; [] if ungraded.
 
     A run judged pairwise against the base run gives the head-to-head rates: how often each run's answer
@@ -117,7 +118,7 @@ def graded_pairs(base: Run, other: Run, task: str) -> list[PairedScores]:
     return found
 
 
-def _rows(run: Run, task: str) -> list[tuple[SampleKey, dict[str, Any]]]:
+def _rows(run: LoadedRun, task: str) -> list[tuple[SampleKey, dict[str, Any]]]:
     return keyed(read_samples(run.path, task))
 
 

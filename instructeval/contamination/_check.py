@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from instructeval.contamination._corpus import iter_blocks
 from instructeval.contamination._examples import TestExample
 from instructeval.contamination._ngrams import NORMALISATION
 from instructeval.contamination._overlap import NgramIndex, scan
+from instructeval.hashing import sha256_text
 from instructeval.results import (
     ContaminatedExample,
     ContaminationResult,
@@ -59,7 +59,7 @@ def check_overlap(
 
 def data_hash(doc_hashes: Iterable[str]) -> str:
     """sha256 of the sorted doc hashes: a run's `data_hash` for the same examples."""
-    return hashlib.sha256("\n".join(sorted(doc_hashes)).encode()).hexdigest()
+    return sha256_text("\n".join(sorted(doc_hashes)))
 
 
 def _subtasks(members: list[int], index: NgramIndex) -> dict[str, SubtaskOverlap]:

@@ -27,9 +27,8 @@ from instructeval.results import (
     RunResults,
     load_results,
     samples_path,
-    update_section,
-    write_json_atomic,
 )
+from instructeval.run import amend_run, write_json_atomic
 from instructeval.samples import read_records
 
 REPORT_FILE = "contamination.json"
@@ -86,7 +85,8 @@ def contaminate(options: ContaminationOptions, progress: Callable[[str], None] =
         raise InstructEvalError("nothing to check: pass --corpus FILES --tasks a,b, --run RUN, or --model M --probe")
     if results is not None and options.run is not None:
         overlap = rescore_clean(options.run, results, overlap)
-        update_section(options.run, "contamination", overlap)
+        with amend_run(options.run) as run:
+            run.results.contamination = overlap
     options.output.mkdir(parents=True, exist_ok=True)
     write_json_atomic(options.output / REPORT_FILE, overlap.model_dump(mode="json"))
     return overlap

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from instructeval.errors import DataError
 from instructeval.results import iter_samples, samples_path
+from instructeval.run import write_jsonl_atomic
 
 REQUIRED_FIELDS = ("doc_id", "doc_hash", "category", "prompt", "response")
 
@@ -45,17 +43,5 @@ def attach_judgments(run_dir: Path, task: str, field: str, records: Iterable[dic
     by_doc: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_doc.setdefault(str(record["doc_id"]), []).append({k: v for k, v in record.items() if k != "doc_id"})
-    path = samples_path(run_dir, task)
     samples = iter_samples(run_dir, task)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for sample in samples:
-                sample[field] = by_doc.get(str(sample["doc_id"]), [])
-                handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_jsonl_atomic(samples_path(run_dir, task), ({**s, field: by_doc.get(str(s["doc_id"]), [])} for s in samples))

@@ -20,7 +20,7 @@ from instructeval.judge.pricing import worst_case_prompt_tokens
 from instructeval.judge.session import JudgeSession
 from instructeval.models.chat_batches import BATCH_DISCOUNT, BatchRequest, BatchResult, ChatBatches
 from instructeval.models.spec import parse_model_spec
-from instructeval.results import write_json_atomic
+from instructeval.run import write_json_atomic
 
 STATE_SUFFIX = "_judge_batches.json"
 

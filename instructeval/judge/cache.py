@@ -7,11 +7,10 @@ and must be retried on the next run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
+from instructeval.hashing import sha256_json
 from instructeval.models.chat_client import ChatReply
 from instructeval.paths import cache_root
 from instructeval.sqlite_store import open_store
@@ -35,7 +34,7 @@ def cache_key(
 ) -> str:
     """A stable hash of everything that determines a judge's reply."""
     material = [judge, rubric_sha256, messages, repeat, temperature, max_tokens]
-    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return sha256_json(material)
 
 
 class JudgeCache:

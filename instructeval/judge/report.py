@@ -8,7 +8,7 @@ from rich.table import Table
 
 from instructeval.judge.rubric import Rubric
 from instructeval.judge.runner import Outcome
-from instructeval.results import load_results, update_section
+from instructeval.run import amend_run
 from instructeval.score import MISSING
 from instructeval.writing.report import (
     OVERALL,
@@ -19,7 +19,7 @@ from instructeval.writing.report import (
     RubricInfo,
     UsageReport,
     WritingReport,
-    WritingSection,
+    with_report,
 )
 
 
@@ -52,9 +52,9 @@ def budget_report(outcome: Outcome) -> BudgetReport:
 
 
 def save_writing_report(run_dir: Path, report: WritingReport | PairwiseReport) -> None:
-    """Merge the report into results.json's `writing` section under `pointwise` or `pairwise`."""
-    section = load_results(run_dir).writing or WritingSection()
-    update_section(run_dir, "writing", section.model_copy(update={report.mode: report}))
+    """Merge the report into a finished run's `writing` section (pointwise or pairwise), under the run's lock."""
+    with amend_run(run_dir) as run:
+        run.results.writing = with_report(run.results.writing, report)
 
 
 def format_table(report: WritingReport | PairwiseReport) -> Table:

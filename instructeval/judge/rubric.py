@@ -6,7 +6,6 @@ inputs the judge may see (the relevance rubric sees the prompt and the answer, c
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from string import Template
 import yaml
 
 from instructeval.errors import InstructEvalError
+from instructeval.hashing import sha256_bytes
 
 RUBRIC_DIR = Path(__file__).resolve().parent / "rubrics"
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)-v(?P<version>\d+)\.yaml$")
@@ -82,5 +82,5 @@ def _parse(path: Path) -> Rubric:
         inputs=declared,
         system=str(data["system"]),
         user_template=template,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha256_bytes(raw),
     )

@@ -8,7 +8,6 @@ too but retried by the next run.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from instructeval.errors import InstructEvalError
+from instructeval.hashing import sha256_json
 from instructeval.judge.batching import batch_request, prefetch_in_batches, state_path
 from instructeval.judge.cache import JudgeCache, NoCache, cache_key, default_cache_path
 from instructeval.judge.options import JudgeOptions
@@ -69,10 +69,7 @@ class Job:
             temperature=options.temperature,
             max_tokens=options.max_tokens,
         )
-        material = json.dumps([request, fields], sort_keys=True, ensure_ascii=False, default=str)
-        return cls(
-            hashlib.sha256(material.encode()).hexdigest(), judge, rubric, messages, repeat, parse, value_field, fields
-        )
+        return cls(sha256_json([request, fields]), judge, rubric, messages, repeat, parse, value_field, fields)
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ from pathlib import Path
 
 from instructeval.errors import DataError, InstructEvalError
 from instructeval.judge.options import JudgeOptions
-from instructeval.knowledge.inject import Progress, new_results, now, resolve_scorers, score_answered
+from instructeval.knowledge.inject import Progress, resolve_scorers, score_answered
 from instructeval.knowledge.methods.base import Answered
 from instructeval.knowledge.report import knowledge_result, sample_records
 from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.knowledge.types import KnowledgeSet, Probe
-from instructeval.results import ModelInfo, samples_path, save_results
-from instructeval.run_folder import config_hash, open_run_folder
-from instructeval.samples import write_records
+from instructeval.results import ModelInfo, RunResults
+from instructeval.run import run_info, start_run
 
 TEXT_COLUMNS = ("prompt", "question")
 KEY_COLUMNS = ("id", *TEXT_COLUMNS)
@@ -94,21 +93,20 @@ def _score_column(
         "label": column.label,
     }
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", column.label)
-    run = open_run_folder(options.output, slug, options.run_name, config_hash(settings), resume=False)
-    try:
+    with start_run(options.output, slug, options.run_name, settings, resume=False) as run:
         started = time.perf_counter()
         progress(
             f"run folder: {run.path}; {len(answered)} of {len(kset.probes)} probes answered in "
             f"{options.responses} ({column.name})"
         )
         model = ModelInfo(spec=f"external:{column.model}", backend="external", name=column.model, revision=None)
-        results = new_results(options.command, options.seed, config_hash(settings), model, device="none")
-        name = f"knowledge_{kset.slug}_external"
-        scores, usage = score_answered(
-            answered, scorers, options.judge, samples_path(run.path, f"{name}_grader"), "external"
+        results = run.begin(
+            lambda: RunResults(run=run_info(options.command, options.seed, settings, device="none"), model=model)
         )
+        name = f"knowledge_{kset.slug}_external"
+        scores, usage = score_answered(answered, scorers, options.judge, run.samples_path(f"{name}_grader"), "external")
         records = sample_records(kset, "external", answered, scores)
-        write_records(samples_path(run.path, name), records)
+        run.write_samples(name, records)
         training = {
             "responses": str(options.responses),
             "response_column": column.name,
@@ -124,11 +122,6 @@ def _score_column(
                 wall_seconds=time.perf_counter() - started,
             )
         ]
-        results.run.status = "complete"
-        results.run.finished_at = now()
-        save_results(run.path, results)
-    finally:
-        run.release()
     return run.path
 
 

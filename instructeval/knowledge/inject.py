@@ -13,11 +13,9 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from instructeval import __version__
 from instructeval.errors import InstructEvalError
 from instructeval.judge.options import JudgeOptions
 from instructeval.knowledge.answering import Answerer, ChatAnswerer, open_answerer
@@ -56,16 +54,11 @@ from instructeval.results import (
     CurvePoint,
     KnowledgeResult,
     ModelInfo,
-    RunInfo,
     RunResults,
     SampleRecord,
-    load_results,
-    samples_path,
-    save_results,
-    write_json_atomic,
 )
-from instructeval.run_folder import RunFolder, config_hash, open_run_folder
-from instructeval.samples import read_records, write_records
+from instructeval.run import Run, run_info, start_run, write_json_atomic, write_jsonl_atomic
+from instructeval.samples import read_records
 
 METHODS = ("base", "icl", "finetune", "augmented-finetune")
 RULE_SCORERS = (*TEXT_SCORERS, FORCED_CHOICE)
@@ -123,10 +116,15 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
     vertex = vertex_target(options, spec)
     check_curve(options, methods, spec)
     settings = _settings(options, spec, methods, fmt, scorers, vertex)
-    run = open_run_folder(options.output, spec.slug, options.run_name, config_hash(settings), options.resume)
-    try:
+    with start_run(options.output, spec.slug, options.run_name, settings, resume=options.resume) as run:
         progress(f"run folder: {run.path}{' (resumed)' if run.resumed else ''}")
-        results = _initial_results(run, options, settings, spec)
+        device = options.device if spec.is_local else "api"
+        results = run.begin(
+            lambda: RunResults(
+                run=run_info(options.command, options.seed, settings, device=device),
+                model=_model_info(spec, options.device),
+            )
+        )
         session = _Session(options, spec, kset, fmt, scorers, probes, run, progress, vertex)
         for method in methods:
             if any(r.method == method and r.knowledge_set == kset.name for r in results.knowledge or []):
@@ -137,15 +135,7 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
             if (drawn := save_curve(run.path, result)) is not None:
                 progress(f"  learning curve: {drawn}")
             results.knowledge = [*(results.knowledge or []), result]
-            save_results(run.path, results)
-        results.run.status = "complete"
-        results.run.finished_at = now()
-        save_results(run.path, results)
-    except Exception:
-        _mark_failed(run.path)
-        raise
-    finally:
-        run.release()
+            run.save()
     return run.path
 
 
@@ -238,12 +228,12 @@ class _Session:
         fmt: str,
         scorers: list[str],
         probes: list[Probe],
-        run: RunFolder,
+        run: Run,
         progress: Progress,
         vertex: VertexTarget | None,
     ) -> None:
         self.options, self.spec, self.kset, self.fmt = options, spec, kset, fmt
-        self.scorers, self.probes, self.folder, self.progress = scorers, probes, run, progress
+        self.scorers, self.probes, self.output, self.progress = scorers, probes, run, progress
         self.generator_spec = parse_model_spec(options.generator) if options.generator else spec
         self._base: Answerer | None = None
         self.vertex = vertex
@@ -302,10 +292,10 @@ class _Session:
             max_tokens=self.options.max_gen_toks,
             facts_for=facts_for,
         )
-        journal = samples_path(self.folder.path, f"{name}_grader")
+        journal = self.output.samples_path(f"{name}_grader")
         scores, usage = score_answered(answered, self.scorers, self.options.judge, journal, label or method)
         records = sample_records(self.kset, method, answered, scores)
-        write_records(samples_path(self.folder.path, name), records)
+        self.output.write_samples(name, records)
         return records, usage
 
     def _curve(self, method: str, name: str, training: dict[str, Any], final: list[SampleRecord]) -> list[CurvePoint]:
@@ -324,7 +314,7 @@ class _Session:
         points = []
         for epoch in (e for e in wanted if e in kept):
             checkpoint = kept[epoch]
-            path = samples_path(self.folder.path, f"{name}_epoch{epoch}")
+            path = self.output.samples_path(f"{name}_epoch{epoch}")
             if epoch == last:
                 records = final
             elif path.is_file():
@@ -378,9 +368,8 @@ class _Session:
             settings = dataclasses.replace(self.options.augment or AugmentSettings(), seed=self.options.seed)
             self.progress(f"  augmenting {len(self.kset.facts)} facts with {self.generator_spec}")
             made = augment(self.generator(), self.kset, settings)
-            log = self.folder.path / "samples" / f"knowledge_{self.kset.slug}_augmentations.jsonl"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text("".join(json.dumps(a.__dict__, ensure_ascii=False) + "\n" for a in made), encoding="utf-8")
+            log = self.output.samples_path(f"knowledge_{self.kset.slug}_augmentations")
+            write_jsonl_atomic(log, (a.__dict__ for a in made))
             examples += document_examples([("+".join(a.sources), a.text) for a in made])
             training["augmentation"] = {
                 "generator": str(self.generator_spec),
@@ -389,7 +378,7 @@ class _Session:
                 "format": "no-prompt-completion",
                 "strategies": list(settings.strategies),
                 "settings": settings.__dict__,
-                "log": str(log.relative_to(self.folder.path)),
+                "log": str(log.relative_to(self.output.path)),
             }
         from instructeval.contamination import check_training_overlap
 
@@ -409,7 +398,7 @@ class _Session:
                 settings,
                 self.vertex,
                 Staging.parse(self.options.staging_bucket, self.vertex),
-                self.folder.path / f"vertex_job{tag}.json",
+                self.output.path / f"vertex_job{tag}.json",
                 poll=self.options.poll,
                 progress=self.progress,
             )
@@ -421,7 +410,7 @@ class _Session:
                 self.spec,
                 openai_rows(examples),
                 settings,
-                self.folder.path / f"openai_job{tag}.json",
+                self.output.path / f"openai_job{tag}.json",
                 poll=self.options.poll,
                 checkpoints=self.options.curve is not None,
                 progress=self.progress,
@@ -431,7 +420,7 @@ class _Session:
             return ChatAnswerer(tuned), str(tuned), record
         from instructeval.models.local import resolve_device
 
-        adapter = self.folder.path / f"adapter{tag}"
+        adapter = self.output.path / f"adapter{tag}"
         saved = adapter / "instructeval-training.json"
         if saved.is_file():
             record = json.loads(saved.read_text(encoding="utf-8"))
@@ -543,70 +532,9 @@ def _settings(
     }
 
 
-def _initial_results(run: RunFolder, options: InjectOptions, settings: dict[str, Any], spec: ModelSpec) -> RunResults:
-    if run.resumed and (run.path / "results.json").is_file():
-        results = load_results(run.path)
-        results.run.status = "running"
-        return results
-    results = new_results(
-        options.command,
-        options.seed,
-        config_hash(settings),
-        _model_info(spec, options.device),
-        device=options.device if spec.is_local else "api",
-    )
-    save_results(run.path, results)
-    return results
-
-
-def new_results(
-    command: list[str], seed: int, settings_hash: str, model: ModelInfo, *, device: str | None
-) -> RunResults:
-    """A fresh results.json for a knowledge run (status running)."""
-    from instructeval.api import package_versions
-
-    return RunResults(
-        run=RunInfo(
-            status="running",
-            started_at=now(),
-            command=command,
-            seed=seed,
-            limit=None,
-            batch_size="auto",
-            config_hash=settings_hash,
-            instructeval_version=__version__,
-            packages=package_versions(),
-            device=device or _default_device(),
-        ),
-        model=model,
-        writing=None,
-    )
-
-
 def _model_info(spec: ModelSpec, device: str | None) -> ModelInfo:
     if not spec.is_local:
         return ModelInfo(spec=str(spec), backend=spec.kind, name=spec.name, revision=None)
     from instructeval.models.backends import BackendOptions, model_info
 
     return model_info(spec, BackendOptions(device=device), None)
-
-
-def _mark_failed(run_dir: Path) -> None:
-    try:
-        results = load_results(run_dir)
-    except InstructEvalError:
-        return
-    results.run.status = "failed"
-    results.run.finished_at = now()
-    save_results(run_dir, results)
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def now() -> str:
-    """UTC time as results.json writes it."""
-    return datetime.now(UTC).isoformat(timespec="seconds")

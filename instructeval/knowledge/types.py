@@ -6,9 +6,9 @@ see nothing else.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
+
+from instructeval.hashing import sha256_json
 
 SPLITS = (
     "memorisation",
@@ -66,7 +66,7 @@ class Probe:
 
     def digest(self) -> str:
         """sha256 of the probe's canonical JSON: the key that pairs answers across runs and methods."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return sha256_json(asdict(self))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ import stat
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, RunResults, TaskResult, load_results
+from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey, TaskResult
+from instructeval.run import LoadedRun, load_run, parse_time
 from instructeval.writing.report import WritingReport
 
 COMPARISON_FILES = "comparison*.json"
@@ -22,39 +22,25 @@ COMPARISON_FILES = "comparison*.json"
 
 
 @dataclass(frozen=True)
-class Run:
-    """One run folder's results, and how the site names its folder (relative to the path it was found under)."""
-
-    label: str
-    results: RunResults
-    stamp: str = ""
-    """The results file's identity and version as the file system tells it (device, inode, size, mtime)."""
-
-    @property
-    def started(self) -> datetime:
-        return parse_time(self.results.run.started_at)
-
-
-@dataclass(frozen=True)
 class Picked:
     """A task's result, and the run it came from."""
 
     result: TaskResult
-    run: Run
+    run: LoadedRun
 
 
 @dataclass
 class ModelRuns:
     """What the leaderboard shows for one model (spec + adapter): the chosen result per task and per section."""
 
-    key: tuple[str, str | None]
-    runs: list[Run]
+    key: ModelKey
+    runs: list[LoadedRun]
     tasks: dict[str, Picked] = field(default_factory=dict)
-    writing: tuple[WritingReport, Run] | None = None
-    knowledge: list[tuple[KnowledgeResult, Run]] = field(default_factory=list)
+    writing: tuple[WritingReport, LoadedRun] | None = None
+    knowledge: list[tuple[KnowledgeResult, LoadedRun]] = field(default_factory=list)
 
     @property
-    def latest(self) -> Run:
+    def latest(self) -> LoadedRun:
         """The newest run of the model: its name and spec head the model's page."""
         return max(self.runs, key=lambda run: run.started)
 
@@ -63,24 +49,15 @@ class ModelRuns:
 class Found:
     """Everything the given paths hold."""
 
-    runs: list[Run]
+    runs: list[LoadedRun]
     comparisons: list[tuple[Comparison, str]]
     comparisons_stamp: str = ""
     """Every comparison file's label and stamp, in order: what a page that lists comparisons depends on."""
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO timestamp as an aware datetime (naive ones are taken as UTC), so runs sort by start time."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InstructEvalError(f"run start time {text!r} is not ISO 8601: was results.json edited by hand?") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def discover(paths: Sequence[Path]) -> Found:
     """Load every results.json and comparison*.json under the paths (searched recursively), each file once."""
-    runs: dict[FileId, Run] = {}
+    runs: dict[FileId, LoadedRun] = {}
     comparisons: dict[FileId, tuple[Comparison, str]] = {}
     stamps: list[str] = []
     for root in paths:
@@ -91,8 +68,7 @@ def discover(paths: Sequence[Path]) -> Found:
         results_files, comparison_files = _files(root)
         for file_id, (path, stamp) in results_files.items():
             if file_id not in runs:
-                label = _label(folder, name, path.parent)
-                runs[file_id] = Run(label=label, results=load_results(path.parent), stamp=stamp)
+                runs[file_id] = load_run(path.parent, shown=_label(folder, name, path.parent), stamp=stamp)
         for file_id, (path, stamp) in comparison_files.items():
             if file_id not in comparisons:
                 comparisons[file_id] = (_load_comparison(path), _label(folder, name, path))
@@ -149,11 +125,11 @@ def _load_comparison(path: Path) -> Comparison:
         raise InstructEvalError(f"{problem}; was it edited by hand?") from exc
 
 
-def select(runs: Sequence[Run], *, include_incomplete: bool = False) -> list[ModelRuns]:
+def select(runs: Sequence[LoadedRun], *, include_incomplete: bool = False) -> list[ModelRuns]:
     """Group runs by model spec + adapter; per task (and writing, knowledge) take the newest usable run."""
-    groups: dict[tuple[str, str | None], list[Run]] = defaultdict(list)
+    groups: dict[ModelKey, list[LoadedRun]] = defaultdict(list)
     for run in runs:
-        groups[(run.results.model.spec, run.results.model.adapter)].append(run)
+        groups[run.key].append(run)
     models = []
     for key, members in groups.items():
         usable = [r for r in members if include_incomplete or r.results.run.status == "complete"]
@@ -178,9 +154,9 @@ def select(runs: Sequence[Run], *, include_incomplete: bool = False) -> list[Mod
 
 def latest_comparisons(found: Sequence[tuple[Comparison, str]]) -> list[tuple[Comparison, str]]:
     """One comparison per (base, other) pair: the newest by created_at."""
-    newest: dict[tuple[str, str], tuple[Comparison, str]] = {}
+    newest: dict[tuple[ModelKey, ModelKey], tuple[Comparison, str]] = {}
     for comparison, label in found:
-        pair = (comparison.base_model, comparison.other_model)
+        pair = (comparison.base, comparison.other)
         held = newest.get(pair)
         if held is None or parse_time(comparison.created_at) > parse_time(held[0].created_at):
             newest[pair] = (comparison, label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from instructeval.leaderboard._collect import Picked, Run
+from instructeval.leaderboard._collect import Picked
 from instructeval.leaderboard._views import (
     AVERAGE,
     Model,
@@ -18,20 +18,20 @@ from instructeval.leaderboard._views import (
     curve_data,
     is_alignment,
     judge_warnings,
-    model_labels,
     primary_score,
     problem_solving_tasks,
     scale_of,
     task_label,
 )
 from instructeval.results import Comparison
+from instructeval.run import LoadedRun
 
 
-def run_provenance(run: Run) -> dict[str, Any]:
+def run_provenance(run: LoadedRun) -> dict[str, Any]:
     """Where a number came from: the run folder, when, with which suite version, on what, with which model files."""
     info, model = run.results.run, run.results.model
     return {
-        "run": run.label,
+        "run": run.shown,
         "status": info.status,
         "started_at": info.started_at,
         "finished_at": info.finished_at,
@@ -136,10 +136,9 @@ def _knowledge(model: Model, run_index: RunIndex) -> list[dict[str, Any]]:
 def _comparisons(
     model: Model, comparisons: Sequence[tuple[Comparison, str]], diff_pages: Sequence[str]
 ) -> list[dict[str, Any]]:
-    names = model_labels(model)
     mine = []
     for (comparison, label), diff_page in zip(comparisons, diff_pages, strict=True):
-        if comparison.base_model in names or comparison.other_model in names:
+        if model.runs.key in (comparison.base.model, comparison.other.model):
             mine.append(
                 {
                     "base": comparison.base_model,

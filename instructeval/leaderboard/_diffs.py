@@ -18,7 +18,7 @@ def diff_page_path(index: int) -> str:
 
 def diff_page_data(comparison: Comparison, label: str, models: Sequence[Model]) -> dict[str, Any]:
     """The comparison's verdicts per row and every flipped example, JSON-ready (strings stay data, never markup)."""
-    base, other = model_index(models, comparison.base_model), model_index(models, comparison.other_model)
+    base, other = model_index(models, comparison.base), model_index(models, comparison.other)
     return {
         "base": comparison.base_model,
         "other": comparison.other_model,

@@ -139,7 +139,7 @@ def _build(
     )
     details_json = []
     for model in models:
-        key = fingerprint(inputs, model.name, model.page, *sorted(f"{r.label}@{r.stamp}" for r in model.runs.runs))
+        key = fingerprint(inputs, model.name, model.page, *sorted(f"{r.shown}@{r.stamp}" for r in model.runs.runs))
         detail = cache.get(model.page, key) if (out / model.page).is_file() else None
         if detail is None:
             detail = script_json(model_details(model, comparisons, diff_pages))

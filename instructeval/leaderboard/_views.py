@@ -6,7 +6,6 @@ Pure functions from collected runs to JSON-ready dicts; the JavaScript only disp
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import Counter
@@ -14,11 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
+from instructeval.hashing import sha256_text
 from instructeval.knowledge.curves import curve_scorer, curve_splits
 from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import all_tasks, suites
-from instructeval.results import Comparison, KnowledgeResult, ModelInfo, PairedTaskComparison
+from instructeval.results import Comparison, KnowledgeResult, ModelInfo, ModelKey, PairedTaskComparison
 from instructeval.score import Score
 from instructeval.writing.report import WritingReport
 
@@ -106,7 +106,7 @@ def display_name(info: ModelInfo) -> str:
 
 def page_path(name: str, key: tuple[str, str | None]) -> str:
     """A file name that is safe anywhere, unique per model even when display names collide."""
-    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:10]
+    digest = sha256_text(repr(key))[:10]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name)[:60].strip("-._") or "model"
     return f"models/{stem}-{digest}.html"
 
@@ -133,7 +133,9 @@ def name_models(entries: Sequence[ModelRuns], meta: dict[str, ModelMeta]) -> lis
         info = entry.latest.results.model
         found = next((meta[k] for k in (name, info.name, info.spec, name_stem(info.name)) if k in meta), None)
         identity = with_meta(identify(info.name), found)
-        models.append(Model(runs=entry, name=name, identity=identity, page=page_path(name, entry.key)))
+        models.append(
+            Model(runs=entry, name=name, identity=identity, page=page_path(name, (entry.key.spec, entry.key.adapter)))
+        )
     return sorted(models, key=lambda m: m.name.lower())
 
 
@@ -400,18 +402,9 @@ def comparison_cell(task: PairedTaskComparison) -> Cell:
     ]
 
 
-def model_labels(model: Model) -> set[str]:
-    """Every way a comparison file may name the model: site name, model name, spec, spec + adapter folder,
-    and the spec followed by a knowledge-injection method (`<spec> · icl`, from comparing one run's methods)."""
-    info = model.info
-    labels = {model.name, info.name, info.spec}
-    run_label = f"{info.spec} + adapter {name_stem(info.adapter)}" if info.adapter else info.spec
-    labels.add(run_label)
-    return labels | {f"{run_label} · {method}" for method in METHODS}
-
-
-def model_index(models: Sequence[Model], name: str) -> int | None:
-    return next((i for i, model in enumerate(models) if name in model_labels(model)), None)
+def model_index(models: Sequence[Model], key: ModelKey) -> int | None:
+    """The row of the model a comparison names (a compared method's run is its model's row)."""
+    return next((i for i, model in enumerate(models) if model.runs.key == key.model), None)
 
 
 ColumnKey = tuple[str, str | None, str | None]
@@ -442,7 +435,7 @@ def comparison_view(
     for (comparison, _label), diff_page in zip(comparisons, diff_pages, strict=True):
         by_key = {comparison_key(t, comparison): t for t in comparison.tasks}
         flipped = sum(len(t.flipped) for t in comparison.tasks)
-        base, other = model_index(models, comparison.base_model), model_index(models, comparison.other_model)
+        base, other = model_index(models, comparison.base), model_index(models, comparison.other)
         identity = models[other].identity if other is not None else None
         rows.append(
             {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from lm_eval.api.model import LM
 
 from instructeval.errors import InstructEvalError
+from instructeval.hashing import sha256_tree
 from instructeval.models.client_settings import ClientSettings
 from instructeval.models.demo import demo_model_dir, demo_revision
 from instructeval.models.keys import resolve_api_key
@@ -170,15 +170,8 @@ def model_info(spec: ModelSpec, options: BackendOptions, lm: LM | None) -> Model
 
 def folder_hash(folder: Path) -> str:
     """sha256 over a folder's weight and config files (names and bytes), in name order."""
-    digest = hashlib.sha256()
-    for path in sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".gguf"}
-    ):
-        digest.update(path.relative_to(folder).as_posix().encode())
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 22), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    weights = {".safetensors", ".bin", ".json", ".gguf"}
+    return sha256_tree(folder, (p for p in folder.rglob("*") if p.is_file() and p.suffix in weights))
 
 
 def _hub_commit(lm: LM | None) -> str | None:

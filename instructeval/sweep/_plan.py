@@ -14,7 +14,7 @@ from typing import Any, Literal
 from instructeval.api import RunOptions
 from instructeval.models.spec import parse_model_spec
 from instructeval.results import load_results
-from instructeval.run_folder import LOCK_FILE
+from instructeval.run import LOCK_FILE
 from instructeval.sweep._config import Evaluation, ModelEntry, Resources, SweepConfig, expand_models
 
 PairState = Literal["done", "running", "stopped", "pending"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from instructeval.errors import DataError, InstructEvalError
+from instructeval.hashing import sha256_text
 from instructeval.paths import DATA_DIR_ENV, WRITING_PROMPTS_DIR
 
 CATEGORIES = ("informative", "professional", "argumentative", "creative")
@@ -65,7 +65,7 @@ def load_writing_prompts(
 def prompt_set_hash(prompts: Sequence[WritingPrompt]) -> str:
     """sha256 of the canonical JSON of the records, for results provenance (order matters)."""
     canonical = json.dumps([asdict(p) for p in prompts], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_text(canonical)
 
 
 def _load_impact(data_dir: Path | None) -> list[WritingPrompt]:

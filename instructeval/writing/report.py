@@ -248,3 +248,8 @@ class WritingSection(BaseModel):
 
     pointwise: WritingReport | None = None
     pairwise: PairwiseReport | None = None
+
+
+def with_report(section: WritingSection | None, report: WritingReport | PairwiseReport) -> WritingSection:
+    """The writing section with `report` in its place (pointwise or pairwise), the other report kept."""
+    return (section or WritingSection()).model_copy(update={report.mode: report})

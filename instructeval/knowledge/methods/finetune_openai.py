@@ -8,7 +8,6 @@ is the only loop that waits. The API key comes from the environment and is never
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -19,10 +18,11 @@ from typing import Any
 import openai
 
 from instructeval.errors import InstructEvalError
+from instructeval.hashing import sha256_bytes
 from instructeval.knowledge.methods.polling import DEFAULT_POLL, PollPolicy, TransientPollError, wait_for_job
 from instructeval.models.openai_sdk import openai_sdk_client
 from instructeval.models.spec import ModelSpec
-from instructeval.results import write_json_atomic
+from instructeval.run import write_json_atomic
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "training_prices.json"
 TERMINAL_FAILURES = frozenset({"failed", "cancelled"})
@@ -58,7 +58,7 @@ def finetune_via_api(
     """Run (or resume) a fine-tuning job on `rows`; return the training record with the tuned model id
     (and, with `checkpoints`, the per-epoch checkpoints the provider kept)."""
     body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-    digest = hashlib.sha256(body).hexdigest()
+    digest = sha256_bytes(body)
     state = _load_state(state_path, digest)
     client = openai_sdk_client(spec)
     try:

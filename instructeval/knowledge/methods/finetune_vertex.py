@@ -10,7 +10,6 @@ STORAGE_EMULATOR_HOST (google-cloud-storage's own) points uploads at another end
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -19,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from instructeval.errors import InstructEvalError
+from instructeval.hashing import sha256_bytes
 from instructeval.knowledge.methods.finetune_openai import PRICES_FILE, ApiSettings, FineTuneJobFailed
 from instructeval.knowledge.methods.polling import DEFAULT_POLL, PollPolicy, TransientPollError, wait_for_job
 from instructeval.models.vertex import VertexTarget, api_error, is_transient, vertex_client
-from instructeval.results import write_json_atomic
+from instructeval.run import write_json_atomic
 
 SUCCEEDED = "JOB_STATE_SUCCEEDED"
 FINISHED = frozenset({SUCCEEDED, "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
@@ -60,7 +60,7 @@ def finetune_via_vertex(
 ) -> dict[str, Any]:
     """Run (or resume) a tuning job of `model` on `rows`; return the training record with the tuned endpoints."""
     body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-    digest = hashlib.sha256(body).hexdigest()
+    digest = sha256_bytes(body)
     state = _load_state(state_path, digest)
     epochs = settings.epochs
     if "training_uri" not in state:

@@ -1,14 +1,12 @@
-"""Run folders: runs/<model-slug>/<timestamp>/ — created fresh, or found again for --resume."""
+"""Run folders: runs/<model-slug>/<timestamp>/ — created fresh, or found again for --resume, and locked."""
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from instructeval.errors import InstructEvalError
 from instructeval.results import RESULTS_FILE, load_results
@@ -17,15 +15,9 @@ CACHE_FILE = "requests.sqlite"
 LOCK_FILE = ".lock"
 
 
-def config_hash(settings: dict[str, Any]) -> str:
-    """A stable hash of everything that changes a run's answers (model, tasks, data, limits, decoding)."""
-    canonical = json.dumps(settings, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 @dataclass
 class RunFolder:
-    """An open run folder, locked against a second process writing into it."""
+    """A run folder, locked against a second process writing into it while it is held."""
 
     path: Path
     resumed: bool
@@ -56,25 +48,24 @@ class RunFolder:
 
 
 def open_run_folder(output: Path, slug: str, run_name: str | None, settings_hash: str, resume: bool) -> RunFolder:
-    """Create a new run folder, or with resume find the unfinished one made with the same settings."""
+    """Create a new run folder, or with resume find the unfinished one made with the same settings; lock it."""
     if (output / RESULTS_FILE).is_file():
         raise InstructEvalError(f"--output {output} is itself a run folder: pass its parent folder (e.g. runs/)")
     model_dir = output / slug
     if resume:
-        folder = _find_resumable(model_dir, run_name, settings_hash)
-        run = RunFolder(folder, resumed=True)
+        folder = RunFolder(_find_resumable(model_dir, run_name, settings_hash), resumed=True)
     else:
         name = run_name or datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S")
-        folder = model_dir / name
-        if folder.exists():
+        path = model_dir / name
+        if path.exists():
             raise InstructEvalError(
-                f"output folder {folder} already exists: "
+                f"output folder {path} already exists: "
                 "pass --resume to continue it, or choose another --run-name/--output"
             )
-        folder.mkdir(parents=True)
-        run = RunFolder(folder, resumed=False)
-    run.lock()
-    return run
+        path.mkdir(parents=True)
+        folder = RunFolder(path, resumed=False)
+    folder.lock()
+    return folder
 
 
 def _find_resumable(model_dir: Path, run_name: str | None, settings_hash: str) -> Path:
