@@ -18,7 +18,8 @@ from instructeval.compare import CompareOptions, compare_runs, limit_for, plan_t
 from instructeval.compare._plan import WORST_CASE_SD
 from instructeval.errors import InstructEvalError
 from instructeval.registry import all_tasks
-from instructeval.results import load_results, save_results
+from instructeval.results import load_results
+from instructeval.run import save_results
 from instructeval.score import Score
 
 
