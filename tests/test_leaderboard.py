@@ -31,7 +31,8 @@ from instructeval.leaderboard import build_site, script_json, site_server
 from instructeval.leaderboard._meta import identify, parse_size
 from instructeval.leaderboard._render import view_csv
 from instructeval.leaderboard._views import disambiguate, display_name
-from instructeval.results import ModelInfo, save_results
+from instructeval.results import ModelInfo
+from instructeval.run import save_results
 
 OUTSIDE = re.compile(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/|@import|url\(|fetch\(|XMLHttpRequest")
 """What a request to somewhere else would look like in the site's own HTML, JS or CSS."""
