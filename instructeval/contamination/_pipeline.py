@@ -142,9 +142,16 @@ def _run_tasks(results: RunResults, options: ContaminationOptions) -> list[TaskI
 
 
 def _source(data_dir: Path | None, results: RunResults | None, suite: str | None) -> DataSource:
-    """--data-dir (or INSTRUCTEVAL_DATA_DIR), the embedded subset a demo run read, else the hub: `run`'s order."""
-    if results is not None and all(t.data_source.startswith("embedded") for t in results.tasks.values()):
-        return DataSource.from_metadata({"data_source": "embedded"})
+    """For --run the data the run read (its recorded source, unless --data-dir says otherwise); else `run`'s order:
+    --data-dir (or INSTRUCTEVAL_DATA_DIR), the embedded subset for --suite demo, the hub."""
+    if results is not None and data_dir is None:
+        sources = {DataSource.from_metadata(config.get("metadata") or {}) for config in results.configs.values()}
+        if (
+            len(sources) == 1
+            and (source := sources.pop()).kind != "hub"
+            and (source.root is None or source.root.is_dir())
+        ):
+            return source
     return configured_source(data_dir, demo=suite == "demo")
 
 
