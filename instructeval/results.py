@@ -150,11 +150,23 @@ def load_results(run_dir: Path) -> RunResults:
         raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc
 
 
-def iter_samples(run_dir: Path, task: str) -> list[dict[str, Any]]:
-    """Read one task's per-sample log."""
-    path = samples_path(run_dir, task)
+def read_samples(run_dir: Path, task: str) -> list[dict[str, Any]]:
+    """One task's per-sample log as JSON objects (with whatever a feature added, e.g. judgments)."""
+    return [json.loads(line) for line in _sample_lines(samples_path(run_dir, task))]
+
+
+def read_records(path: Path) -> list[SampleRecord]:
+    """A samples file as typed records."""
+    return [SampleRecord.model_validate_json(line) for line in _sample_lines(path)]
+
+
+def _sample_lines(path: Path) -> list[str]:
+    from instructeval.errors import InstructEvalError
+
+    if not path.is_file():
+        raise InstructEvalError(f"{path} is missing: the run folder is incomplete; rerun the task with --resume")
     with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        return [line for line in handle if line.strip()]
 
 
 def json_schema() -> dict[str, Any]:

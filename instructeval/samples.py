@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from instructeval.hashing import sha256_json
@@ -99,9 +98,3 @@ def _add_filter(record: SampleRecord, entry: dict[str, Any]) -> None:
             record.extracted = [
                 str(x) for x in (filtered[0] if filtered and isinstance(filtered[0], list) else filtered)
             ]
-
-
-def read_records(path: Path) -> list[SampleRecord]:
-    """Read samples/<task>.jsonl back into records."""
-    with path.open(encoding="utf-8") as handle:
-        return [SampleRecord.model_validate_json(line) for line in handle if line.strip()]

@@ -4,7 +4,7 @@ Everything runs in one process after the heavy imports, so import time is not co
 the model itself (a few seconds, the same for every contender). On a fixed slice (`--subjects`, `--limit`
 questions each) it times:
   (a) lm-eval's own run: its built-in `mmlu_<subject>` tasks pointed at the same local rows, `hf` backend;
-  (b) `instructeval run --no-prefix-cache` (`instructeval.api.evaluate`, the call the CLI makes): plain path;
+  (b) `instructeval run --no-prefix-cache` (`instructeval.evaluator.evaluate`, the call the CLI makes): plain path;
   (c) `instructeval run` with the prefix cache (the default);
   (d) the pure forward floor over the same full contexts: the model calls lm-eval's path makes (one per
       unique context, same batches, logits at every position), nothing else;
@@ -78,9 +78,9 @@ def run_lm_eval(args: argparse.Namespace, tmp: Path, device: str) -> dict[str, l
 
 
 def run_ours(args: argparse.Namespace, tmp: Path, model: str, prefix_cache: bool) -> dict[str, list[list[float]]]:
-    """(b)/(c): `instructeval.api.evaluate`, what `instructeval run` calls; per subject, the 4 log-likelihoods."""
-    from instructeval.api import RunOptions, evaluate
-    from instructeval.samples import read_records
+    """(b)/(c): `instructeval.evaluator.evaluate`, what `instructeval run` calls; per subject, the 4 log-likelihoods."""
+    from instructeval.evaluator import RunOptions, evaluate
+    from instructeval.results import read_records
 
     options = RunOptions(
         model=model,

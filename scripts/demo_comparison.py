@@ -68,9 +68,9 @@ def main() -> int:
     parser.add_argument("--screenshot", type=Path, help="where to save the diff page's screenshot")
     args = parser.parse_args()
 
-    from instructeval.api import RunOptions, evaluate
     from instructeval.cli import main as cli
     from instructeval.compare import comparison_path
+    from instructeval.evaluator import RunOptions, evaluate
     from instructeval.leaderboard import build_site
     from instructeval.paths import PACKAGE_DIR
 

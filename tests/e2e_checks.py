@@ -21,7 +21,7 @@ from lm_eval.api.model import hash_args
 from instructeval.cache import RequestCache
 from instructeval.cli import main
 from instructeval.registry import resolve_tasks
-from instructeval.results import RunResults, Score, iter_samples, load_results
+from instructeval.results import RunResults, Score, load_results, read_samples
 from instructeval.settings import base_name
 from instructeval.writing.report import OVERALL
 
@@ -84,7 +84,7 @@ def _check_score(score: Score, expected: float, n: int) -> None:
 def check_task(results: RunResults, run_dir: Path, task: str, subtasks: int, n_samples: int) -> list[Record]:
     """The task's scores, breakdown and counts recomputed from samples/<task>.jsonl; returns the records."""
     info = resolve_tasks(base_name(task), None)[0]  # a task under a non-default setting: `<task>@<setting>`
-    records = iter_samples(run_dir, task)
+    records = read_samples(run_dir, task)
     result = results.tasks[task]
     assert result.samples_file == f"samples/{task}.jsonl"
     assert len(records) == result.n_samples == n_samples
@@ -176,10 +176,10 @@ def check_position_biased_pairwise(run_dir: Path, reference: Path, billed: list[
     results = load_results(run_dir)
     pairs = limit * len(results.tasks["writing_pairwise"].breakdown["category"])
     check_task(results, run_dir, "writing_pairwise", 1, pairs)
-    ours = {r["doc_hash"]: r["response"] for r in iter_samples(run_dir, "writing_pairwise")}
-    theirs = {r["doc_hash"]: r["response"] for r in iter_samples(reference, "writing")}
+    ours = {r["doc_hash"]: r["response"] for r in read_samples(run_dir, "writing_pairwise")}
+    theirs = {r["doc_hash"]: r["response"] for r in read_samples(reference, "writing")}
     assert ours.keys() == theirs.keys() and all(ours[k] != theirs[k] for k in ours)
-    assert len(iter_samples(run_dir, "writing_pairwise_pairwise_judgments")) == pairs * 2  # both orders
+    assert len(read_samples(run_dir, "writing_pairwise_pairwise_judgments")) == pairs * 2  # both orders
     # nothing asked twice: equal answers share one coherence judgment (that rubric shows the answer only)
     assert len(set(billed)) == len(billed) == pairs + len(set(theirs.values())) + pairs * 2
     pairwise = results.writing.pairwise
@@ -192,9 +192,9 @@ def check_position_biased_pairwise(run_dir: Path, reference: Path, billed: list[
 def check_pointwise_grades(run_dir: Path) -> None:
     """writing's pointwise report (one judge, one repeat) recomputed from its judgment journal: each rubric's mean
     grade per category and overall, over every answer."""
-    answers = iter_samples(run_dir, "writing")
+    answers = read_samples(run_dir, "writing")
     grades: dict[tuple[str, str], float] = {}
-    for record in iter_samples(run_dir, "writing_judgments"):
+    for record in read_samples(run_dir, "writing_judgments"):
         assert record["status"] == "scored"
         grades[(record["rubric"], str(record["doc_id"]))] = float(record["score"])
     report = load_results(run_dir).writing.pointwise

@@ -17,7 +17,7 @@ from test_compare import BASE_ACC, BASE_GRADE, BASE_HHH, TUNED_ACC, TUNED_GRADE,
 from instructeval.cli import main
 from instructeval.cli.compare import REGRESSION_EXIT
 from instructeval.compare import CompareOptions, compare_runs
-from instructeval.results import Comparison, iter_samples
+from instructeval.results import Comparison, read_samples
 from instructeval.stats import equivalence_test, minimum_detectable_effect, pairs_needed, t_test_power
 
 RNG = np.random.default_rng(5)
@@ -121,7 +121,7 @@ def test_comparison_file_lists_flipped_examples_both_ways(regressed: tuple[Path,
     assert improved == set(np.flatnonzero((BASE_ACC == 0) & (TUNED_ACC == 1)).tolist())
     assert regressed_ids == set(np.flatnonzero((BASE_ACC == 1) & (TUNED_ACC == 0)).tolist())
     assert len(mmlu.flipped) == mmlu.wins + mmlu.losses
-    by_id = {row["doc_id"]: row for row in iter_samples(base, "mmlu")}
+    by_id = {row["doc_id"]: row for row in read_samples(base, "mmlu")}
     for flip in mmlu.flipped:
         assert (flip.prompt, flip.target, flip.doc_hash) == (
             by_id[flip.doc_id]["prompt"],

@@ -12,7 +12,7 @@ from repo_module import load_repo_module
 
 from instructeval.cli import main
 from instructeval.compare import comparison_path
-from instructeval.results import Comparison, iter_samples, load_results
+from instructeval.results import Comparison, load_results, read_samples
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ CATEGORIES = ("harmless", "helpful", "honest", "other")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from instructeval.api import RunOptions, evaluate
+    from instructeval.evaluator import RunOptions, evaluate
 
     root = tmp_path_factory.mktemp("compare-demo")
     adapter = load_repo_module("scripts/demo_comparison.py").random_lora(root / "lora")
@@ -44,22 +44,22 @@ def test_hhh_scores_both_orders_and_reports_categories(runs: tuple[Path, Path]) 
     average = np.mean([categories[c]["acc,none"].value for c in CATEGORIES])
     assert hhh.metrics["acc,none"].value == pytest.approx(average)
     assert hhh.metrics["acc,none"].ci_method == "macro-mover" and hhh.metrics["acc,none"].stderr is not None
-    for row in iter_samples(base, "hhh"):
+    for row in read_samples(base, "hhh"):
         a_first, b_first, a_second, b_second = row["choice_loglikelihoods"]
         assert row["details"]["choices"] == [" A", " B", " A", " B"]
         assert row["scores"]["acc,none"] == float(a_first - b_first + b_second - a_second > 0)
         assert row["target"] in row["prompt"].split("\nB. ")[0]  # the first order shows the preferred answer as A
     hhh_mc = results.tasks["hhh_mc"]
     assert sorted(hhh_mc.breakdown["category"]) == sorted(CATEGORIES)
-    assert all(len(row["choice_loglikelihoods"]) == 2 for row in iter_samples(base, "hhh_mc"))
+    assert all(len(row["choice_loglikelihoods"]) == 2 for row in read_samples(base, "hhh_mc"))
 
 
 def test_adapter_changes_the_scores_and_compare_reports_it(
     runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, tuned = runs
-    before = [row["choice_loglikelihoods"] for row in iter_samples(base, "hhh")]
-    after = [row["choice_loglikelihoods"] for row in iter_samples(tuned, "hhh")]
+    before = [row["choice_loglikelihoods"] for row in read_samples(base, "hhh")]
+    after = [row["choice_loglikelihoods"] for row in read_samples(tuned, "hhh")]
     assert not np.allclose(before, after)
     assert load_results(tuned).model.adapter_hash is not None
 

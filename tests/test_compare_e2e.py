@@ -24,7 +24,7 @@ from statsmodels.stats.multitest import multipletests
 
 from instructeval.cli import main
 from instructeval.compare import comparison_path
-from instructeval.results import Comparison, PairedTaskComparison, iter_samples, load_results
+from instructeval.results import Comparison, PairedTaskComparison, load_results, read_samples
 from instructeval.stats import paired_permutation_test
 
 RESAMPLES = "2000"
@@ -87,13 +87,13 @@ def runs(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def metric_values(run: Path, task: str, metric: str) -> dict[str, float]:
-    return {s["doc_hash"]: float(s["scores"][metric]) for s in iter_samples(run, task)}
+    return {s["doc_hash"]: float(s["scores"][metric]) for s in read_samples(run, task)}
 
 
 def grades(run: Path, rubric: str) -> dict[str, float]:
     """One judge, one repeat: each answer's grade is its single scored judgment for the rubric."""
     found = {}
-    for sample in iter_samples(run, "writing"):
+    for sample in read_samples(run, "writing"):
         [record] = [r for r in sample["judgments"] if r["rubric"] == rubric]
         assert record["status"] == "scored"
         found[sample["doc_hash"]] = float(record["score"])
@@ -133,7 +133,7 @@ def test_compare_and_leaderboard_show_judge_grade_deltas(runs: tuple[Path, Path]
             metric_values(tuned, "gsm8k", gsm8k_metric),
         ),
     }
-    categories = {s["doc_hash"]: s["category"] for s in iter_samples(base, "writing")}
+    categories = {s["doc_hash"]: s["category"] for s in read_samples(base, "writing")}
     for rubric in ("relevance", "coherence"):
         first, second = grades(base, rubric), grades(tuned, rubric)
         expected[("writing", rubric, None)] = (first, second)

@@ -21,7 +21,7 @@ from statsmodels.stats.multitest import multipletests
 from instructeval.cli import main
 from instructeval.compare import CompareOptions, compare_runs, comparison_path, method_comparison_path
 from instructeval.errors import InstructEvalError
-from instructeval.results import Comparison, PairedTaskComparison, iter_samples, load_results
+from instructeval.results import Comparison, PairedTaskComparison, load_results, read_samples
 
 KNOWLEDGE = "invented:all"
 SAMPLES = "knowledge_invented-all_{method}"
@@ -61,7 +61,7 @@ def runs(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 def probe_scores(run: Path, method: str, scorer: str, split: str) -> dict[str, float]:
     return {
         s["doc_hash"]: float(s["scores"][scorer])
-        for s in iter_samples(run, SAMPLES.format(method=method))
+        for s in read_samples(run, SAMPLES.format(method=method))
         if s["subtask"] == split and s["scores"].get(scorer) is not None
     }
 

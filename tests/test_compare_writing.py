@@ -27,7 +27,7 @@ from instructeval.cli import main
 from instructeval.compare import CompareOptions, compare_runs, comparison_path
 from instructeval.compare._writing import HEAD_TO_HEAD, WIN_RATE
 from instructeval.errors import InstructEvalError
-from instructeval.results import Comparison, PairedTaskComparison, iter_samples, load_results, results_path
+from instructeval.results import Comparison, PairedTaskComparison, load_results, read_samples, results_path
 from instructeval.stats import paired_permutation_test
 
 RESAMPLES = 2000
@@ -94,7 +94,7 @@ def grade(run: Path, judge: JudgeServer, *extra: str, model: str = "judge") -> N
 def stored_grades(run: Path, rubric: str, category: str | None = None) -> dict[str, float]:
     """doc_hash -> mean over judges of each judge's mean over its scored repeats, from the stored records."""
     grades = {}
-    for sample in iter_samples(run, "writing"):
+    for sample in read_samples(run, "writing"):
         if category not in (None, sample["category"]):
             continue
         by_judge: dict[str, list[float]] = {}
@@ -111,7 +111,7 @@ def stored_outcomes(run: Path, outcome: str) -> dict[str, float]:
     preferred = {("model_first", "A"): "model", ("model_first", "B"): "reference"}
     preferred |= {("reference_first", "A"): "reference", ("reference_first", "B"): "model"}
     shares = {}
-    for sample in iter_samples(run, "writing"):
+    for sample in read_samples(run, "writing"):
         orders: dict[tuple[str, int], dict[str, str]] = {}
         for r in sample["pairwise_judgments"]:
             assert r["status"] == "scored"
@@ -187,7 +187,7 @@ def test_answer_length_only_when_asked(made: dict[str, Path]) -> None:
     [row] = outcome.comparison.tasks
     assert (row.task, row.metric, row.group) == ("writing", "answer_words,none", None)
     words = [
-        {s["doc_hash"]: s["scores"]["answer_words,none"] for s in iter_samples(run, "writing")}
+        {s["doc_hash"]: s["scores"]["answer_words,none"] for s in read_samples(run, "writing")}
         for run in (made["a"], made["b"])
     ]
     assert row.difference.value == pytest.approx(statistics.fmean(words[1][k] - words[0][k] for k in words[0]))
@@ -238,7 +238,7 @@ def test_head_to_head_when_judged_against_the_base(made: dict[str, Path], judge:
         # base: how often a's answer was preferred (b lost), other: how often b's was (b won)
         losses, wins = (stored_outcomes(other, outcome_) for outcome_ in ("loss", "win"))
         if group:
-            keep = {s["doc_hash"] for s in iter_samples(other, "writing") if s["category"] == group}
+            keep = {s["doc_hash"] for s in read_samples(other, "writing") if s["category"] == group}
             losses, wins = ({k: v for k, v in d.items() if k in keep} for d in (losses, wins))
         check_row(rows[(HEAD_TO_HEAD, group)], losses, wins)
     overall = load_results(other).writing.pairwise.rates

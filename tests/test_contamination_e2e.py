@@ -14,8 +14,7 @@ from instructeval.cli import main
 from instructeval.contamination import load_examples
 from instructeval.data.source import DataSource
 from instructeval.registry import resolve_tasks
-from instructeval.results import ContaminationResult, load_results, samples_path
-from instructeval.samples import read_records
+from instructeval.results import ContaminationResult, load_results, read_records, samples_path
 from instructeval.stats import summarize
 
 

@@ -15,8 +15,7 @@ import pytest
 from e2e_checks import refusal, run_args, run_cli
 
 from instructeval.parity import builtin_task_overrides
-from instructeval.results import SampleRecord, TaskResult, load_results
-from instructeval.samples import read_records
+from instructeval.results import SampleRecord, TaskResult, load_results, read_records
 
 ROWS = [  # constructed examples
     {"question": "2 + 2 =", "choices": ["3", "4"], "answer": 1},

@@ -11,8 +11,7 @@ import pytest
 from e2e_checks import run_args, run_cli
 
 from instructeval.ifeval import verdicts
-from instructeval.results import load_results
-from instructeval.samples import read_records
+from instructeval.results import load_results, read_records
 
 LIMIT = 6
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from e2e_checks import headline, run_cli
 
-from instructeval.results import iter_samples, load_results
+from instructeval.results import load_results, read_samples
 
 TASKS = {"mmlu": 2, "hhh_mc": 1, "crass": 1, "gsm8k": 1, "mmlu_gen": 1}  # task: subtasks run
 SELECTION = "mmlu_anatomy,mmlu_astronomy,hhh_mc_harmless,crass,gsm8k,mmlu_gen_anatomy"
@@ -70,7 +70,7 @@ def test_results_record_which_path_ran(runs: tuple[dict[bool, Path], list[str]])
 @pytest.mark.parametrize("task", ["mmlu", "hhh_mc", "crass"])
 def test_choice_loglikelihoods_agree(runs: tuple[dict[bool, Path], list[str]], task: str) -> None:
     folders, _ = runs
-    ours, theirs = iter_samples(folders[True], task), iter_samples(folders[False], task)
+    ours, theirs = read_samples(folders[True], task), read_samples(folders[False], task)
     assert len(ours) == len(theirs) == 3 * TASKS[task]
     assert [(r["subtask"], r["doc_id"]) for r in ours] == [(r["subtask"], r["doc_id"]) for r in theirs]
     assert max_loglikelihood_gap(ours, theirs) < TOLERANCE
@@ -81,7 +81,7 @@ def test_choice_loglikelihoods_agree(runs: tuple[dict[bool, Path], list[str]], t
 @pytest.mark.parametrize("task", ["gsm8k", "mmlu_gen"])
 def test_greedy_generations_are_identical(runs: tuple[dict[bool, Path], list[str]], task: str) -> None:
     folders, _ = runs
-    ours, theirs = iter_samples(folders[True], task), iter_samples(folders[False], task)
+    ours, theirs = read_samples(folders[True], task), read_samples(folders[False], task)
     assert len(ours) == 3 * TASKS[task]
     assert [r["responses"] for r in ours] == [r["responses"] for r in theirs]
     assert [r["scores"] for r in ours] == [r["scores"] for r in theirs]

@@ -29,7 +29,7 @@ import pytest
 from e2e_checks import headline, run_cli
 from judge_server import ChatRequest, JudgeServer, Reply
 
-from instructeval.results import iter_samples, load_results
+from instructeval.results import load_results, read_samples
 
 TASKS = "mmlu_anatomy,crass,gsm8k"
 MAX_GEN_TOKS = 48  # the last task's two generations take long enough to kill the run between them
@@ -196,7 +196,7 @@ def _requests_per_task(run_dir: Path) -> dict[str, int]:
     """How many model answers each task of a finished run asked for: one per choice, or per generation."""
     return {
         task: sum(
-            len(r["choice_loglikelihoods"] or []) + len(r["responses"] or []) for r in iter_samples(run_dir, task)
+            len(r["choice_loglikelihoods"] or []) + len(r["responses"] or []) for r in read_samples(run_dir, task)
         )
         for task in load_results(run_dir).tasks
     }
@@ -321,4 +321,4 @@ def test_a_run_killed_while_loading_its_model_resumes(tiny_llama: Path, data_dir
     assert not (run_dir / "results.json").exists() and not (run_dir / "requests.sqlite").exists()
     printed = run_cli([*args, "--resume"])
     assert f"run folder: {run_dir} (resumed)" in printed and "answers: 4 computed, 0 from cache" in printed
-    assert load_results(run_dir).run.status == "complete" and len(iter_samples(run_dir, "mmlu")) == 1
+    assert load_results(run_dir).run.status == "complete" and len(read_samples(run_dir, "mmlu")) == 1

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from e2e_checks import check_task, refusal, run_args, run_cli
 
-from instructeval.api import protocol_files_hash
+from instructeval.evaluator import protocol_files_hash
 from instructeval.registry import resolve_tasks
-from instructeval.results import load_results
-from instructeval.samples import read_records
+from instructeval.results import load_results, read_records
 from instructeval.settings import base_name
 
 TASKS = "bbh_navigate,mgsm_de"  # mmlu's and gsm8k's zero-shot CoT run in the grid test

@@ -30,7 +30,7 @@ from e2e_checks import (
     run_judged_writing,
 )
 
-from instructeval.results import RunResults, iter_samples, load_results
+from instructeval.results import RunResults, load_results, read_samples
 
 SUBTASKS = {
     "mmlu": ("mmlu_anatomy", "mmlu_astronomy"),
@@ -80,7 +80,7 @@ def test_scores_recomputed_from_samples(t5_run: Path, t5_results: RunResults, ta
 
 @pytest.mark.parametrize("task", CHOICE_TASKS)
 def test_choice_tasks_pick_the_most_likely_choice(t5_run: Path, task: str) -> None:
-    records = iter_samples(t5_run, task)
+    records = read_samples(t5_run, task)
     check_choice_accuracy(records)
     check_cached_loglikelihoods(t5_run, records)
 
@@ -91,7 +91,7 @@ def test_loglikelihood_is_the_decoders_score_of_the_choice(t5_run: Path, tiny_t5
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
     model = AutoModelForSeq2SeqLM.from_pretrained(tiny_t5, dtype=torch.float32).eval()
-    record = iter_samples(t5_run, "hhh_mc")[0]  # whole responses: multi-token continuations
+    record = read_samples(t5_run, "hhh_mc")[0]  # whole responses: multi-token continuations
     for choice, logged in zip(record["details"]["choices"], record["choice_loglikelihoods"], strict=True):
         encoder = torch.tensor([tokenizer.encode(record["prompt"])])
         labels = torch.tensor([tokenizer.encode(choice)])
@@ -107,7 +107,7 @@ def test_generations_stay_within_the_cap(t5_run: Path, t5_results: RunResults, t
     tokenizer = AutoTokenizer.from_pretrained(tiny_t5)
     for task in GENERATION_TASKS:
         assert t5_results.tasks[task].generation_kwargs["do_sample"] is False
-        for record in iter_samples(t5_run, task):
+        for record in read_samples(t5_run, task):
             assert len(record["responses"]) == 1
             assert len(tokenizer(record["response"], add_special_tokens=False).input_ids) <= MAX_GEN_TOKS
 
@@ -127,7 +127,7 @@ def test_chat_template_is_applied_and_hashed_when_the_tokenizer_has_one(
     template = (tiny_t5 / "chat_template.jinja").read_text(encoding="utf-8")
     assert result.chat_template_applied is True
     assert result.chat_template_hash == hashlib.sha256(template.encode()).hexdigest()
-    assert all(r["prompt"].startswith("<|im_start|>") for r in iter_samples(_run_dir(tmp_path, "chat"), "mmlu"))
+    assert all(r["prompt"].startswith("<|im_start|>") for r in read_samples(_run_dir(tmp_path, "chat"), "mmlu"))
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_a_task_defaulting_to_the_template_runs_plain_and_says_so(t5_without_tem
     run_dir = _run_dir(tmp_path, "w")
     result = load_results(run_dir).tasks["writing"]
     assert result.chat_template_applied is False and result.chat_template_hash is None
-    records = iter_samples(run_dir, "writing")
+    records = read_samples(run_dir, "writing")
     assert records and not any("<|im_start|>" in r["prompt"] for r in records)
     assert "answers stored" in printed
 

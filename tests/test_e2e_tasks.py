@@ -29,7 +29,7 @@ from e2e_checks import (
     stored_answers,
 )
 
-from instructeval.results import RunResults, iter_samples, load_results
+from instructeval.results import RunResults, load_results, read_samples
 from instructeval.stats import clustered_stderr, summarize
 from instructeval.writing.report import OVERALL
 
@@ -88,7 +88,7 @@ def test_scores_recomputed_from_samples(matrix: tuple[Path, str], matrix_results
 def test_drop_is_clustered_by_passage(matrix: tuple[Path, str], matrix_results: RunResults) -> None:
     """Each DROP sample's cluster is its passage's hash, and the headline's stderr is the clustered one recomputed
     from the samples, with the naive score beside it."""
-    records = iter_samples(matrix[0], "drop")
+    records = read_samples(matrix[0], "drop")
     for record in records:
         passage = record["prompt"].rpartition("Passage: ")[2].rpartition("\nQuestion: ")[0]
         assert record["cluster"] == hashlib.sha256(json.dumps(passage).encode()).hexdigest()[:16]
@@ -115,13 +115,13 @@ def test_breakdowns_name_the_selected_groups(matrix_results: RunResults) -> None
 
 @pytest.mark.parametrize("task", CHOICE_TASKS)
 def test_choice_tasks_pick_the_most_likely_choice(matrix: tuple[Path, str], task: str) -> None:
-    records = iter_samples(matrix[0], task)
+    records = read_samples(matrix[0], task)
     check_choice_accuracy(records)
     check_cached_loglikelihoods(matrix[0], records)
 
 
 def test_hhh_combines_both_orders(matrix: tuple[Path, str]) -> None:
-    for record in iter_samples(matrix[0], "hhh"):
+    for record in read_samples(matrix[0], "hhh"):
         assert record["details"]["choices"] == [" A", " B", " A", " B"]  # the right response shown first, then second
         a_first, b_first, a_second, b_second = record["choice_loglikelihoods"]
         first, second = a_first - b_first, b_second - a_second
@@ -141,7 +141,7 @@ def test_generation_tasks_decode_greedily_within_the_cap(
     kwargs = matrix_results.tasks[task].generation_kwargs
     assert kwargs["do_sample"] is False and kwargs["max_gen_toks"] == MAX_GEN_TOKS and kwargs["repeats"] == 1
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
-    records = iter_samples(matrix[0], task)
+    records = read_samples(matrix[0], task)
     for record in records:
         assert len(record["responses"]) == 1 and record["response"] == record["responses"][0]
         assert len(tokenizer(record["response"], add_special_tokens=False).input_ids) <= MAX_GEN_TOKS
@@ -149,7 +149,7 @@ def test_generation_tasks_decode_greedily_within_the_cap(
 
 
 def test_humaneval_pass_at_1_is_the_sandbox_verdict(matrix: tuple[Path, str]) -> None:
-    for record in iter_samples(matrix[0], "humaneval"):
+    for record in read_samples(matrix[0], "humaneval"):
         (verdict,) = record["details"]["sandbox,none"]
         assert verdict["status"] in ("passed", "failed", "timeout", "error") and verdict["isolation"]
         assert record["scores"]["pass@1,none"] == float(verdict["status"] == "passed")
@@ -158,8 +158,8 @@ def test_humaneval_pass_at_1_is_the_sandbox_verdict(matrix: tuple[Path, str]) ->
 def test_request_cache_holds_every_answer(matrix: tuple[Path, str]) -> None:
     run_dir, printed = matrix
     stored = stored_answers(run_dir)
-    choices = sum(len(r["choice_loglikelihoods"]) for t in (*CHOICE_TASKS, "hhh") for r in iter_samples(run_dir, t))
-    generations = sum(len(iter_samples(run_dir, t)) for t in GENERATION_TASKS)
+    choices = sum(len(r["choice_loglikelihoods"]) for t in (*CHOICE_TASKS, "hhh") for r in read_samples(run_dir, t))
+    generations = sum(len(read_samples(run_dir, t)) for t in GENERATION_TASKS)
     assert stored == {"loglikelihood": choices, "generate_until": generations}
     assert f"answers: {choices + generations} computed, 0 from cache" in printed
 
@@ -179,7 +179,7 @@ def test_writing_is_judged_pointwise(judged: dict[str, Any]) -> None:
     answers = LIMIT * len(results.tasks["writing"].breakdown["category"])  # --limit N: N prompts per category
     check_task(results, run_dir, "writing", 1, answers)
     assert results.tasks["writing"].chat_template_applied is True and results.tasks["writing"].chat_template_hash
-    assert len(iter_samples(run_dir, "writing_judgments")) == answers * 2  # two rubrics
+    assert len(read_samples(run_dir, "writing_judgments")) == answers * 2  # two rubrics
     pointwise = results.writing.pointwise
     assert pointwise.n_answers == answers and pointwise.complete is True
     overall = {rubric: cells[OVERALL].score for rubric, cells in pointwise.scores.items()}

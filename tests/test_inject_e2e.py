@@ -17,7 +17,7 @@ import pytest
 
 from instructeval.cli import main
 from instructeval.knowledge import load_knowledge_set
-from instructeval.results import KnowledgeResult, RunResults, iter_samples, load_results
+from instructeval.results import KnowledgeResult, RunResults, load_results, read_samples
 
 SET, SIZE, LIMIT, EPOCHS = "invented:reversal", 4, 2, 2
 METHODS = ("base", "icl", "finetune")
@@ -64,7 +64,7 @@ def injected(tmp_path_factory: pytest.TempPathFactory, tiny_llama: Path) -> tupl
 
 
 def samples(run: Path, method: str) -> list[dict[str, Any]]:
-    return iter_samples(run, f"knowledge_invented-reversal_{method}")
+    return read_samples(run, f"knowledge_invented-reversal_{method}")
 
 
 def test_each_method_is_recorded_per_probe_and_the_table_is_recomputed_from_the_records(injected):
@@ -117,7 +117,7 @@ def test_finetune_writes_an_adapter_that_run_loads_again(injected, tmp_path, dat
     with_adapter, without = load_results(folder / "with"), load_results(folder / "without")
     assert with_adapter.model.adapter == str(adapter) and with_adapter.model.adapter_hash.startswith("sha256:")
     assert without.model.adapter is None
-    scored = {name: iter_samples(folder / name, "mmlu") for name in ("with", "without")}
+    scored = {name: read_samples(folder / name, "mmlu") for name in ("with", "without")}
     assert len(scored["with"]) == len(scored["without"]) == 2
     assert [s["doc_hash"] for s in scored["with"]] == [s["doc_hash"] for s in scored["without"]]
     assert [s["choice_loglikelihoods"] for s in scored["with"]] != [
@@ -169,7 +169,7 @@ def test_inject_score_rescores_the_models_answers_end_to_end(injected, tmp_path)
     assert results.model.spec == "external:tiny" and results.run.status == "complete"
     (result,) = results.knowledge or []
     assert result.method == "external" and result.training["response_column"] == "response"
-    records = iter_samples(scored_run, "knowledge_invented-reversal_external")
+    records = read_samples(scored_run, "knowledge_invented-reversal_external")
     assert len(records) == len(base)
     assert_cells_match_records(result, records, TEXT_SCORERS)
     by_id = {r["details"]["probe_id"]: r for r in records}

@@ -10,7 +10,7 @@ import pytest
 from test_knowledge_scoring import cli
 
 from instructeval.knowledge import load_knowledge_set, markdown_table
-from instructeval.results import KnowledgeResult, iter_samples, load_results
+from instructeval.results import KnowledgeResult, load_results, read_samples
 
 SET, SIZE = "invented:all", "4"
 METHODS = ["base", "icl", "finetune", "augmented-finetune"]
@@ -48,14 +48,14 @@ def test_all_four_methods_run_and_are_measured_on_the_demo_model(tmp_path, capsy
     for result in by_method.values():
         assert {split: cells["forced-choice"].score.n for split, cells in result.splits.items()} == per_split
         assert all(cells["forced-choice"].score.ci_method == "wilson" for cells in result.splits.values())
-        samples = iter_samples(run, f"knowledge_invented-all_{result.method}")
+        samples = read_samples(run, f"knowledge_invented-all_{result.method}")
         assert len(samples) == len(kset.probes)
         assert all(len(s["choice_loglikelihoods"]) == 2 for s in samples)
     # icl really had the facts in context; base did not
-    assert {s["details"]["facts_in_context"] for s in iter_samples(run, "knowledge_invented-all_icl")} == {
+    assert {s["details"]["facts_in_context"] for s in read_samples(run, "knowledge_invented-all_icl")} == {
         len(kset.facts)
     }
-    assert {s["details"]["facts_in_context"] for s in iter_samples(run, "knowledge_invented-all_base")} == {0}
+    assert {s["details"]["facts_in_context"] for s in read_samples(run, "knowledge_invented-all_base")} == {0}
     for method, folder in (("finetune", "adapter"), ("augmented-finetune", "adapter-augmented")):
         training = by_method[method].training
         assert by_method[method].tuned_model == str(run / folder)
@@ -69,8 +69,8 @@ def test_all_four_methods_run_and_are_measured_on_the_demo_model(tmp_path, capsy
     assert len(logged) == augmentation["local"] + augmentation["global"]
     assert by_method["augmented-finetune"].training["examples"] == len(kset.facts) + len(logged)
     # the tuned model changed what the model prefers
-    base = [s["choice_loglikelihoods"] for s in iter_samples(run, "knowledge_invented-all_base")]
-    tuned = [s["choice_loglikelihoods"] for s in iter_samples(run, "knowledge_invented-all_finetune")]
+    base = [s["choice_loglikelihoods"] for s in read_samples(run, "knowledge_invented-all_base")]
+    tuned = [s["choice_loglikelihoods"] for s in read_samples(run, "knowledge_invented-all_finetune")]
     assert base != tuned
     printed = capsys.readouterr().out
     assert "augmented-finetune" in printed and "forced-choice" in printed

@@ -41,7 +41,7 @@ from test_e2e_resume import (
 )
 from test_sampling import BBH_ANSWER, LIMIT, K, _check_votes, _first_group, _last_number, _same_number
 
-from instructeval.results import iter_samples, load_results
+from instructeval.results import load_results, read_samples
 
 CHAT = "/v1/chat/completions"
 WRITING_LIMIT, WRITING_MAX_GEN_TOKS = 2, 8
@@ -96,7 +96,7 @@ def test_bbh_and_mgsm_report_the_vote_of_k_samples_drawn_by_the_server(
         drawn[json.dumps(body["messages"])].append((body["seed"], reply["choices"][0]["message"]["content"]))
     assert len(drawn) == 2 * LIMIT and all(len({seed for seed, _ in answers}) == K for answers in drawn.values())
     for task in ("bbh", "mgsm"):
-        for record in iter_samples(run_dir, task):
+        for record in read_samples(run_dir, task):
             answers = drawn[json.dumps(json.loads(record["prompt"]))]
             assert sorted(record["responses"]) == sorted(text for _, text in answers)
         assert load_results(run_dir).tasks[task].generation_kwargs["temperature"] == 1.0
@@ -117,14 +117,14 @@ def test_writing_tasks_answer_as_hf_and_are_graded_from_their_journals(
     answers = []
     for run, task in (("writing", "writing"), ("pairwise", "writing_pairwise")):
         ours, theirs = (
-            {r["doc_hash"]: r["response"] for r in iter_samples(folders[run], task)} for folders in (api, local)
+            {r["doc_hash"]: r["response"] for r in read_samples(folders[run], task)} for folders in (api, local)
         )
         assert ours == theirs and len(ours) >= 2
         assert load_results(api[run]).tasks[task].chat_template_applied
         answers += ours.values()
     assert sorted(answers) == sorted(replies)  # each answer asked for once, through chat completions
     results = load_results(api["writing"])
-    check_task(results, api["writing"], "writing", 1, len(iter_samples(api["writing"], "writing")))
+    check_task(results, api["writing"], "writing", 1, len(read_samples(api["writing"], "writing")))
     check_pointwise_grades(api["writing"])
     check_position_biased_pairwise(api["pairwise"], api["writing"], api["billed"], WRITING_LIMIT)
 

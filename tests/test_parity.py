@@ -1,6 +1,6 @@
 """Parity with lm-eval's own built-in tasks: same log-likelihoods (1e-4) and predictions on MMLU, same GSM8K answers.
 
-Our run goes through `instructeval.api.evaluate` (task YAMLs in tasks/, local data, our resumable cache and,
+Our run goes through `instructeval.evaluator.evaluate` (task YAMLs in tasks/, local data, our resumable cache and,
 by default, the prefix-cached backend); the reference is lm-eval's built-in `mmlu_<subject>` / `gsm8k_cot`
 tasks run by `lm_eval.simple_evaluate` with its plain `hf` backend on the same local rows.
 """
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from instructeval.api import RunOptions, evaluate
+from instructeval.evaluator import RunOptions, evaluate
 from instructeval.models.demo import demo_model_dir
 from instructeval.parity import builtin_task_overrides
-from instructeval.samples import read_records
+from instructeval.results import read_records
 
 SUBJECTS = ("anatomy", "high_school_geography")
 LIMIT = 4

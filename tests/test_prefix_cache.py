@@ -253,8 +253,8 @@ def test_generation_reuses_the_prefix_and_matches_plain_path(models: tuple[Any, 
 
 @pytest.mark.slow
 def test_run_with_and_without_prefix_cache_agree(tmp_path: Path, data_dir: Path) -> None:
-    from instructeval.api import RunOptions, evaluate
-    from instructeval.samples import read_records
+    from instructeval.evaluator import RunOptions, evaluate
+    from instructeval.results import read_records
 
     runs = []
     for prefix_cache in (True, False):

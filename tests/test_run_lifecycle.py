@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-import instructeval.api as api
+import instructeval.evaluator as api
 import instructeval.knowledge.external as external
-from instructeval.api import RunOptions, evaluate
 from instructeval.cache import RequestCache
 from instructeval.errors import InstructEvalError
+from instructeval.evaluator import RunOptions, evaluate
 from instructeval.knowledge.external import ScoreOptions, score_responses
 from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.results import ModelInfo, RunResults, load_results

@@ -18,14 +18,14 @@ import pytest
 from lm_eval.api.instance import Instance
 from lm_eval.tasks import TaskManager
 
-from instructeval.api import RunOptions
 from instructeval.cache import RequestCache, ResumableLM, seed_repeats
 from instructeval.cli import main
+from instructeval.evaluator import RunOptions
 from instructeval.models.backends import BackendOptions, build_lm
 from instructeval.models.spec import parse_model_spec
 from instructeval.overrides import apply_overrides
 from instructeval.paths import TASKS_DIR
-from instructeval.results import iter_samples, load_results
+from instructeval.results import load_results, read_samples
 
 K = 2
 LIMIT = 2
@@ -80,7 +80,7 @@ def _check_votes(run_dir: Path, task: str, metric: str, filter_name: str, extrac
     key = f"{metric},{filter_name}"
     assert result.primary_metric == key
     assert result.generation_kwargs["do_sample"] is True and result.generation_kwargs["repeats"] == K
-    records = iter_samples(run_dir, task)
+    records = read_samples(run_dir, task)
     assert len(records) == LIMIT
     values = []
     for record in records:
@@ -138,7 +138,7 @@ def _check_pass_at_k(run_dir: Path, temperature: float) -> None:
     result = load_results(run_dir).tasks["humaneval"]
     assert result.primary_metric == "pass@1,none"
     assert result.generation_kwargs["temperature"] == temperature and result.generation_kwargs["repeats"] == K
-    records = iter_samples(run_dir, "humaneval")
+    records = read_samples(run_dir, "humaneval")
     per_problem = []
     for record in records:
         assert len(record["responses"]) == K and len(set(record["responses"])) == K
@@ -153,7 +153,7 @@ def test_a_task_untouched_by_the_flags_reports_its_declared_metric(sampled_run: 
     """DROP declares f1 (written without its filter); em, its first metric, must not take the headline."""
     result = load_results(sampled_run).tasks["drop"]
     assert result.primary_metric == "f1,none" and result.generation_kwargs["repeats"] == 1
-    values = [record["scores"]["f1,none"] for record in iter_samples(sampled_run, "drop")]
+    values = [record["scores"]["f1,none"] for record in read_samples(sampled_run, "drop")]
     assert len(values) == LIMIT and result.metrics["f1,none"].value == pytest.approx(sum(values) / len(values))
 
 
@@ -164,8 +164,8 @@ def test_the_same_seed_draws_the_same_samples_another_seed_others(
     other = _run(tiny_llama, tmp_path, "other", "gsm8k", data_dir, "--self-consistency", str(K), "--seed", "7")
     first = (sampled_run / "samples" / "gsm8k.jsonl").read_bytes()
     assert (again / "samples" / "gsm8k.jsonl").read_bytes() == first
-    ours = [r["responses"] for r in iter_samples(sampled_run, "gsm8k")]
-    theirs = [r["responses"] for r in iter_samples(other, "gsm8k")]
+    ours = [r["responses"] for r in read_samples(sampled_run, "gsm8k")]
+    theirs = [r["responses"] for r in read_samples(other, "gsm8k")]
     assert all(a != b for doc_a, doc_b in zip(ours, theirs, strict=True) for a, b in zip(doc_a, doc_b, strict=True))
 
 

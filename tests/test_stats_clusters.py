@@ -12,6 +12,7 @@ from scipy.stats import t
 from instructeval.compare import compare_task, pair_samples
 from instructeval.results import SampleRecord, Score, samples_path
 from instructeval.run import write_samples
+from instructeval.scoring import task_scores
 from instructeval.stats import (
     cluster_bootstrap_means,
     clustered_stderr,
@@ -20,7 +21,6 @@ from instructeval.stats import (
     summarize,
     summarize_clustered,
 )
-from instructeval.summary import task_scores
 
 
 def test_clustered_stderr_by_hand():

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from e2e_checks import headline, run_cli
 
-from instructeval.results import iter_samples
+from instructeval.results import read_samples
 
 pytest.importorskip("ray", reason="instructeval sweep needs the extra: pip install 'instructeval[sweep]'")
 psutil = pytest.importorskip("psutil")
@@ -273,11 +273,11 @@ def _answers(cache: Path) -> int:
 
 
 def _scores(run_dir: Path, task: str) -> list[tuple[str, dict[str, float]]]:
-    return [(sample["doc_hash"], sample["scores"]) for sample in iter_samples(run_dir, task)]
+    return [(sample["doc_hash"], sample["scores"]) for sample in read_samples(run_dir, task)]
 
 
 def _loglikelihoods(run_dir: Path, task: str) -> list[float]:
-    return [value for sample in iter_samples(run_dir, task) for value in sample["choice_loglikelihoods"] or []]
+    return [value for sample in read_samples(run_dir, task) for value in sample["choice_loglikelihoods"] or []]
 
 
 def _model_of(run_dir: Path) -> tuple[str, str | None]:

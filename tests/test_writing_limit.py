@@ -11,7 +11,7 @@ from pathlib import Path
 from judge_server import ChatRequest, JudgeServer, Reply
 
 from instructeval.cli import main
-from instructeval.results import iter_samples, load_results
+from instructeval.results import load_results, read_samples
 from instructeval.writing import CATEGORIES, load_writing_prompts
 from instructeval.writing.report import OVERALL
 
@@ -44,7 +44,7 @@ def test_limit_takes_the_first_prompts_of_each_category(tiny_llama: Path, tmp_pa
         ]
     assert code == 0
     run_dir = next(tmp_path.glob("*/w"))
-    samples = iter_samples(run_dir, "writing")
+    samples = read_samples(run_dir, "writing")
     assert [(s["category"], s["prompt"]) for s in samples] == [(p.category, p.prompt) for p in expected]
     assert [s["category"] for s in samples] == [c for c in CATEGORIES for _ in range(LIMIT)]
     assert len(relevance_asked) == len(expected)  # each answered prompt graded for relevance exactly once

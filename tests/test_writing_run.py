@@ -15,7 +15,7 @@ import pytest
 from judge_server import ChatRequest, JudgeServer, Reply
 
 from instructeval.cli import main
-from instructeval.results import iter_samples, load_results
+from instructeval.results import load_results, read_samples
 from instructeval.writing.report import OVERALL
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_demo_model_writes_and_a_judge_grades(tmp_path: Path) -> None:
     assert code == 0
     run_dir = tmp_path / "SmolLM2-135M-Instruct" / "w"
     results = load_results(run_dir)
-    samples = iter_samples(run_dir, "writing")
+    samples = read_samples(run_dir, "writing")
     assert len(samples) == 2 * 4 and all(s["response"].strip() for s in samples)  # --limit 2: 2 per category
     assert billed == 8 * 2  # eight answers x two rubrics, nothing asked twice
     pointwise = results.writing.pointwise

@@ -34,9 +34,9 @@ def plan_command(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from instructeval.api import RunOptions, resolve_source
     from instructeval.compare import plan_task, subtask_sizes
     from instructeval.errors import InstructEvalError
+    from instructeval.evaluator import RunOptions, resolve_source
     from instructeval.registry import resolve_tasks
 
     if not args.effect > 0.0:

@@ -17,7 +17,7 @@ from instructeval.settings import REASONINGS
 from instructeval.terminal import TaskBars, quiet_libraries
 
 if TYPE_CHECKING:
-    from instructeval.api import RunOptions
+    from instructeval.evaluator import RunOptions
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -125,8 +125,8 @@ def run_command(args: argparse.Namespace) -> int:
     """Build RunOptions from the flags, evaluate, print the summary table."""
     if not args.verbose:
         quiet_libraries()  # before lm-eval and transformers are imported: they read the settings at import
-    from instructeval.api import evaluate
-    from instructeval.report import print_summary
+    from instructeval.evaluator import evaluate
+    from instructeval.terminal_report import print_summary
 
     if not args.verbose:
         logging.getLogger("lm_eval").setLevel(logging.ERROR)  # our own bars and lines say what runs
@@ -149,7 +149,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def run_options(args: argparse.Namespace, model: str) -> RunOptions:
     """The RunOptions of `model` from the flags add_run_arguments registered."""
-    from instructeval.api import RunOptions
+    from instructeval.evaluator import RunOptions
 
     return RunOptions(
         model=model,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from instructeval.compare._pairing import PairedScores, SampleKey, keyed, read_samples
+from instructeval.compare._pairing import PairedScores, SampleKey, keyed
 from instructeval.judge.pointwise import JUDGMENTS_FIELD
-from instructeval.results import FlippedExample, samples_path
+from instructeval.results import FlippedExample, read_samples, samples_path
 
 Rows = dict[SampleKey, dict[str, Any]]
 

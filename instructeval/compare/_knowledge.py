@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from instructeval.compare._pairing import PairedScores, SampleKey, paired, read_samples, sample_scores
+from instructeval.compare._pairing import PairedScores, SampleKey, paired, sample_scores
 from instructeval.knowledge.types import set_slug
-from instructeval.results import KnowledgeResult
+from instructeval.results import KnowledgeResult, read_samples
 from instructeval.run import LoadedRun
 
 Measured = tuple[str, str]

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import RunResults, TaskResult, iter_samples, samples_path
+from instructeval.results import RunResults, TaskResult, read_samples
 from instructeval.stats import Kind
 
 SampleKey = tuple[str, str, int]
@@ -138,14 +138,6 @@ def paired(
         clusters=labels,
         keys=tuple(keys),
     )
-
-
-def read_samples(run_dir: Path, task: str) -> list[dict[str, Any]]:
-    """One task's per-sample log; a one-line error when the run folder lacks it."""
-    path = samples_path(run_dir, task)
-    if not path.is_file():
-        raise InstructEvalError(f"{path} is missing: the run folder is incomplete; rerun the task with --resume")
-    return iter_samples(run_dir, task)
 
 
 def keyed(rows: list[dict[str, Any]]) -> list[tuple[SampleKey, dict[str, Any]]]:

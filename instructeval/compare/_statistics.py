@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from instructeval.compare._pairing import PairedScores
 from instructeval.results import PairedTaskComparison, Verdict
 from instructeval.score import Score
+from instructeval.scoring import UNIT_INTERVAL, metric_kind
 from instructeval.stats import (
     Kind,
     cluster_bootstrap_means,
@@ -27,7 +28,6 @@ from instructeval.stats import (
     summarize_clustered,
     wins_losses_ties,
 )
-from instructeval.summary import UNIT_INTERVAL, metric_kind
 
 Pairs = tuple[NDArray[np.float64], NDArray[np.float64]]
 

@@ -10,12 +10,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from instructeval.compare._pairing import PairedScores, SampleKey, keyed, paired, read_samples
+from instructeval.compare._pairing import PairedScores, SampleKey, keyed, paired
 from instructeval.errors import InstructEvalError
 from instructeval.judge.pairwise import JUDGMENTS_FIELD as PAIRWISE_FIELD
 from instructeval.judge.pairwise import combine_orders, judged_pairs
 from instructeval.judge.pointwise import JUDGMENTS_FIELD as POINTWISE_FIELD
 from instructeval.judge.pointwise import answer_grades
+from instructeval.results import read_samples
 from instructeval.run import LoadedRun
 from instructeval.stats import Kind
 from instructeval.writing.report import PairwiseReport, WritingReport

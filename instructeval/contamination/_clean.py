@@ -14,12 +14,12 @@ from instructeval.results import (
     RunResults,
     SampleRecord,
     TaskContamination,
+    read_records,
     samples_path,
 )
-from instructeval.samples import read_records
 from instructeval.score import Score
+from instructeval.scoring import metric_kind, task_scores
 from instructeval.stats import difference_of_independent_means, summarize, two_sample_test
-from instructeval.summary import metric_kind, task_scores
 
 
 def rescore_clean(run_dir: Path, results: RunResults, overlap: ContaminationResult) -> ContaminationResult:

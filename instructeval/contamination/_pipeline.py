@@ -26,10 +26,10 @@ from instructeval.results import (
     ContaminationResult,
     RunResults,
     load_results,
+    read_records,
     samples_path,
 )
 from instructeval.run import amend_run, write_json_atomic
-from instructeval.samples import read_records
 
 REPORT_FILE = "contamination.json"
 DEFAULT_OUTPUT = Path("contamination")

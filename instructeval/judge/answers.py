@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from instructeval.errors import DataError
-from instructeval.results import iter_samples, samples_path
+from instructeval.results import read_samples, samples_path
 from instructeval.run import write_jsonl_atomic
 
 REQUIRED_FIELDS = ("doc_id", "doc_hash", "category", "prompt", "response")
@@ -20,7 +20,7 @@ def load_answers(run_dir: Path, task: str) -> list[dict[str, Any]]:
         raise DataError(
             f"{path} does not exist: run `instructeval run ... --tasks {task}` first, or check the run folder"
         )
-    samples = iter_samples(run_dir, task)
+    samples = read_samples(run_dir, task)
     for number, sample in enumerate(samples, start=1):
         absent = [name for name in REQUIRED_FIELDS if name not in sample]
         if absent:
@@ -43,5 +43,5 @@ def attach_judgments(run_dir: Path, task: str, field: str, records: Iterable[dic
     by_doc: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_doc.setdefault(str(record["doc_id"]), []).append({k: v for k, v in record.items() if k != "doc_id"})
-    samples = iter_samples(run_dir, task)
+    samples = read_samples(run_dir, task)
     write_jsonl_atomic(samples_path(run_dir, task), ({**s, field: by_doc.get(str(s["doc_id"]), [])} for s in samples))

@@ -56,9 +56,9 @@ from instructeval.results import (
     ModelInfo,
     RunResults,
     SampleRecord,
+    read_records,
 )
 from instructeval.run import Run, run_info, start_run, write_json_atomic, write_jsonl_atomic
-from instructeval.samples import read_records
 
 METHODS = ("base", "icl", "finetune", "augmented-finetune")
 RULE_SCORERS = (*TEXT_SCORERS, FORCED_CHOICE)

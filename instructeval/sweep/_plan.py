@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from instructeval.api import RunOptions
+from instructeval.evaluator import RunOptions
 from instructeval.models.spec import parse_model_spec
 from instructeval.results import load_results
 from instructeval.run import LOCK_FILE

@@ -99,7 +99,7 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
 
 def _load(pair: Pair) -> Any:
     """The pair's model as `evaluate` would build it; where adapters are switched, the base without one."""
-    from instructeval.api import backend_options_for
+    from instructeval.evaluator import backend_options_for
     from instructeval.models.backends import build_lm
     from instructeval.models.spec import parse_model_spec
 
@@ -109,7 +109,7 @@ def _load(pair: Pair) -> Any:
 
 
 def _evaluate(pair: Pair, lm: Any, load_seconds: float) -> PairOutcome:
-    from instructeval.api import evaluate
+    from instructeval.evaluator import evaluate
 
     lines: list[str] = []
     started = time.perf_counter()

@@ -11,7 +11,7 @@ from instructeval.data.source import DataSource, load_hub, read_jsonl, to_datase
 from instructeval.ifeval import verdicts
 from instructeval.results import SampleRecord
 from instructeval.score import Score
-from instructeval.summary import estimate
+from instructeval.scoring import estimate
 
 HUB_ID = "google/IFEval"
 INSTRUCTION_METRICS = ("inst_level_strict_acc", "inst_level_loose_acc")

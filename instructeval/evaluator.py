@@ -1,4 +1,4 @@
-"""The Python API behind the CLI: `evaluate(RunOptions(...))` is what `instructeval run` calls."""
+"""The evaluator: `evaluate(RunOptions(...))` runs the selected tasks into one run folder (what `run` calls)."""
 
 from __future__ import annotations
 
@@ -244,7 +244,7 @@ def _run_task(
     from instructeval.overrides import PASS_AT_K_TASKS, apply_overrides, primary_metric
     from instructeval.prompt_templates import reuse_compiled_templates
     from instructeval.samples import records_from_lm_eval
-    from instructeval.summary import breakdowns, task_scores
+    from instructeval.scoring import breakdowns, task_scores
 
     _seed_everything(options.seed)
     metadata = {
