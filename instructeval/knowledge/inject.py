@@ -322,7 +322,9 @@ class _Session:
             else:
                 self.progress(f"  curve: asking the checkpoint of epoch {epoch}")
                 answerer = self._checkpoint(checkpoint)
-                records, _ = self._ask(answerer, method, path.stem, label=f"{method}@epoch{epoch}")
+                records, usage = self._ask(answerer, method, path.stem, label=f"{method}@epoch{epoch}")
+                if usage:
+                    training.setdefault("curve_grader", {})[str(epoch)] = usage
                 del answerer
                 gc.collect()
             splits = knowledge_result(self.kset, method, records, self.scorers).splits
