@@ -220,6 +220,24 @@ def test_watch_evaluates_a_checkpoint_written_while_it_runs(swept: Swept, tiny_l
     assert f"sweep: stopped watching {swept.checkpoint.parent}" in swept.printed
 
 
+def test_a_failed_pair_is_reported_in_one_line_and_shown_by_status(ray_address: str, tmp_path: Path) -> None:
+    """A model that cannot load fails its pair with the one-line reason, the sweep exits 1, --status shows it."""
+    missing = tmp_path / "no-such-model"
+    command = [
+        sys.executable, "-m", "instructeval", "sweep", "--models", f"hf:{missing}", "--tasks", "crass",
+        "--output", str(tmp_path / "runs"), "--address", ray_address,
+    ]  # fmt: skip
+    failed = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    (line,) = [line for line in failed.stderr.splitlines() if line.startswith("failed ")]
+    assert line.startswith(f"failed crass on hf:{missing}: ") and str(missing) in line.split(": ", 1)[1]
+    assert "sweep: 0 pairs run, 0 already done, 1 failed" in failed.stderr
+    assert "rerun the same command to retry the failed pairs" in failed.stderr
+    status = subprocess.run([*command, "--status"], cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    (row,) = status.stdout.splitlines()
+    assert row.startswith("failed ") and row.endswith(line.split(": ", 1)[1]), row
+
+
 def test_without_ray_sweep_says_how_to_install_it(tiny_llama: Path, tmp_path: Path) -> None:
     """With `ray` unimportable, the sweep stops in one line naming the extra to install."""
     code = (

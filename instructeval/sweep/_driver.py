@@ -153,6 +153,8 @@ class SweepRunner:
         previous = report.outcomes.get(outcome.run_dir)
         if pair is None or outcome.status == "skipped" or (previous is not None and previous.status == "done"):
             return
+        if previous == outcome:  # reported as it finished, and again in the model's returned outcomes
+            return
         if previous is None:
             bar.advance(task)
         report.outcomes[outcome.run_dir] = outcome
