@@ -22,7 +22,9 @@ from leaderboard_fixtures import (
     PWN_TITLE,
     SMOL,
     SMOL_BASE,
+    results,
     write_fixture_runs,
+    writing_section,
 )
 
 from instructeval.cli import main
@@ -277,3 +279,13 @@ def test_a_rebuild_renders_only_the_models_whose_runs_changed(tmp_path: Path) ->
     build_site([runs], out, title="another title")
     assert all(after[name] != page for name, page in _pages(out).items())
     assert task_value(model(load(out), LLAMA), "mmlu") == 0.123
+
+
+def test_judge_grades_are_never_shown_as_percentages(tmp_path: Path) -> None:
+    """A writing column whose grades are all 1.0 (the bottom of the 1-5 scale) is still a grade, not 100 %."""
+    runs = tmp_path / "runs"
+    low = results("hf:org/low", "org/low", "2026-03-01T10:00:00+00:00", {}, writing=writing_section({"poetry": 1.0}))
+    save_results(runs / "low" / "run", low)
+    build_site([runs], tmp_path / "site")
+    writing = next(v for v in load(tmp_path / "site")["views"] if v["id"] == "writing")
+    assert writing["columns"] and all(c["scale"] == 1 and c["unit"] == "" for c in writing["columns"])

@@ -139,16 +139,23 @@ def name_models(entries: Sequence[ModelRuns], meta: dict[str, ModelMeta]) -> lis
     return sorted(models, key=lambda m: m.name.lower())
 
 
+RAW_SCALE = {"scale": 1, "digits": 2, "unit": ""}
+"""How numbers that are not proportions are shown (judge grades 1-5, whatever their values)."""
+
+
 def scale_of(cells: Iterable[Cell]) -> dict[str, Any]:
     """Proportions are shown as percentages (1 decimal), anything else as is (2 decimals)."""
     values = [v for c in cells if c is not None for v in c[:3] if v is not None]
     if values and all(0.0 <= v <= 1.0 for v in values):
         return {"scale": 100, "digits": 1, "unit": "%"}
-    return {"scale": 1, "digits": 2, "unit": ""}
+    return RAW_SCALE
 
 
-def _column(column_id: str, label: str, title: str, cells: Iterable[Cell], hidden: bool = False) -> dict[str, Any]:
-    return {"id": column_id, "label": label, "title": title, "hidden": hidden, **scale_of(cells)}
+def _column(
+    column_id: str, label: str, title: str, cells: Iterable[Cell], hidden: bool = False, raw: bool = False
+) -> dict[str, Any]:
+    scale = RAW_SCALE if raw else scale_of(cells)
+    return {"id": column_id, "label": label, "title": title, "hidden": hidden, **scale}
 
 
 def _model_row(index: int, model: Model, cells: list[Cell]) -> dict[str, Any]:
@@ -301,7 +308,7 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
             row["links"].append(None)
             rows.append(row)
     columns = [
-        _column(f"{r}:{g}", f"{g} · {r}", f"{r}, {g} (judge score 1-5)", (row["cells"][j] for row in rows))
+        _column(f"{r}:{g}", f"{g} · {r}", f"{r}, {g} (judge score 1-5)", (row["cells"][j] for row in rows), raw=True)
         for j, (r, g) in enumerate(keys)
     ]
     return {
