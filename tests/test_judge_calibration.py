@@ -89,6 +89,13 @@ def test_agreement_drift_and_flag(tmp_path: Path) -> None:
     assert "WARNING: judge" in str(format_table(flat).caption)
     assert any("below kappa 0.6" in line for line in judge_warnings(flat))
 
+    # A judge that never gives a valid verdict has no kappa at all: flagged too, never trusted by default.
+    fourth = write_run(tmp_path / "fourth", [sample("d0", "informative", "An answer.")])
+    with JudgeServer(lambda request: Reply("I think it is fine.")) as server:
+        mute = grade_run(fourth, JudgeOptions(judges=(server.judge_spec("mute"),), cache_path=cache))
+    (unparsed,) = mute.calibration.judges
+    assert unparsed.flagged and unparsed.rubrics["coherence"].kappa is None and unparsed.rubrics["coherence"].n == 0
+
 
 def test_cli_announces_the_cost_and_can_skip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser(prog="instructeval")

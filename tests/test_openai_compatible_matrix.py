@@ -150,6 +150,7 @@ def test_every_task_killed_while_answering_resumes_asking_the_server_only_for_th
 
         def args(output: Path, *extra: str) -> list[str]:
             judging = ("--judge", graders.judge_spec(), "--judge-cache", str(output / "judge.sqlite"))
+            judging += ("--no-judge-calibration",)  # the journals compared are the run's (calibration: its own test)
             extra = (*judging, "--reference", str(reference), *extra)
             return _resume_args(model, data_dir, output, RESUME_TASKS, OTHER_MAX_GEN_TOKS, *extra)
 

@@ -4,7 +4,8 @@ The set (`calibration_set/answers.jsonl`, written for this project, see its READ
 each rubric. Each judge grades it afresh (the reply cache is not read, so a changed model behind the same
 name shows), journalled in the run folder so a resumed run never pays twice. Agreement with the reference is
 quadratic-weighted kappa; drift compares it with the same judge's latest earlier calibration, kept in the
-judge cache file. A judge whose kappa falls below `KAPPA_THRESHOLD` for any rubric is flagged.
+judge cache file. A judge whose kappa falls below `KAPPA_THRESHOLD` for any rubric, or cannot be computed (fewer
+than two valid verdicts), is flagged.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def calibrate(
             graded[rubric.name] = _rubric_calibration(items, rubric.name, grades, previous)
             if history:
                 history.record(judge, rubric.sha256, sha, str(run_dir.resolve()), grades, graded[rubric.name].kappa)
-        flagged = any(c.kappa is not None and c.kappa < KAPPA_THRESHOLD for c in graded.values())
+        flagged = any(c.kappa is None or c.kappa < KAPPA_THRESHOLD for c in graded.values())
         judges.append(JudgeCalibration(judge=judge, rubrics=graded, flagged=flagged))
     if history:
         history.close()

@@ -158,7 +158,7 @@ class RubricCalibration(BaseModel):
 
 
 class JudgeCalibration(BaseModel):
-    """A judge's calibration; `flagged` when its kappa with the reference falls below the threshold."""
+    """A judge's calibration; `flagged` when its kappa with the reference is below the threshold or undefined."""
 
     judge: str
     rubrics: dict[str, RubricCalibration]
@@ -188,8 +188,8 @@ class CalibrationReport(BaseModel):
     def warnings(self) -> list[str]:
         """One line per judge below the threshold."""
         return [
-            f"judge {judge.judge} agrees with the calibration grades below kappa {self.threshold:g}: "
-            "its scores are not trustworthy; use another judge"
+            f"judge {judge.judge} agrees with the calibration grades below kappa {self.threshold:g} (or gave too "
+            "few valid verdicts): its scores are not trustworthy; use another judge"
             for judge in self.judges
             if judge.flagged
         ]
