@@ -46,6 +46,7 @@ def screenshot(page: Path, target: Path) -> None:
 
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "chromium"
@@ -54,8 +55,7 @@ def screenshot(page: Path, target: Path) -> None:
     driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver") or "chromedriver"))
     try:
         driver.get(page.as_uri())
-        driver.implicitly_wait(30)
-        driver.find_element("css selector", "body[data-ready='1']")
+        WebDriverWait(driver, 120).until(lambda d: d.execute_script("return document.body.dataset.ready === '1'"))
         driver.save_screenshot(str(target))
     finally:
         driver.quit()
@@ -65,6 +65,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="a new folder for the adapter, the runs and the site")
     parser.add_argument("--limit", type=int, default=3, help="examples per subject/category (default 3)")
+    parser.add_argument("--tasks", default=TASKS, help=f"tasks both runs score (default {TASKS})")
     parser.add_argument("--screenshot", type=Path, help="where to save the diff page's screenshot")
     args = parser.parse_args()
 
@@ -77,7 +78,7 @@ def main() -> int:
     adapter = random_lora(args.out / "lora")
     options = RunOptions(
         model="demo",
-        tasks=TASKS,
+        tasks=args.tasks,
         output=args.out / "runs",
         data_dir=PACKAGE_DIR / "demo_data",
         limit=args.limit,
@@ -87,6 +88,8 @@ def main() -> int:
     base = evaluate(options, progress=lambda _: None)
     tuned = evaluate(replace(options, run_name="lora", adapter=adapter), progress=lambda _: None)
     code = cli(["compare", str(base), str(tuned), "--format", "markdown"])
+    if code != 0:
+        return code
     print(f"comparison: {comparison_path(base, tuned)}")
     build_site([args.out / "runs"], args.out / "site")
     page = args.out / "site" / "diffs" / "comparison-0.html"

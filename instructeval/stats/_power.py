@@ -37,17 +37,15 @@ def equivalence_test(mean: float, se: float, df: float, margin: float) -> Equiva
     """TOST of H0: |difference| >= margin against |difference| < margin, from the paired t statistics.
 
     p_lower tests difference <= -margin, p_upper difference >= margin; equivalence at level alpha when
-    p_value < alpha, i.e. when the (1 - 2 alpha) interval lies inside (-margin, margin).
+    p_value < alpha, i.e. when the (1 - 2 alpha) interval lies inside (-margin, margin). Without any spread
+    (se = 0: the pairs never differ) the t statistics are undefined and nothing is shown: p = 1.
     """
     if margin <= 0.0:
         raise ValueError(f"the equivalence margin must be positive, got {margin}")
     if df <= 0:
         raise ValueError(f"degrees of freedom must be positive, got {df}")
     if se == 0.0:
-        inside = -margin < mean < margin
-        return Equivalence(
-            margin, 0.0 if inside else 1.0, 0.0 if mean > -margin else 1.0, 0.0 if mean < margin else 1.0
-        )
+        return Equivalence(margin, 1.0, 1.0, 1.0)
     p_lower = float(student_t.sf((mean + margin) / se, df))
     p_upper = float(student_t.cdf((mean - margin) / se, df))
     return Equivalence(margin, max(p_lower, p_upper), p_lower, p_upper)
