@@ -43,8 +43,10 @@ def test_demo_model_writes_and_a_judge_grades(tmp_path: Path) -> None:
     results = load_results(run_dir)
     samples = read_samples(run_dir, "writing")
     assert len(samples) == 2 * 4 and all(s["response"].strip() for s in samples)  # --limit 2: 2 per category
-    assert billed == 8 * 2  # eight answers x two rubrics, nothing asked twice
+    assert billed == 8 * 2 + 10 * 2  # eight answers and the ten calibration answers x two rubrics, each once
     pointwise = results.writing.pointwise
+    (calibrated,) = pointwise.calibration.judges  # on by default; a judge giving every answer one grade fails it
+    assert calibrated.flagged and calibrated.rubrics["relevance"].kappa == pytest.approx(0.0)
     overall = {rubric: cells[OVERALL].score.value for rubric, cells in pointwise.scores.items()}
     assert overall == {"relevance": pytest.approx(4.0), "coherence": pytest.approx(3.0)}
     printed = stdout.getvalue()
