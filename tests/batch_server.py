@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from judge_server import ChatRequest, Script, message_key, usage_for
-from loopback_http import LoopbackHTTPServer
+from loopback_http import ChatStandIn, LoopbackHTTPServer
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Batch:
 
 
 @dataclass
-class BatchServer:
+class BatchServer(ChatStandIn):
     """Start with `with BatchServer(script) as server:`; `server.judge_spec()` points a judge at it."""
 
     script: Script
@@ -48,20 +48,6 @@ class BatchServer:
         self.release.set()
         self._lock = threading.Lock()
         self._http = LoopbackHTTPServer(_handler_for(self))
-
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
-    def judge_spec(self, model: str = "judge") -> str:
-        return f"openai-compatible:{self.base_url}@{model}"
-
-    def __enter__(self) -> BatchServer:
-        self._http.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.stop()
 
     # -- called from handler threads ------------------------------------------------------------------
     def upload(self, content: bytes) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from loopback_http import LoopbackHTTPServer
+from loopback_http import ChatStandIn, LoopbackHTTPServer
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def usage_for(messages: list[dict[str, str]], text: str) -> tuple[int, int]:
     return sum(len(m["content"]) for m in messages) // 4 + 1, len(text) // 4 + 1
 
 
-class JudgeServer:
+class JudgeServer(ChatStandIn):
     """Start with `with JudgeServer(script) as server:`; `server.base_url` ends in /v1."""
 
     def __init__(self, script: Script) -> None:
@@ -106,20 +106,9 @@ class JudgeServer:
         self._stopping = threading.Event()
         self._http = LoopbackHTTPServer(_handler_for(self))
 
-    @property
-    def base_url(self) -> str:
-        return self._http.base_url
-
-    def judge_spec(self, model: str = "judge") -> str:
-        return f"openai-compatible:{self.base_url}@{model}"
-
-    def __enter__(self) -> JudgeServer:
-        self._http.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
-        self._http.stop()
+        super().__exit__(*exc)
 
     def billed(self) -> list[Logged]:
         """Requests that got a complete 200 reply: what a paying client was charged for."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class _Server(ThreadingHTTPServer):
@@ -30,3 +31,23 @@ class LoopbackHTTPServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class ChatStandIn:
+    """A stand-in chat API served by `self._http`: its base URL, a judge spec for it, `with` starts and stops it."""
+
+    _http: LoopbackHTTPServer
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    def judge_spec(self, model: str = "judge") -> str:
+        return f"openai-compatible:{self.base_url}@{model}"
+
+    def __enter__(self) -> Self:
+        self._http.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.stop()

@@ -10,8 +10,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from instructeval.score import Score
-from instructeval.stats._arrays import as_pairs, check_confidence, sample_stderr
-from instructeval.stats._resample import DEFAULT_RESAMPLES, bca_interval, bootstrap_means
+from instructeval.stats._arrays import as_pairs
+from instructeval.stats._estimate import summarize
+from instructeval.stats._resample import DEFAULT_RESAMPLES
 
 
 def paired_bootstrap_ci(
@@ -28,27 +29,7 @@ def paired_bootstrap_ci(
     makes the interval far narrower than one built from two independent intervals.
     """
     first, second = as_pairs(a, b)
-    check_confidence(confidence)
-    differences = second - first
-    n = int(differences.size)
-    if n == 0:
-        return Score(value=None, stderr=None, ci_low=None, ci_high=None, n=0, ci_method=None, confidence=confidence)
-    value = float(differences.mean())
-    stderr = sample_stderr(differences)
-    if stderr is None:
-        return Score(value=value, stderr=None, ci_low=None, ci_high=None, n=n, ci_method=None, confidence=confidence)
-    low, high = bca_interval(differences, bootstrap_means(differences, resamples, seed), confidence)
-    return Score(
-        value=value,
-        stderr=stderr,
-        ci_low=low,
-        ci_high=high,
-        n=n,
-        ci_method="bootstrap-bca",
-        confidence=confidence,
-        resamples=resamples,
-        seed=seed,
-    )
+    return summarize(second - first, kind="continuous", confidence=confidence, seed=seed, resamples=resamples)
 
 
 @dataclass(frozen=True)
