@@ -124,7 +124,7 @@ def swept(ray_address: str, sweep_setup: tuple[Path, Path], tiny_llama: Path, da
             (checkpoint / "DONE").touch()
             _wait_for(lambda: log.read_text().count("leaderboard:") == 2, sweep, log)
             sweep.send_signal(signal.SIGINT)
-            assert sweep.wait(timeout=120) == 0, log.read_text()[-4000:]
+            assert sweep.wait(timeout=300) == 0, log.read_text()[-4000:]
         finally:
             if sweep.poll() is None:
                 sweep.kill()

