@@ -112,7 +112,12 @@ def swept(ray_address: str, sweep_setup: tuple[Path, Path], tiny_llama: Path, da
     log = work / "sweep.log"
     with log.open("w") as handle:
         sweep = subprocess.Popen(
-            [*command, "--poll-seconds", "0.2"], cwd=work, env=ENV, stdout=handle, stderr=subprocess.STDOUT
+            [*command, "--poll-seconds", "0.2"],
+            cwd=work,
+            env=ENV,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_interruptible,
         )
         try:
             killed = _kill_worker_midway(output, sweep, log)
@@ -313,6 +318,12 @@ def _lora_adapter(base: Path, target: Path) -> Path:
     config = LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(target)
     return target
+
+
+def _interruptible() -> None:
+    """In the child before it starts: Ctrl-C (SIGINT) back to its default. A child inherits an ignored SIGINT, and
+    Python then never raises KeyboardInterrupt; earlier tests in the same pytest process can leave it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(condition: object, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 300) -> None:
