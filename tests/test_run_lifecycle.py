@@ -23,6 +23,7 @@ from instructeval.knowledge.external import ScoreOptions, score_responses
 from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.results import ModelInfo, RunResults, load_results
 from instructeval.run import amend_run, run_info, start_run
+from instructeval.run._folder import RunFolder
 
 SETTINGS = {"feature": "lifecycle-test"}
 
@@ -144,3 +145,22 @@ def test_a_crashed_inject_score_is_failed(tmp_path: Path, monkeypatch: pytest.Mo
         progress=lambda _line: None,
     )
     assert load_results(scored).run.status == "complete"
+
+
+def test_a_resumed_run_drops_the_temporary_files_a_killed_writer_left(tmp_path: Path) -> None:
+    """A kill -9 between an atomic writer's temporary file and its rename leaves `.<name>.<random>.tmp` behind;
+    the next process to lock the run deletes it, and the files it was replacing are untouched."""
+    folder = tmp_path / "run"
+    (folder / "samples").mkdir(parents=True)
+    kept = folder / "samples" / "drop.jsonl"
+    kept.write_text('{"doc_id": 0}\n')
+    stale = [folder / "samples" / ".drop.jsonl.5teijocd.tmp", folder / ".results.json.x1y2z3.tmp"]
+    for path in stale:
+        path.write_text("half a file")
+    run = RunFolder(folder, resumed=True)
+    run.lock()
+    try:
+        assert not any(path.exists() for path in stale)
+        assert kept.read_text() == '{"doc_id": 0}\n'
+    finally:
+        run.release()

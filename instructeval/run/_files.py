@@ -25,6 +25,17 @@ def write_atomic(path: Path, write: Callable[[IO[str]], object]) -> None:
         raise
 
 
+TEMPORARY = ".*.tmp"
+"""What `write_atomic` names its temporary files (`.<name>.<random>.tmp`); a kill -9 mid-write leaves one."""
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed writer left under `folder` (call it holding the folder's lock)."""
+    for stale in folder.rglob(TEMPORARY):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace a text file atomically."""
     write_atomic(path, lambda handle: handle.write(text))

@@ -10,6 +10,7 @@ from typing import IO
 
 from instructeval.errors import InstructEvalError
 from instructeval.results import RESULTS_FILE, load_results
+from instructeval.run._files import remove_stale_temporaries
 
 CACHE_FILE = "requests.sqlite"
 LOCK_FILE = ".lock"
@@ -39,6 +40,7 @@ class RunFolder:
                 f"{self.path} is being written by another instructeval process: wait for it"
             ) from None
         self._lock = handle
+        remove_stale_temporaries(self.path)  # a writer killed mid-file left them; nobody else writes here now
 
     def release(self) -> None:
         """Drop the lock."""
