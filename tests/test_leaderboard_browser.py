@@ -170,10 +170,12 @@ def click(driver: Any, css: str) -> None:
 
 def open_view(driver: Any, view: str) -> None:
     """Click a view's tab and wait for its table: tabs change the URL's hash, and hashchange redraws later."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     click(driver, f"#tabs a[data-view='{view}']")
-    WebDriverWait(driver, 30).until(
+    # the redraw replaces #board: a table found just before it is gone when read, so look again
+    WebDriverWait(driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element("css selector", "#board").get_attribute("data-view") == view
     )
 
