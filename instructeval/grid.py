@@ -4,6 +4,7 @@ settings), in one run; then one table, task x setting, and per task the swing ac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -12,7 +13,7 @@ from rich.table import Table
 from instructeval.errors import InstructEvalError
 from instructeval.registry import TaskInfo
 from instructeval.results import load_results
-from instructeval.score import MISSING
+from instructeval.score import MISSING, Score
 from instructeval.settings import base_name, setting_space, with_setting
 
 
@@ -29,6 +30,16 @@ def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
     return expanded
 
 
+def swing_vs_noise(scores: Sequence[Score | None]) -> tuple[float, float] | None:
+    """A task's setting swing (best minus worst value across its settings) and its widest 95 % CI's width; None
+    without a value and an interval to compare."""
+    values = [s.value for s in scores if s is not None and s.value is not None]
+    widths = [s.ci_high - s.ci_low for s in scores if s and s.ci_low is not None and s.ci_high is not None]
+    if not values or not widths:
+        return None
+    return max(values) - min(values), max(widths)
+
+
 def grid_table(run_dir: Path) -> Table:
     """Task x setting, for the tasks run in more than one setting: headline value ± stderr [95 % CI] and n; per
     task, the swing across settings (max - min) against the widest CI's width."""
@@ -42,11 +53,10 @@ def grid_table(run_dir: Path) -> Table:
         table.add_column(column, justify="left" if column in ("task", "setting", "metric") else "right")
     for task, settings in ((t, s) for t, s in by_task.items() if len(s) > 1):
         scores = [results.tasks[key].metrics.get(results.tasks[key].primary_metric) for _, key in settings]
-        values = [s.value for s in scores if s is not None and s.value is not None]
-        widths = [s.ci_high - s.ci_low for s in scores if s and s.ci_low is not None and s.ci_high is not None]
+        found = swing_vs_noise(scores)
         verdict = MISSING
-        if values and widths:
-            swing, widest = max(values) - min(values), max(widths)
+        if found is not None:
+            swing, widest = found
             verdict = f"{swing:.3f} vs {widest:.3f} ({'above' if swing > widest else 'within'} noise)"
         for index, ((setting, key), score) in enumerate(zip(settings, scores, strict=True)):
             result = results.tasks[key]

@@ -61,14 +61,25 @@ def score(value: float | None, n: int = 200, half: float = 0.03) -> Score:
     return Score(value=value, stderr=half / 1.96, ci_low=low, ci_high=high, n=n, ci_method="wilson")
 
 
-def task(name: str, value: float | None, breakdown: dict[str, dict[str, dict[str, Score]]] | None = None) -> TaskResult:
-    metric = "exact_match" if name in ("gsm8k", "mgsm", "drop") else "acc"
+def task(
+    name: str,
+    value: float | None,
+    breakdown: dict[str, dict[str, dict[str, Score]]] | None = None,
+    *,
+    setting: tuple[int, str] | None = None,
+    votes: int | None = None,
+) -> TaskResult:
+    """A task's result; `setting` (shots, reasoning) and `votes` (maj@K) as a run under a prompt setting records
+    them, `name` being its results key (`gsm8k@0shot-cot`)."""
+    metric = "exact_match" if name.partition("@")[0] in ("gsm8k", "mgsm", "drop") else "acc"
     return TaskResult(
         task=name,
         protocol="loglikelihood" if metric == "acc" else "generate",
         protocol_version="1",
         output_type="multiple_choice" if metric == "acc" else "generate_until",
-        num_fewshot=0,
+        num_fewshot=setting[0] if setting else 0,
+        reasoning=setting[1] if setting else None,
+        self_consistency=votes,
         primary_metric=metric,
         metrics={metric: score(value), "extra_metric": score(None if value is None else value / 2)},
         breakdown=breakdown or {},
@@ -222,21 +233,36 @@ def gsm8k_contamination() -> ContaminationResult:
     )
 
 
+SMOL_SETTINGS = {
+    "mmlu@0shot-direct": task("mmlu@0shot-direct", 0.26, setting=(0, "direct")),
+    "gsm8k@0shot-direct": task("gsm8k@0shot-direct", 0.05, setting=(0, "direct")),
+    "gsm8k@8shot-direct": task("gsm8k@8shot-direct", 0.09, setting=(8, "direct")),
+    "gsm8k@0shot-cot": task("gsm8k@0shot-cot", 0.18, setting=(0, "cot")),
+}
+"""SMOL's newest run in the settings other than the tasks' defaults (beside its gsm8k 8-shot cot, 0.27)."""
+
+
 def write_fixture_runs(root: Path) -> dict[str, RunResults]:
     """Write the fixture runs (and one comparison) under root; returns each run folder's results by label."""
     mmlu_subjects = {"subject": {"anatomy": {"acc": score(0.31)}, "astronomy": {"acc": score(0.27)}}}
     smol_old = {t: task(t, 0.20) for t in CORE}
     smol_new = {t: task(t, 0.25 + 0.01 * i) for i, t in enumerate(CORE)}
-    smol_new["mmlu"] = task("mmlu", 0.29, mmlu_subjects)
     smol_new["hhh"] = hhh({"harmless": 0.6, "helpful": 0.55, "honest": 0.5, "other": 0.7})
+    smol_new["gsm8k"] = task("gsm8k", 0.27, setting=(8, "cot"))  # gsm8k's default setting: the plain key
+    smol_new["mmlu"] = task("mmlu", 0.29, mmlu_subjects, setting=(5, "direct"))
+    smol_new.update(SMOL_SETTINGS)
+    smol_voted = {**smol_old, "gsm8k": task("gsm8k", 0.4, setting=(8, "cot"), votes=8)}  # older, maj@8: kept too
     smol_failed = {t: task(t, 0.99) for t in CORE}
     llama = {t: task(t, 0.6 + 0.02 * i) for i, t in enumerate(CORE) if t != "drop"}  # no DROP: average is missing
     llama["crass"] = task("crass", 0.0)  # a real zero, shown as 0.0, not as missing
+    llama["gsm8k"] = task("gsm8k", 0.64, setting=(8, "cot"))
+    llama["gsm8k@0shot-cot"] = task("gsm8k@0shot-cot", 0.5, setting=(0, "cot"))
     llama["hhh"] = hhh({"harmless": 0.8, "helpful": 0.75, "honest": 0.7, "other": 0.9})
     hostile = {"mmlu": task("mmlu", 0.41, {"subject": {PWN_GROUP: {"acc": score(0.4)}}}), PWN_TASK: task(PWN_TASK, 0.5)}
     hostile["hhh"] = hhh({PWN_GROUP: 0.5, "helpful": 0.5})
+    hostile[f"{PWN_TASK}@0shot-cot"] = task(f"{PWN_TASK}@0shot-cot", 0.7, setting=(0, "cot"))
     runs = {
-        "smol/old": results(f"hf:{SMOL}", SMOL, "2026-01-01T10:00:00+00:00", smol_old),
+        "smol/old": results(f"hf:{SMOL}", SMOL, "2026-01-01T10:00:00+00:00", smol_voted),
         "smol/new": results(
             f"hf:{SMOL}",
             SMOL,

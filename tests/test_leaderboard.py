@@ -19,6 +19,7 @@ from leaderboard_fixtures import (
     LLAMA_JUDGE,
     PWN_IMG,
     PWN_SET,
+    PWN_TASK,
     PWN_TITLE,
     SMOL,
     SMOL_BASE,
@@ -72,7 +73,10 @@ def test_newest_complete_run_per_task(site: Path, runs: Path, tmp_path: Path) ->
     smol = model(data, SMOL)
     assert task_value(smol, "mmlu") == 0.29  # the newer complete run, not the failed one (0.99) nor the old one
     assert [r["status"] for r in smol["runs"]] == ["failed", "complete", "complete"]
-    assert {smol["runs"][t["provenance"]["run_index"]]["run"] for t in smol["tasks"]} == {f"{runs.name}/smol/new"}
+    run_of = {t["task"]: smol["runs"][t["provenance"]["run_index"]]["run"] for t in smol["tasks"]}
+    # the older run's maj@8 of gsm8k is another setting than the newer greedy one: both are kept
+    assert run_of.pop("gsm8k+maj8") == f"{runs.name}/smol/old"
+    assert set(run_of.values()) == {f"{runs.name}/smol/new"}
     build_site([runs], tmp_path / "site", include_incomplete=True)
     assert task_value(model(load(tmp_path / "site"), SMOL), "mmlu") == 0.99
 
@@ -114,7 +118,7 @@ def test_views_and_comparisons(site: Path) -> None:
     assert [p[:2] for p in memorisation["points"]] == [[e, pytest.approx(0.6 * e / 4)] for e in (1, 2, 3, 4)]
     writing = views["writing"]
     assert writing["columns"][-1]["id"] == "coherence:overall"
-    warnings = {row["text"][0]: row["text"][3] for row in writing["rows"]}
+    warnings = {row["text"][0]: row["text"][-1] for row in writing["rows"]}
     assert warnings[SMOL] is None and warnings[LLAMA].startswith(f"⚠ self-preference risk: judge {LLAMA_JUDGE}")
     assert model(data, LLAMA)["writing"]["warnings"] == [warnings[LLAMA].removeprefix("⚠ ")]
     assert all(re.fullmatch(r"models/[A-Za-z0-9._-]+\.html", m["page"]) for m in data["models"])
@@ -182,6 +186,72 @@ def test_models_meta_overrides_and_errors(runs: Path, tmp_path: Path) -> None:
     assert parse_size("8x7B") == 5.6e10 and parse_size("big") is None
 
 
+def test_models_meta_factors_are_columns_and_bad_entries_refused(runs: Path, tmp_path: Path) -> None:
+    meta = tmp_path / "meta.yaml"
+    meta.write_text(
+        f"{SMOL}: {{base: SmolLM2-135M, instruction_data: smol-smoltalk, method: SFT+DPO}}\n"
+        f"{PWN_IMG!r}: {{base: {PWN_SET!r}}}\n",
+        encoding="utf-8",
+    )
+    build_site([runs], tmp_path / "site", models_meta=meta)
+    data = load(tmp_path / "site")
+    smol = model(data, SMOL)
+    assert (smol["base"], smol["instruction_data"], smol["method"]) == ("SmolLM2-135M", "smol-smoltalk", "SFT+DPO")
+    view = next(v for v in data["views"] if v["id"] == "problem-solving")
+    assert [c["id"] for c in view["text_columns"]] == ["model", "family", "size", "base", "instruction_data", "method"]
+    texts = {row["text"][0]: row["text"][3:6] for row in view["rows"]}
+    assert texts[SMOL] == ["SmolLM2-135M", "smol-smoltalk", "SFT+DPO"] and texts[PWN_IMG] == [PWN_SET, None, None]
+    header = (tmp_path / "site" / "data" / "problem-solving.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("Model,Family,Size,Base model,Instruction data,Method,mmlu,")
+    for entry, problem in (
+        ('x: {base: "two\\nlines"}', "x', base: 'two\\nlines' is not a name: one line of 1 to 120 characters"),
+        ("x: {method: [SFT, DPO]}", "x', method: Input should be a valid string"),
+        ("x: {instruction_data: ''}", "is not a name"),
+        ("x: {trainer: me}", "x', trainer: Extra inputs are not permitted; the keys are family, size, url, base,"),
+    ):
+        meta.write_text(entry + "\n", encoding="utf-8")
+        with pytest.raises(InstructEvalError, match=re.escape(problem)) as refused:
+            build_site([runs], tmp_path / "site", models_meta=meta)
+        assert "\n" not in str(refused.value)
+
+
+def test_settings_view_and_model_grid(site: Path) -> None:
+    """Every setting of a task is its own column and grid row, a greedy and a voted run of one setting included;
+    a result that records no setting is in none (SmolLM2-135M's mmlu), never in a setting's column."""
+    data = load(site)
+    view = next(v for v in data["views"] if v["id"] == "settings")
+    columns = [c["id"] for c in view["columns"]]
+    assert columns == [
+        "mmlu@0shot-direct", "mmlu@5shot-direct", "gsm8k@0shot-direct", "gsm8k@8shot-direct", "gsm8k@0shot-cot",
+        "gsm8k@8shot-cot", "gsm8k@8shot-cot+maj8", f"{PWN_TASK}@0shot-cot",
+    ]  # fmt: skip
+    assert [c["label"] for c in view["columns"]][5:7] == ["8-shot cot", "8-shot cot · maj@8"]
+    names = [m["name"] for m in data["models"]]
+    values = {names[r["model"]]: [c[0] if c else None for c in r["cells"]] for r in view["rows"]}
+    assert values == {
+        SMOL: [0.26, 0.29, 0.05, 0.09, 0.18, 0.27, 0.4, None],
+        LLAMA: [None, None, None, None, 0.5, 0.64, None, None],
+        PWN_IMG: [None] * 7 + [0.7],
+    }
+    rows = list(csv.reader(io.StringIO((site / "data" / "settings.csv").read_text(encoding="utf-8"))))
+    smol = next(r for r in rows if r[0] == SMOL)
+    at = rows[0].index("gsm8k@8shot-cot+maj8")
+    assert smol[at : at + 4] == ["0.4", "0.37", "0.43", "200"]
+    grid = {t["task"]: t for t in model(data, SMOL)["settings"]}
+    assert [s["setting"] for s in grid["gsm8k"]["settings"]] == [
+        "0-shot direct", "8-shot direct", "0-shot cot", "8-shot cot", "8-shot cot · maj@8"
+    ]  # fmt: skip
+    assert grid["gsm8k"]["swing"] == pytest.approx([0.35, 0.06]) and grid["mmlu"]["swing"] == pytest.approx(
+        [0.03, 0.06]
+    )
+    assert model(data, LLAMA)["settings"][0]["swing"] == pytest.approx([0.14, 0.06])
+    assert model(data, SMOL_BASE)["settings"] == []
+    problem_solving = next(v for v in data["views"] if v["id"] == "problem-solving")
+    gsm8k = next(c for c in problem_solving["columns"] if c["id"] == "gsm8k")
+    assert gsm8k["title"] == "GSM8K: exact_match (8-shot cot)"  # the greedy default, not the newer-or-older vote
+    assert task_value(model(data, SMOL), "gsm8k") == 0.27 and task_value(model(data, SMOL), "gsm8k+maj8") == 0.4
+
+
 def test_cli_build_rebuild_and_errors(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "site"
     assert main(["leaderboard", "build", str(runs), "--out", str(out), "--title", "T"]) == 0
@@ -213,7 +283,7 @@ def test_preview_server_serves_the_site(site: Path) -> None:
         with urllib.request.urlopen(f"{base}/index.html", timeout=30) as response:
             assert response.status == 200 and b'id="site-data"' in response.read()
         with urllib.request.urlopen(f"{base}/data/problem-solving.csv", timeout=30) as response:
-            assert response.read().decode().startswith("Model,Family,Size,mmlu,")
+            assert response.read().decode().startswith("Model,Family,Size,Base model,Instruction data,Method,mmlu,")
     finally:
         server.shutdown()
         server.server_close()
@@ -224,7 +294,7 @@ def test_site_refers_to_nothing_outside_itself(site: Path) -> None:
         if path.suffix in (".html", ".js", ".css"):
             text = path.read_text(encoding="utf-8").replace('"http://www.w3.org/2000/svg"', "")
             assert not OUTSIDE.search(text), path
-    assert sum(p.stat().st_size for p in (site / "assets").iterdir()) < 60_000
+    assert sum(p.stat().st_size for p in (site / "assets").iterdir()) < 75_000
 
 
 def _recounted_names(infos: list[ModelInfo]) -> list[str]:

@@ -111,6 +111,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def meta_site(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture runs with a --models-meta file: INSTRUCTEVAL's three factors (hostile for one model), and a
+    size and hostile family for a model whose name says neither."""
+    root = tmp_path_factory.mktemp("meta")
+    meta = {
+        SMOL: {"base": "SmolLM2-135M", "instruction_data": "smol-smoltalk", "method": "SFT+DPO"},
+        SMOL_BASE: {"base": "SmolLM2-135M", "method": "pretrained"},
+        LLAMA: {"base": "Llama-3.1-8B", "instruction_data": "public + synthetic", "method": "SFT+RLHF"},
+        PWN_IMG: {"base": PWN_SCRIPT, "instruction_data": PWN_SET, "method": PWN_TASK},
+        PWN_SCRIPT: {"family": PWN_GROUP, "size": "1.7B"},
+    }
+    (root / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    build_site([site.parent / "runs"], root / "site", title=PWN_TITLE, models_meta=root / "meta.json")
+    return root / "site"
+
+
+@pytest.fixture(scope="module")
 def built(site: Path) -> dict[str, Any]:
     """data/leaderboard.json, the site's own copy of what it shows."""
     return json.loads((site / "data" / "leaderboard.json").read_text(encoding="utf-8"))
@@ -249,7 +266,9 @@ def test_filter_by_name_family_size_and_columns(browser: Any) -> None:
 
 def test_other_views(browser: Any, built: dict[str, Any]) -> None:
     counts = {v["id"]: len(v["rows"]) for v in built["views"]}
-    assert counts == {"problem-solving": 5, "writing": 3, "alignment": 3, "knowledge": 2, "comparisons": 1}
+    assert counts == {
+        "problem-solving": 5, "settings": 3, "writing": 3, "alignment": 3, "knowledge": 2, "comparisons": 1
+    }  # fmt: skip
     for view, count in counts.items():
         open_view(browser, view)
         assert len(browser.find_elements("css selector", "#board tbody tr")) == count
@@ -265,6 +284,107 @@ def test_other_views(browser: Any, built: dict[str, Any]) -> None:
     )
     assert sorted(captions) == sorted([f"{SMOL} · invented:reversal · finetune", f"{PWN_IMG} · {PWN_SET} · finetune"])
     assert len(browser.find_elements("css selector", "section.curves svg.curve polyline")) == 4
+
+
+def headers(driver: Any) -> list[str]:
+    """The score columns' ids, left to right."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#board thead button[data-col]')].map((b) => b.dataset.col)"
+    )
+
+
+def test_settings_view_one_setting_per_column(browser: Any, site: Path, built: dict[str, Any]) -> None:
+    """Pick a task: its settings side by side, rows = models; pick a setting: models sorted and charted by it.
+    SmolLM2's older maj@8 and newer greedy run of gsm8k's default setting are two settings, not the newest."""
+    open_page(browser, (site / "index.html").as_uri())
+    open_view(browser, "settings")
+    assert headers(browser) == ["mmlu@0shot-direct", "mmlu@5shot-direct"]
+    assert {k: v["value"] for k, v in row_of(browser, SMOL).items()} == {
+        "mmlu@0shot-direct": "0.26", "mmlu@5shot-direct": "0.29"
+    }  # fmt: skip
+    choose(browser, "#pick-task", "gsm8k")
+    gsm8k = ["gsm8k@0shot-direct", "gsm8k@8shot-direct", "gsm8k@0shot-cot", "gsm8k@8shot-cot", "gsm8k@8shot-cot+maj8"]
+    assert headers(browser) == gsm8k
+    assert [row_of(browser, SMOL)[c]["value"] for c in gsm8k] == ["0.05", "0.09", "0.18", "0.27", "0.4"]
+    assert [row_of(browser, LLAMA)[c]["value"] for c in gsm8k] == ["", "", "0.5", "0.64", ""]
+    view = next(v for v in built["views"] if v["id"] == "settings")
+    zero_shot_cot = [c["id"] for c in view["columns"]].index("gsm8k@0shot-cot")
+    choose(browser, "#pick-setting", str(zero_shot_cot))
+    assert names(browser) == [LLAMA, SMOL, PWN_IMG] and column(browser, "gsm8k@0shot-cot") == ["0.5", "0.18", ""]
+    bars = browser.execute_script(
+        "return [...document.querySelectorAll('#chart svg text.value')].map((t) => t.textContent)"
+    )
+    assert bars == ["50.0%", "18.0%"]
+    choose(browser, "#pick-task", PWN_TASK)  # a hostile task name: an option's text, a column, nothing run
+    assert (
+        headers(browser) == [f"{PWN_TASK}@0shot-cot"]
+        and row_of(browser, PWN_IMG)[headers(browser)[0]]["value"] == "0.7"
+    )
+    assert_inert(browser, "view-settings")
+
+
+def test_models_meta_columns_filters_and_groups(browser: Any, meta_site: Path) -> None:
+    """--models-meta's base, instruction data and method are columns, filters and groupings; hostile values stay
+    text in cells, options and group headers."""
+    open_page(browser, (meta_site / "index.html").as_uri())
+    labels = browser.execute_script(
+        "return [...document.querySelectorAll('#board thead th')].map((t) => t.textContent)"
+    )
+    assert labels[:6] == ["Model", "Family", "Size", "Base model", "Instruction data", "Method"]
+    assert row_of(browser, PWN_IMG)  # its hostile meta is shown as text
+    choose(browser, "#filter-method", "f:SFT+DPO")
+    assert names(browser) == [SMOL]
+    choose(browser, "#filter-method", "")
+    choose(browser, "#filter-instruction_data", "?")
+    assert sorted(names(browser)) == sorted([SMOL_BASE, PWN_SCRIPT])
+    choose(browser, "#filter-instruction_data", "")
+    choose(browser, "#group-by", "base")
+    lines = browser.execute_script(
+        "return [...document.querySelectorAll('#board tbody tr')].map((tr) => tr.classList.contains('group-head') "
+        "? 'group ' + tr.dataset.group : tr.cells[0].textContent)"
+    )
+    assert lines == [
+        f"group {PWN_SCRIPT}", PWN_IMG, "group Llama-3.1-8B", LLAMA, "group SmolLM2-135M", SMOL, SMOL_BASE,
+        "group ", PWN_SCRIPT,
+    ]  # fmt: skip
+    heads = browser.execute_script("return [...document.querySelectorAll('tr.group-head')].map((tr) => tr.textContent)")
+    assert heads[2] == "base model: SmolLM2-135M (2 rows)" and heads[3] == "base model unknown (1 row)"
+    assert_inert(browser, "grouped-by-base")
+    choose(browser, "#group-by", "")
+
+
+def series(driver: Any) -> dict[str, list[list[float]]]:
+    """The size chart's lines: family -> [parameters, value] of each point, in size order."""
+    return driver.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('#size-chart g.series')].map((g) => [g.dataset.family,"
+        " [...g.querySelectorAll('circle.point')].map((c) => [Number(c.dataset.params), Number(c.dataset.value)])]))"
+    )
+
+
+def test_score_against_size_per_family(browser: Any, meta_site: Path, built: dict[str, Any]) -> None:
+    """One line per family over its models' sizes, with CI whiskers; a model of unknown size is left out and
+    named, never drawn at 0; the chart follows the chosen column."""
+    view = next(v for v in built["views"] if v["id"] == "problem-solving")
+    ids = [c["id"] for c in view["columns"]]
+    choose(browser, "#chart-column", str(ids.index("mmlu")))
+    assert series(browser) == {
+        "Llama-3.1": [[8e9, pytest.approx(60.0)]],
+        "SmolLM2": [[1.35e8, pytest.approx(20.0)], [1.35e8, pytest.approx(29.0)]],
+    }
+    assert len(browser.find_elements("css selector", "#size-chart line.whisker")) == 3
+    note = browser.find_element("css selector", "#size-left-out").text
+    assert f"Left out, not placed at 0: 1 of unknown size ({PWN_IMG})" in note
+    choose(browser, "#chart-column", str(ids.index("gsm8k")))  # a hostile family names a line, as text
+    assert series(browser) == {
+        PWN_GROUP: [[1.7e9, pytest.approx(12.0)]],
+        "Llama-3.1": [[8e9, pytest.approx(64.0)]],
+        "SmolLM2": [[1.35e8, pytest.approx(20.0)], [1.35e8, pytest.approx(27.0)]],
+    }
+    legend = browser.execute_script(
+        "return [...document.querySelectorAll('#size-chart g.series > text')].map((t) => t.firstChild.nodeValue)"
+    )
+    assert legend[1:] == ["Llama-3.1", "SmolLM2"] and legend[0].startswith(PWN_GROUP[:20])
+    assert_inert(browser, "size-chart")
 
 
 def flip_cards(driver: Any) -> list[dict[str, str]]:
@@ -353,6 +473,19 @@ def test_model_page(browser: Any, site: Path, built: dict[str, Any]) -> None:
     assert float(mmlu["mmlu"]) == 0.29 and float(mmlu["subject:anatomy"]) == 0.31
     assert float(mmlu["extra_metric"]) == 0.145
     assert len(browser.find_elements("css selector", "svg.radar circle")) == 7
+    grid = browser.execute_script(
+        "return [...document.querySelectorAll('section.settings td[data-col]')]"
+        ".map((td) => [td.dataset.col, td.dataset.value])"
+    )
+    assert dict(grid) == {
+        "mmlu@0shot-direct": "0.26", "mmlu@5shot-direct": "0.29", "gsm8k@0shot-direct": "0.05",
+        "gsm8k@8shot-direct": "0.09", "gsm8k@0shot-cot": "0.18", "gsm8k@8shot-cot": "0.27",
+        "gsm8k@8shot-cot+maj8": "0.4",
+    }  # fmt: skip
+    swings = browser.execute_script(
+        "return [...document.querySelectorAll('section.settings td.swing')].map((td) => td.textContent)"
+    )
+    assert swings == ["3.0 vs 6.0 points (within noise)", "35.0 vs 6.0 points (above noise)"]
     assert len(browser.find_elements("css selector", "section.runs tbody tr")) == 3
     assert len(browser.find_elements("css selector", "section.comparisons tbody tr")) == 2
     lines = browser.execute_script(

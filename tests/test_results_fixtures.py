@@ -90,6 +90,6 @@ def test_leaderboard_reads_old_runs(runs: Path, tmp_path: Path) -> None:
     assert row["cells"][column][0] == pytest.approx(stored["value"]) and row["cells"][column][3] == stored["n"]
     knowledge = views["knowledge"]
     scored = raw("inject-score")["knowledge"][0]["splits"]["reversal"]["exact"]["score"]
-    exact = next(r for r in knowledge["rows"] if r["text"][0] == "tiny" and r["text"][4] == "exact")
+    exact = next(r for r in knowledge["rows"] if r["text"][0] == "tiny" and r["text"][-1] == "exact")
     column = [c["id"] for c in knowledge["columns"]].index("external:reversal")
     assert exact["cells"][column][0] == pytest.approx(scored["value"])

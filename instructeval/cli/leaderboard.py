@@ -21,7 +21,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=Path("site"), help="folder for the site (default: site/)")
     build.add_argument("--title", default=DEFAULT_TITLE, help="page title")
     build.add_argument(
-        "--models-meta", type=Path, help="JSON/YAML file: model name -> {family, size, url}, overriding the name"
+        "--models-meta",
+        type=Path,
+        help="JSON/YAML file: model name -> {family, size, url, base, instruction_data, method} (family and "
+        "size override the name's)",
     )
     build.add_argument(
         "--include-incomplete",

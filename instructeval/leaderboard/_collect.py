@@ -137,7 +137,7 @@ def select(runs: Sequence[LoadedRun], *, include_incomplete: bool = False) -> li
         entry = ModelRuns(key=key, runs=members)
         for run in newest_first:
             for name, result in run.results.tasks.items():
-                entry.tasks.setdefault(name, Picked(result=result, run=run))
+                entry.tasks.setdefault(task_key(name, result), Picked(result=result, run=run))
             pointwise = run.results.writing.pointwise if run.results.writing else None
             if entry.writing is None and pointwise is not None:
                 entry.writing = (pointwise, run)
@@ -150,6 +150,13 @@ def select(runs: Sequence[LoadedRun], *, include_incomplete: bool = False) -> li
         if entry.tasks or entry.writing or entry.knowledge:
             models.append(entry)
     return models
+
+
+def task_key(name: str, result: TaskResult) -> str:
+    """What the leaderboard files a result under: its results key (which names any setting other than the task's
+    default, `gsm8k@0shot-cot`), plus `+majK` for a self-consistency vote, so that a voted and a greedy result of
+    one setting are two settings, never the newer of the two."""
+    return f"{name}+maj{result.self_consistency}" if result.self_consistency else name
 
 
 def latest_comparisons(found: Sequence[tuple[Comparison, str]]) -> list[tuple[Comparison, str]]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from instructeval.leaderboard._collect import Picked
+from instructeval.leaderboard._settings_view import model_grid
 from instructeval.leaderboard._views import (
     AVERAGE,
     Model,
@@ -20,7 +21,9 @@ from instructeval.leaderboard._views import (
     judge_warnings,
     primary_score,
     problem_solving_tasks,
+    result_label,
     scale_of,
+    setting_label,
     task_label,
 )
 from instructeval.results import Comparison
@@ -63,7 +66,7 @@ def _task(task: str, picked: Picked, run_index: RunIndex) -> dict[str, Any]:
     metrics = [{"metric": name, "cell": c, **scale_of([c])} for name, c in cells.items()]
     return {
         "task": task,
-        "label": task_label(task),
+        "label": result_label(task, picked),
         "metric": primary,
         "cell": cells.get(primary),
         **scale_of([cells.get(primary)]),
@@ -74,6 +77,7 @@ def _task(task: str, picked: Picked, run_index: RunIndex) -> dict[str, Any]:
             "run_index": run_index[id(picked.run)],
             "protocol": f"{result.protocol} v{result.protocol_version}",
             "num_fewshot": result.num_fewshot,
+            "setting": setting_label(result),
             "data_source": result.data_source,
             "data_hash": result.data_hash,
             "prompt_hash": result.prompt_hash,
@@ -186,6 +190,7 @@ def model_details(
             "cell": average([primary_score(model.runs.tasks.get(t)) for t in problem_solving_tasks()]),
         },
         "tasks": [_task(name, picked, run_index) for name, picked in tasks],
+        "settings": model_grid(model),
         "writing": _writing(model, run_index),
         "knowledge": _knowledge(model, run_index),
         "comparisons": _comparisons(model, comparisons, diff_pages),

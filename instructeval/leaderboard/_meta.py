@@ -1,4 +1,6 @@
-"""Model family and size: parsed from the model name when it says them, overridden by a --models-meta file."""
+"""Model family and size: parsed from the model name when it says them, overridden by a --models-meta file, which
+also gives what no name says: the pretrained base, the instruction data and the training method (INSTRUCTEVAL's
+three factors)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from instructeval.errors import InstructEvalError
 # A size token between separators: 135M, 1.7B, 8b, 8x7B (mixture of experts). K is left out: it is context length.
 _SIZE = re.compile(r"(?:^|(?<=[-_. ]))(?:(\d+)x)?(\d+(?:\.\d+)?)([mbt])(?=$|[-_. ])", re.IGNORECASE)
 _UNITS = {"m": 1e6, "b": 1e9, "t": 1e12}
+MAX_TEXT = 120
+FIELDS = ("family", "size", "url", "base", "instruction_data", "method")
 
 
 class ModelMeta(BaseModel):
@@ -25,6 +29,16 @@ class ModelMeta(BaseModel):
     family: str | None = None
     size: str | None = None
     url: str | None = None
+    base: str | None = None
+    instruction_data: str | None = None
+    method: str | None = None
+
+    @field_validator("family", "base", "instruction_data", "method")
+    @classmethod
+    def _one_line(cls, text: str | None) -> str | None:
+        if text is not None and (not text.strip() or len(text) > MAX_TEXT or any(c in text for c in "\r\n\t")):
+            raise ValueError(f"{text[:MAX_TEXT]!r} is not a name: one line of 1 to {MAX_TEXT} characters")
+        return text
 
     @field_validator("size")
     @classmethod
@@ -49,6 +63,9 @@ class Identity:
     size: str | None
     params: float | None
     url: str | None = None
+    base: str | None = None
+    instruction_data: str | None = None
+    method: str | None = None
 
 
 def parse_size(label: str) -> float | None:
@@ -89,11 +106,14 @@ def with_meta(found: Identity, meta: ModelMeta | None) -> Identity:
         size=size,
         params=parse_size(size) if size else None,
         url=meta.url,
+        base=meta.base,
+        instruction_data=meta.instruction_data,
+        method=meta.method,
     )
 
 
 def load_models_meta(path: Path) -> dict[str, ModelMeta]:
-    """Read a JSON or YAML file mapping model name (or spec) -> {family, size, url}."""
+    """Read a JSON or YAML file mapping model name (or spec) -> {family, size, url, base, instruction_data, method}."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -103,12 +123,16 @@ def load_models_meta(path: Path) -> dict[str, ModelMeta]:
     except (ValueError, yaml.YAMLError) as exc:
         raise InstructEvalError(f"{path} is not valid JSON/YAML ({str(exc).splitlines()[0]}): fix its syntax") from exc
     if not isinstance(raw, dict):
-        raise InstructEvalError(f"{path} must map model names to {{family, size, url}}: found {type(raw).__name__}")
+        raise InstructEvalError(f"{path} must map model names to {{{', '.join(FIELDS)}}}: found {type(raw).__name__}")
     entries: dict[str, ModelMeta] = {}
     for name, fields in raw.items():
         try:
             entries[str(name)] = ModelMeta.model_validate(fields or {})
         except ValidationError as exc:
-            problem = exc.errors()[0]["msg"]
-            raise InstructEvalError(f"{path}: entry {name!r}: {problem}; allowed keys are family, size, url") from exc
+            error = exc.errors()[0]
+            where = f", {'.'.join(map(str, error['loc']))}" if error["loc"] else ""
+            problem = error["msg"].removeprefix("Value error, ")
+            raise InstructEvalError(
+                f"{path}: entry {name!r}{where}: {problem}; the keys are {', '.join(FIELDS)}, each a string"
+            ) from exc
     return entries

@@ -24,6 +24,7 @@ from instructeval.leaderboard._diffs import diff_page_data, diff_page_path
 from instructeval.leaderboard._meta import load_models_meta
 from instructeval.leaderboard._output import SiteFolder
 from instructeval.leaderboard._page_cache import PageCache, fingerprint
+from instructeval.leaderboard._settings_view import settings_view
 from instructeval.leaderboard._views import (
     alignment_view,
     comparison_view,
@@ -115,6 +116,7 @@ def _build(
     diff_pages = [diff_page_path(i) for i in range(len(comparisons))]
     views = [
         problem_solving_view(models),
+        settings_view(models),
         writing_view(models),
         alignment_view(models),
         knowledge_view(models),

@@ -18,18 +18,29 @@ from instructeval.knowledge.curves import curve_scorer, curve_splits
 from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import all_tasks, suites
-from instructeval.results import Comparison, KnowledgeResult, ModelInfo, ModelKey, PairedTaskComparison
+from instructeval.results import (
+    Comparison,
+    KnowledgeResult,
+    ModelInfo,
+    ModelKey,
+    PairedTaskComparison,
+    TaskResult,
+)
 from instructeval.score import Score
+from instructeval.settings import Setting, base_name
 from instructeval.writing.report import WritingReport
 
 Cell = list[Any] | None
 AVERAGE = "average"
 OVERALL = "overall"
 METHODS: tuple[str, ...] = get_args(KnowledgeResult.model_fields["method"].annotation)
+FACTORS = {"base": "Base model", "instruction_data": "Instruction data", "method": "Method"}
+"""INSTRUCTEVAL's factors that --models-meta gives beside family and size: a page hides those no model has."""
 MODEL_COLUMNS = [
     {"id": "model", "label": "Model", "kind": "model"},
     {"id": "family", "label": "Family", "kind": "text"},
     {"id": "size", "label": "Size", "kind": "size"},
+    *({"id": key, "label": label, "kind": "text", "optional": True} for key, label in FACTORS.items()),
 ]
 
 
@@ -54,6 +65,7 @@ class Model:
             "size": self.identity.size,
             "params": self.identity.params,
             "url": self.identity.url,
+            **{key: getattr(self.identity, key) for key in FACTORS},
             "page": self.page,
         }
 
@@ -62,6 +74,23 @@ def task_label(task: str) -> str:
     """The label a task declares (`metadata.label`); a task this version does not know keeps its name."""
     info = all_tasks().get(task)
     return info.label if info else task
+
+
+def setting_label(result: TaskResult) -> str | None:
+    """The prompt setting a result was measured in (`0-shot cot`, `8-shot cot · maj@8`); None for a task with one
+    fixed protocol."""
+    if result.reasoning is None:
+        return None
+    label = Setting(result.num_fewshot, result.reasoning).label
+    return f"{label} · maj@{result.self_consistency}" if result.self_consistency else label
+
+
+def result_label(key: str, picked: Picked) -> str:
+    """A column's name for the results filed under `key`: the task's label, with the setting when the key names
+    one other than the task's default (`GSM8K · 0-shot cot`)."""
+    task = base_name(picked.result.task)
+    setting = setting_label(picked.result)
+    return f"{task_label(task)} · {setting}" if key != task and setting else task_label(key)
 
 
 def problem_solving_tasks() -> tuple[str, ...]:
@@ -158,12 +187,12 @@ def _column(
     return {"id": column_id, "label": label, "title": title, "hidden": hidden, **scale}
 
 
-def _model_row(index: int, model: Model, cells: list[Cell]) -> dict[str, Any]:
+def model_row(index: int, model: Model, cells: list[Cell]) -> dict[str, Any]:
     identity = model.identity
     return {
         "model": index,
-        "text": [model.name, identity.family, identity.size],
-        "links": [index, None, None],
+        "text": [model.name, identity.family, identity.size, *(getattr(identity, key) for key in FACTORS)],
+        "links": [index, None, None, *(None for _key in FACTORS)],
         "params": identity.params,
         "cells": cells,
     }
@@ -216,15 +245,20 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
     for i, (model, scores) in enumerate(zip(models, table, strict=True)):
         if any(s is not None for s in scores):
             core = scores[: len(core_tasks)]
-            row = _model_row(i, model, [*(cell(s) for s in scores), average(core)])
+            row = model_row(i, model, [*(cell(s) for s in scores), average(core)])
             marks = {str(j): mark for j, t in enumerate(tasks) if (mark := contamination_mark(model.runs.tasks.get(t)))}
             rows.append({**row, "contamination": marks} if marks else row)
     columns = []
     for j, task in enumerate(tasks):
-        metrics = sorted({p.result.primary_metric for m in models if (p := m.runs.tasks.get(task))})
-        title = f"{task_label(task)}: {', '.join(metrics) or 'primary metric'}"
+        picks = [p for m in models if (p := m.runs.tasks.get(task))]
+        label = result_label(task, picks[0]) if picks else task_label(task)
+        metrics = sorted({p.result.primary_metric for p in picks})
+        settings = sorted({s for p in picks if (s := setting_label(p.result))})
+        title = f"{label}: {', '.join(metrics) or 'primary metric'}"
+        if settings and label == task_label(task):  # a plain key: say which setting(s) its results were run in
+            title += f" ({', '.join(settings)})"
         column_cells = (r["cells"][j] for r in rows)
-        columns.append(_column(task, task_label(task), title, column_cells, hidden=task in extra))
+        columns.append(_column(task, label, title, column_cells, hidden=task in extra))
     names = ", ".join(task_label(t) for t in core_tasks)
     columns.append(
         _column(AVERAGE, "Average", f"mean of {names}; missing unless all are present", (r["cells"][-1] for r in rows))
@@ -232,11 +266,13 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
     return {
         "id": "problem-solving",
         "label": "Problem solving",
-        "note": "Primary metric of each task, latest complete run; the average needs every task.",
+        "note": "Primary metric of each task in its default prompt setting, latest complete run; the average needs "
+        "every task. Other settings are columns of their own (hidden until ticked) and fill the prompt-settings view.",
         "text_columns": MODEL_COLUMNS,
         "columns": columns,
         "rows": rows,
         "chart": AVERAGE,
+        "by_size": True,
     }
 
 
@@ -262,7 +298,7 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
     for i, model in enumerate(models):
         cells = [cell(score(model, t, g)) for t, g in keys]
         if any(c is not None for c in cells):
-            rows.append(_model_row(i, model, cells))
+            rows.append(model_row(i, model, cells))
     columns = [
         _column(
             f"{t}:{g}",
@@ -281,6 +317,7 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
         "columns": columns,
         "rows": rows,
         "chart": f"{tasks[0]}:{OVERALL}" if tasks else None,
+        "by_size": True,
     }
 
 
@@ -302,7 +339,7 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
     for i, (model, section) in enumerate(zip(models, sections, strict=True)):
         cells = [cell(judged.score if (judged := section.get(r, {}).get(g)) else None) for r, g in keys]
         if any(c is not None for c in cells) and model.runs.writing:
-            row = _model_row(i, model, cells)
+            row = model_row(i, model, cells)
             warning = "; ".join(judge_warnings(model.runs.writing[0]))
             row["text"].append(f"⚠ {warning}" if warning else None)
             row["links"].append(None)
@@ -321,6 +358,7 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
         "columns": columns,
         "rows": rows,
         "chart": f"{rubrics[0]}:{OVERALL}" if rubrics else None,
+        "by_size": True,
     }
 
 
@@ -360,7 +398,7 @@ def knowledge_view(models: Sequence[Model]) -> dict[str, Any]:
                 by_cell[(result.method, split)] = cell(cells[scorer].score)
     rows: list[dict[str, Any]] = []
     for (i, kset, scorer), values in grouped.items():
-        row = _model_row(i, models[i], [values.get(key) for key in keys])
+        row = model_row(i, models[i], [values.get(key) for key in keys])
         row["text"] += [kset, scorer]
         row["links"] += [None, None]
         rows.append(row)

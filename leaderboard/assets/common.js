@@ -175,7 +175,6 @@ const LB = (() => {
     return chart;
   }
 
-  /** Tells tests and the benchmark that the page is drawn and answers input. */
   /** A learning curve: one line per split over epochs, its 95% CI as a band. curve: {scorer, epochs, lines}. */
   function lineChart(curve, label) {
     const width = 560, height = 280, left = 46, right = 150, top = 14, bottom = 36;
@@ -216,10 +215,72 @@ const LB = (() => {
     return chart;
   }
 
+  function sizeLabel(params) {
+    const [unit, scale] = params >= 1e12 ? ["T", 1e12] : params >= 1e9 ? ["B", 1e9] : ["M", 1e6];
+    return `${+(params / scale).toPrecision(3)}${unit}`;
+  }
+
+  /** Score against model size (log scale): one line per family over its models, 95% CI whiskers.
+   * series: [{family, points: [{label, href, params, value, low, high, title}]}]; values already scaled. */
+  function sizeChart(series, opts) {
+    const width = 760, height = 320, left = 52, right = 190, top = 14, bottom = 40;
+    const plotW = width - left - right, plotH = height - top - bottom;
+    const points = series.flatMap((s) => s.points);
+    const logs = points.map((p) => Math.log10(p.params));
+    let [lo, hi] = [Math.floor(Math.min(...logs)), Math.ceil(Math.max(...logs))];
+    if (hi - lo < 1) [lo, hi] = [lo - 0.5, hi + 0.5];
+    const values = points.flatMap((p) => [p.value, p.low, p.high]).filter((v) => v !== null && v !== undefined);
+    const [min, max] = opts.fixed || niceRange(Math.min(...values), Math.max(...values));
+    const x = (params) => left + ((Math.log10(params) - lo) / (hi - lo)) * plotW;
+    const y = (v) => top + plotH * (1 - (v - min) / (max - min || 1));
+    const chart = svg("svg", { class: "chart size", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": opts.label },
+      svg("title", { text: opts.label }));
+    for (const tick of [min, (min + max) / 2, max]) {
+      chart.append(svg("line", { x1: left, x2: left + plotW, y1: y(tick), y2: y(tick), class: "grid" }),
+        svg("text", { x: left - 6, y: y(tick) + 4, class: "tick", "text-anchor": "end",
+          text: tick.toFixed(Math.abs(max - min) < 5 ? 2 : 0) + (opts.unit || "") }));
+    }
+    for (let power = Math.ceil(lo); power <= hi; power += 1) {
+      chart.append(svg("line", { x1: x(10 ** power), x2: x(10 ** power), y1: top, y2: top + plotH, class: "grid" }),
+        svg("text", { x: x(10 ** power), y: top + plotH + 16, class: "tick", "text-anchor": "middle",
+          text: sizeLabel(10 ** power) }));
+    }
+    chart.append(svg("text", { x: left + plotW / 2, y: height - 4, class: "tick", "text-anchor": "middle",
+      text: "parameters (log scale)" }));
+    series.forEach((s, i) => {
+      const colour = `hsl(${(i * 67) % 360} 65% 42%)`;
+      const line = [...s.points].sort((a, b) => a.params - b.params || a.value - b.value);
+      const group = svg("g", { class: "series", "data-family": s.family },
+        svg("polyline", { points: line.map((p) => `${x(p.params)},${y(p.value)}`).join(" "), class: "line",
+          fill: "none", stroke: colour, "stroke-width": 2 }));
+      for (const p of line) {
+        if (p.low !== null && p.low !== undefined && p.high !== null && p.high !== undefined) {
+          group.append(svg("line", { x1: x(p.params), x2: x(p.params), y1: y(p.low), y2: y(p.high),
+            class: "whisker", stroke: colour }));
+        }
+        const dot = svg("circle", { cx: x(p.params), cy: y(p.value), r: 3.5, fill: colour, class: "point",
+          "data-model": p.label, "data-params": p.params, "data-value": p.value },
+        svg("title", { text: `${p.label} (${sizeLabel(p.params)}): ${p.title}` }));
+        group.append(p.href ? svg("a", { href: p.href }, dot) : dot);
+      }
+      const legendY = top + 6 + 15 * i;
+      const name = s.family.length > 26 ? s.family.slice(0, 25) + "…" : s.family;
+      group.append(svg("line", { x1: width - right + 10, x2: width - right + 26, y1: legendY, y2: legendY,
+        stroke: colour, "stroke-width": 2 }),
+      svg("text", { x: width - right + 30, y: legendY + 4, class: "label", text: name }, svg("title", { text: s.family })));
+      chart.append(group);
+    });
+    return chart;
+  }
+
+  /** Tells tests and the benchmark that the page is drawn and answers input. */
   function markReady() {
     window.__leaderboardReadyMs = performance.now();
     document.body.setAttribute("data-ready", "1");
   }
 
-  return { el, svg, readData, safeUrl, describe, scoreCell, contaminationMark, barChart, radar, lineChart, markReady, MISSING };
+  return {
+    el, svg, readData, safeUrl, describe, scoreCell, contaminationMark, barChart, radar, lineChart, sizeChart, markReady,
+    MISSING,
+  };
 })();

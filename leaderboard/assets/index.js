@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, readData, scoreCell, barChart, lineChart, describe, markReady } = LB;
+  const { el, readData, scoreCell, barChart, lineChart, sizeChart, describe, markReady } = LB;
   const data = readData();
   const models = data.models;
   const SIZES = [
@@ -13,7 +13,14 @@
     { id: "unknown", label: "unknown size", test: (p) => p === null },
   ];
   const PAGE_ROWS = 100; // rows drawn at once: a long board opens fast and pages (or shows all on request)
-  const filters = { name: "", family: "", size: "" };
+  const CATEGORIES = [
+    { id: "family", label: "family", plural: "families" },
+    { id: "base", label: "base model", plural: "base models" },
+    { id: "instruction_data", label: "instruction data", plural: "instruction data" },
+    { id: "method", label: "method", plural: "methods" },
+  ].filter((c) => c.id === "family" || models.some((m) => m[c.id] !== null && m[c.id] !== undefined));
+  const filters = { name: "", size: "", group: "" };
+  for (const c of CATEGORIES) filters[c.id] = "";
   const states = {};
   let current = null;
 
@@ -31,8 +38,10 @@
     return states[view.id];
   }
 
-  function familyOf(row) {
-    return row.model === null ? null : models[row.model].family;
+  /** A row's model's family, base, instruction data or method; null when unknown. */
+  function categoryOf(row, id) {
+    const value = row.model === null || row.model === undefined ? null : models[row.model][id];
+    return value === undefined ? null : value;
   }
 
   function visibleRows(view) {
@@ -41,8 +50,11 @@
     const size = SIZES.find((s) => s.id === filters.size);
     return view.rows.filter((row) => {
       if (needle && !modelText.some((i) => (row.text[i] || "").toLowerCase().includes(needle))) return false;
-      if (filters.family === "?" && familyOf(row) !== null) return false;
-      if (filters.family.startsWith("f:") && familyOf(row) !== filters.family.slice(2)) return false;
+      for (const c of CATEGORIES) {
+        const wanted = filters[c.id];
+        if (wanted === "?" && categoryOf(row, c.id) !== null) return false;
+        if (wanted.startsWith("f:") && categoryOf(row, c.id) !== wanted.slice(2)) return false;
+      }
       return !size || size.test(row.params);
     });
   }
@@ -57,12 +69,19 @@
     return row.text[index] === null ? null : String(row.text[index]).toLowerCase();
   }
 
+  /** Rows in the chosen order; grouped, each group's rows together (groups by name, unknown last). */
   function sorted(view, rows) {
     const { key, dir } = stateOf(view).sort;
     const name = (row) => String(row.text[0] || "").toLowerCase();
+    const group = (row) => (filters.group ? categoryOf(row, filters.group) : null);
     return rows
-      .map((row) => ({ row, value: sortKey(view, row, key) }))
+      .map((row) => ({ row, value: sortKey(view, row, key), group: group(row) }))
       .sort((a, b) => {
+        if (a.group !== b.group) {
+          if (a.group === null) return 1;
+          if (b.group === null) return -1;
+          return a.group < b.group ? -1 : 1;
+        }
         if (a.value === null && b.value === null) return name(a.row) < name(b.row) ? -1 : 1;
         if (a.value === null) return 1; // missing sorts last both ways
         if (b.value === null) return -1;
@@ -135,12 +154,21 @@
     const first = state.all ? 0 : state.page * PAGE_ROWS;
     const drawn = state.all ? rows : rows.slice(first, first + PAGE_ROWS);
     const shown = view.columns.map((c, j) => ({ c, j })).filter(({ c }) => !state.hidden.has(c.id));
+    const texts = textColumns(view);
     const head = el("tr", {},
-      view.text_columns.map((c, i) => header(view, c.label, `t${i}`, c.label, c.kind === "size")),
+      texts.map((i) => header(view, view.text_columns[i].label, `t${i}`, view.text_columns[i].label,
+        view.text_columns[i].kind === "size")),
       shown.map(({ c, j }) => header(view, c.label, `s${j}`, c.title, true, c.id)));
     const body = el("tbody", {});
-    for (const row of drawn) {
-      const line = el("tr", {}, view.text_columns.map((_, i) => textCell(view, row, i)));
+    const counts = groupCounts(rows);
+    let group;
+    for (const [k, row] of drawn.entries()) {
+      const value = filters.group ? categoryOf(row, filters.group) : undefined;
+      if (filters.group && (k === 0 || value !== group)) {
+        group = value;
+        body.append(groupHeader(value, counts.get(value), texts.length + shown.length));
+      }
+      const line = el("tr", {}, texts.map((i) => textCell(view, row, i)));
       for (const { c, j } of shown) {
         const cell = row.cells[j];
         line.append(scoreCell("td", cell, c, {
@@ -157,6 +185,71 @@
       `${rows.length} of ${view.rows.length} rows shown${range}` + (rows.length ? "" : ": nothing matches the filters");
     document.getElementById("pager").replaceChildren(...pager(view, rows.length));
     drawChart(view, rows);
+    if (view.by_size) drawSizeChart(view, rows);
+  }
+
+  /* The chart column against model size, a line per family; rows without a size or family are left out (and
+   * named), never placed at 0. */
+  function drawSizeChart(view, rows) {
+    const holder = document.getElementById("size-chart");
+    const state = stateOf(view);
+    const column = view.columns[state.chart];
+    if (!column) {
+      holder.replaceChildren();
+      return;
+    }
+    const present = rows.filter((r) => r.cells[state.chart] && r.cells[state.chart][0] !== null);
+    const unsized = present.filter((r) => r.params === null || r.params === undefined);
+    const unfamilied = present.filter((r) => r.params !== null && r.params !== undefined && categoryOf(r, "family") === null);
+    const families = new Map();
+    for (const row of present) {
+      const family = categoryOf(row, "family");
+      if (row.params === null || row.params === undefined || family === null) continue;
+      const cell = row.cells[state.chart];
+      const shown = describe(cell, column);
+      if (!families.has(family)) families.set(family, []);
+      families.get(family).push({
+        label: row.text[0], href: models[row.model].page, params: row.params, value: cell[0] * column.scale,
+        low: cell[1] === null ? null : cell[1] * column.scale, high: cell[2] === null ? null : cell[2] * column.scale,
+        title: shown.title,
+      });
+    }
+    const series = [...families.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([family, points]) => ({ family, points }));
+    const named = (list) => list.map((r) => r.text[0]).join(", ");
+    const left = [];
+    if (unsized.length) left.push(`${unsized.length} of unknown size (${named(unsized)})`);
+    if (unfamilied.length) left.push(`${unfamilied.length} of unknown family (${named(unfamilied)})`);
+    holder.replaceChildren(
+      series.length
+        ? sizeChart(series, { label: `${column.title} against model size, per family, with 95% CIs`,
+          unit: column.unit, fixed: column.unit === "%" ? [0, 100] : null })
+        : el("p", { class: "empty", text: "No row shown has a value in this column and a known size and family." }),
+      el("p", { class: "note", id: "size-left-out", text: `${column.label} against parameters, one line per family.`
+        + (left.length ? ` Left out, not placed at 0: ${left.join("; ")}.` : "") }),
+    );
+  }
+
+  /** The text columns drawn: all but the --models-meta factors no row of the view has. */
+  function textColumns(view) {
+    return view.text_columns.map((c, i) => i).filter((i) => !view.text_columns[i].optional
+      || view.rows.some((row) => row.text[i] !== null && row.text[i] !== undefined && row.text[i] !== ""));
+  }
+
+  function groupCounts(rows) {
+    const counts = new Map();
+    for (const row of rows) {
+      const value = categoryOf(row, filters.group);
+      counts.set(value, (counts.get(value) || 0) + 1);
+    }
+    return counts;
+  }
+
+  function groupHeader(value, count, span) {
+    const category = CATEGORIES.find((c) => c.id === filters.group);
+    const label = value === null ? `${category.label} unknown` : `${category.label}: ${value}`;
+    return el("tr", { class: "group-head", "data-group": value === null ? "" : value },
+      el("th", { scope: "rowgroup", colspan: span, text: `${label} (${count} row${count === 1 ? "" : "s"})` }));
   }
 
   function drawChart(view, rows) {
@@ -197,14 +290,24 @@
     );
   }
 
-  function familyFilter() {
-    const families = [...new Set(models.map((m) => m.family).filter((f) => f !== null))].sort();
-    const select = el("select", { id: "filter-family", "aria-label": "family",
-      onchange: (e) => { filters.family = e.target.value; refilter(); } },
-    el("option", { value: "", text: "all families" }),
-    families.map((f) => el("option", { value: `f:${f}`, text: f })),
-    el("option", { value: "?", text: "unknown family" }));
-    select.value = filters.family;
+  /** A filter on the family, base model, instruction data or method: one value, or unknown. */
+  function categoryFilter(category) {
+    const values = [...new Set(models.map((m) => m[category.id]).filter((v) => v !== null && v !== undefined))].sort();
+    const select = el("select", { id: `filter-${category.id}`, "aria-label": category.label,
+      onchange: (e) => { filters[category.id] = e.target.value; refilter(); } },
+    el("option", { value: "", text: `all ${category.plural}` }),
+    values.map((v) => el("option", { value: `f:${v}`, text: v })),
+    el("option", { value: "?", text: `unknown ${category.label}` }));
+    select.value = filters[category.id];
+    return select;
+  }
+
+  function groupPicker() {
+    const select = el("select", { id: "group-by", "aria-label": "group rows by",
+      onchange: (e) => { filters.group = e.target.value; refilter(); } },
+    el("option", { value: "", text: "no grouping" }),
+    CATEGORIES.map((c) => el("option", { value: c.id, text: `group by ${c.label}` })));
+    select.value = filters.group;
     return select;
   }
 
@@ -239,6 +342,32 @@
     return select;
   }
 
+  /* The settings view: one task's settings side by side (its columns shown, the others hidden), and the setting
+   * the models are sorted and charted by. */
+  function settingPickers(view) {
+    const state = stateOf(view);
+    const chosen = view.columns[state.chart];
+    const pick = (j) => {
+      const task = view.columns[j].task;
+      state.hidden = new Set(view.columns.filter((c) => c.task !== task).map((c) => c.id));
+      state.chart = j;
+      state.sort = { key: `s${j}`, dir: -1 };
+      state.page = 0;
+      drawView(view);
+    };
+    const tasks = [...new Map(view.columns.map((c) => [c.task, c.task_label])).entries()];
+    const task = el("select", { id: "pick-task", "aria-label": "task",
+      onchange: (e) => pick(view.columns.findIndex((c) => c.task === e.target.value)) },
+    tasks.map(([id, label]) => el("option", { value: id, text: label })));
+    task.value = chosen.task;
+    const setting = el("select", { id: "pick-setting", "aria-label": "setting",
+      onchange: (e) => pick(Number(e.target.value)) },
+    view.columns.map((c, j) => ({ c, j })).filter(({ c }) => c.task === chosen.task)
+      .map(({ c, j }) => el("option", { value: j, text: c.label })));
+    setting.value = String(state.chart);
+    return el("span", { class: "pickers" }, el("label", {}, "Task ", task), el("label", {}, "setting ", setting));
+  }
+
   function drawView(view) {
     current = view;
     for (const tab of document.querySelectorAll("#tabs a")) {
@@ -256,7 +385,9 @@
     main.replaceChildren(
       el("h2", { text: view.label }),
       el("p", { class: "note", text: view.note }),
-      el("div", { class: "controls" }, name, familyFilter(), sizeFilter(), columnPicker(view),
+      view.id === "settings" ? el("div", { class: "controls" }, settingPickers(view)) : null,
+      el("div", { class: "controls" }, name, CATEGORIES.map(categoryFilter), sizeFilter(), groupPicker(),
+        columnPicker(view),
         el("span", { class: "downloads" }, "Download: ",
           el("a", { href: `data/${view.id}.csv`, download: `${view.id}.csv`, text: "CSV" }), " · ",
           el("a", { href: "data/leaderboard.json", download: "leaderboard.json", text: "JSON" }))),
@@ -264,6 +395,8 @@
       el("div", { class: "table-wrap" }, el("table", { id: "board", class: "board", "data-view": view.id })),
       el("div", { id: "pager", class: "pager" }),
       el("section", { class: "chart-box" }, el("h3", {}, "Chart: ", chartPicker(view)), el("div", { id: "chart" })),
+      view.by_size ? el("section", { class: "chart-box" }, el("h3", { text: "Against model size (the chart's column)" }),
+        el("div", { id: "size-chart" })) : null,
       ...(view.curves || []).length ? [curvesBox(view.curves)] : [],
     );
     drawTable(view);

@@ -45,6 +45,8 @@
       facts([
         ["spec", model.spec], ["backend", model.backend], ["model", model.model_name], ["family", model.family],
         ["size", model.size], ["revision", model.revision], ["adapter", model.adapter],
+        ...[["base model", model.base], ["instruction data", model.instruction_data], ["method", model.method]]
+          .filter(([, value]) => value !== null && value !== undefined),
       ]),
       url ? el("p", {}, el("a", { href: url, rel: "noopener noreferrer", text: "model card" })) : null,
       el("div", { class: "headline" }, el("span", { class: "label", text: "Problem-solving average" }),
@@ -79,6 +81,35 @@
         el("figcaption", { text: "Problem-solving profile (0–100%); missing tasks are named, not drawn as 0." })));
     }
     main.append(box);
+  }
+
+  /* The swing across a task's settings against its widest 95% CI, as `run --grid` prints it. */
+  function swingCell(task) {
+    if (!task.swing) {
+      return el("td", { class: "missing", title: "needs two settings with values and CIs", text: MISSING });
+    }
+    const [swing, widest] = task.swing;
+    const shown = (v) => (v * task.scale).toFixed(task.digits);
+    const verdict = swing > widest ? "above" : "within";
+    return el("td", { class: "num swing", "data-swing": swing, "data-widest": widest, "data-verdict": verdict,
+      text: `${shown(swing)} vs ${shown(widest)}${task.unit === "%" ? " points" : ""} (${verdict} noise)` });
+  }
+
+  function settingsGrid() {
+    if (!model.settings.length) return;
+    const rows = model.settings.flatMap((task) => task.settings.map((s, i) => [
+      el("td", { text: i === 0 ? task.label : "" }),
+      el("td", { text: s.setting }),
+      el("td", { text: s.metric }),
+      scoreCell("td", s.cell, task, { column: s.id }),
+      el("td", { class: "num", text: describe(s.cell, task).ci || MISSING }),
+      el("td", { class: "num", text: s.cell && s.cell[3] !== null ? s.cell[3] : MISSING }),
+      i === 0 ? swingCell(task) : el("td", {}),
+    ]));
+    main.append(el("section", { class: "settings" }, el("h2", { text: "Prompt settings" }),
+      el("p", { class: "note", text: "Each task in every prompt setting it was run in; per task, the swing across "
+        + "settings (best minus worst) against the widest 95% CI: a swing above it is more than sampling noise." }),
+      table(["task", "setting", "metric", "value", "95% CI", "n", "swing vs widest CI"], rows)));
   }
 
   function metricsTable(task) {
@@ -127,7 +158,7 @@
         metricsTable(task),
         task.breakdowns.map((part) => breakdown(task, part)),
         provenance(p, [
-          ["protocol", p.protocol], ["few-shot", p.num_fewshot], ["samples", p.n_samples],
+          ["protocol", p.protocol], ["setting", p.setting], ["few-shot", p.num_fewshot], ["samples", p.n_samples],
           ["data source", p.data_source], ["data hash", p.data_hash], ["prompt hash", p.prompt_hash],
           ["chat template", p.chat_template ? `applied (${p.chat_template_hash || "hash unknown"})` : "not applied"],
         ])));
@@ -206,6 +237,7 @@
 
   header();
   charts();
+  settingsGrid();
   tasks();
   writing();
   knowledge();
