@@ -3,11 +3,13 @@ runs the chosen setting, whose protocol name, n-shot, reasoning and prompt hash 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from e2e_checks import check_task, refusal, run_args, run_cli
 
 from instructeval.evaluator import protocol_files_hash
+from instructeval.leaderboard import build_site
 from instructeval.registry import resolve_tasks
 from instructeval.results import load_results, read_records
 from instructeval.settings import base_name
@@ -93,6 +95,20 @@ def test_grid_runs_every_setting_and_prints_the_swing(tiny_llama: Path, data_dir
         values = [s.value for s in scores if s.value is not None]
         widest = max(s.ci_high - s.ci_low for s in scores if s.ci_high is not None and s.ci_low is not None)
         assert f"{max(values) - min(values):.3f} vs {widest:.3f}" in printed
+    # the leaderboard's settings view holds each setting in a column of its own; the model's grid, the same swing
+    build_site([tmp_path], tmp_path / "site")
+    data = json.loads((tmp_path / "site" / "data" / "leaderboard.json").read_text(encoding="utf-8"))
+    (row,) = next(v for v in data["views"] if v["id"] == "settings")["rows"]
+    columns = [c["id"] for c in next(v for v in data["views"] if v["id"] == "settings")["columns"]]
+    measured = {
+        f"{base_name(k)}@{t.num_fewshot}shot-{t.reasoning}": t.metrics[t.primary_metric]
+        for k, t in results.tasks.items()
+    }
+    assert dict(zip(columns, [c[0] if c else None for c in row["cells"]], strict=True)) == {
+        column: None if score.value is None else round(score.value, 6) for column, score in measured.items()
+    }
+    for task in data["models"][0]["settings"]:
+        assert f"{task['swing'][0]:.3f} vs {task['swing'][1]:.3f}" in printed
 
 
 def test_suite_holistic_needs_a_judge(tiny_llama: Path, tmp_path: Path) -> None:
