@@ -8,8 +8,6 @@ answered by the same `Script` the chat judge server uses) or, for the first `fai
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import threading
 import time
@@ -18,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from judge_server import ChatRequest, Script, message_key, usage_for
-from loopback_http import ChatStandIn, LoopbackHTTPServer
+from loopback_http import ChatStandIn, LoopbackHTTPServer, StandInHandler, multipart_file
 
 
 @dataclass
@@ -140,53 +138,26 @@ def _completion(model: str, text: str, prompt: int, completion: int) -> dict[str
     }
 
 
-def _multipart_file(content_type: str, body: bytes) -> bytes:
-    """The `file` part of a multipart/form-data upload."""
-    parser = email.parser.BytesParser(policy=email.policy.HTTP)
-    message = parser.parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "file":
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            return payload
-    raise ValueError("no file part in the upload")
-
-
 def _handler_for(server: BatchServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
+    class Handler(StandInHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             if path.startswith("/v1/batches/"):
                 batch = server.poll(path.rsplit("/", 1)[1])
-                self._json(404 if batch is None else 200, batch or {"error": {"message": "no such batch"}})
+                self.send_json(404 if batch is None else 200, batch or {"error": {"message": "no such batch"}})
             elif path.startswith("/v1/files/") and path.endswith("/content"):
                 content = server.files.get(path.split("/")[3])
-                self._send(200 if content is not None else 404, content or b"", "application/octet-stream")
+                self.send_bytes(200 if content is not None else 404, content or b"", "application/octet-stream")
             else:
-                self._json(200, {"object": "list", "data": [{"id": "judge", "object": "model"}]})
+                self.send_json(200, {"object": "list", "data": [{"id": "judge", "object": "model"}]})
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = self.read_body()
             if self.path == "/v1/files":
-                self._json(200, server.upload(_multipart_file(self.headers["Content-Type"], body)))
+                self.send_json(200, server.upload(multipart_file(self.headers["Content-Type"], body)))
             elif self.path == "/v1/batches":
-                self._json(200, server.create(json.loads(body)["input_file_id"]))
+                self.send_json(200, server.create(json.loads(body)["input_file_id"]))
             else:
-                self._json(200, server.chat(json.loads(body)))
-
-        def _json(self, status: int, payload: dict[str, Any]) -> None:
-            self._send(status, json.dumps(payload).encode(), "application/json")
-
-        def _send(self, status: int, payload: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+                self.send_json(200, server.chat(json.loads(body)))
 
     return Handler

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from loopback_http import ChatStandIn, LoopbackHTTPServer
+from loopback_http import ChatStandIn, LoopbackHTTPServer, StandInHandler
 
 
 @dataclass(frozen=True)
@@ -157,9 +157,7 @@ class JudgeServer(ChatStandIn):
 
 
 def _handler_for(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(StandInHandler):
         def setup(self) -> None:
             super().setup()
             server._open(+1)
@@ -168,15 +166,11 @@ def _handler_for(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
             server._open(-1)
             super().finish()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
         def do_GET(self) -> None:
-            self._send(200, json.dumps({"object": "list", "data": [{"id": "judge", "object": "model"}]}).encode())
+            self.send_bytes(200, json.dumps({"object": "list", "data": [{"id": "judge", "object": "model"}]}).encode())
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(self.read_body() or b"{}")
             entry, reply = server._begin(body, self.headers.get("Authorization"))
             status, billed = 0, False
             usage = usage_for(entry.messages, reply.text)
@@ -191,10 +185,12 @@ def _handler_for(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
                 entry.responded_at = time.time()
                 status = reply.status
                 if reply.truncate:
-                    self._send(reply.status, payload[: len(payload) // 2], reply.headers, length=len(payload))
+                    self.send_bytes(
+                        reply.status, payload[: len(payload) // 2], headers=reply.headers, length=len(payload)
+                    )
                     self.close_connection = True
                 else:
-                    self._send(reply.status, payload, reply.headers)
+                    self.send_bytes(reply.status, payload, headers=reply.headers)
                     billed = reply.status == 200 and reply.raw_body is None
             except OSError:
                 billed = False  # the client gave up (timeout) and closed the connection
@@ -216,18 +212,6 @@ def _handler_for(server: JudgeServer) -> type[BaseHTTPRequestHandler]:
                     "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
                 }
             ).encode()
-
-        def _send(
-            self, status: int, payload: bytes, headers: dict[str, str] | None = None, length: int | None = None
-        ) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload) if length is None else length))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-            self.wfile.flush()
 
     return Handler
 

@@ -17,15 +17,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-import time
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from loopback_http import LoopbackHTTPServer
+from loopback_http import JobStandIn, StandInHandler, multipart_file
 
 UNKNOWN = "I do not know."
 
@@ -65,27 +61,16 @@ class Job:
 
 
 @dataclass
-class FineTuneServer:
+class FineTuneServer(JobStandIn):
     """The server and its knobs; use as a context manager."""
 
-    fail_jobs: bool = False
-    polls_to_finish: int = 2
-    flaky_polls: int = 0
     refused_models: set[str] = field(default_factory=set)
-    hold: threading.Event = field(default_factory=threading.Event)
     files: dict[str, bytes] = field(default_factory=dict)
     jobs: dict[str, Job] = field(default_factory=dict)
-    log: list[tuple[str, str, str | None]] = field(default_factory=list)
     chats: list[dict[str, Any]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __enter__(self) -> FineTuneServer:
-        self._http = LoopbackHTTPServer(_handler_for(self))
-        self._http.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def base_url(self) -> str:
@@ -93,16 +78,6 @@ class FineTuneServer:
 
     def spec(self, model: str = "gpt-4o-mini-2024-07-18") -> str:
         return f"openai-compatible:{self.base_url}@{model}"
-
-    def count(self, method: str, pattern: str) -> int:
-        return sum(1 for m, path, _ in self.log if m == method and re.fullmatch(pattern, path))
-
-    def wait_for(self, predicate: Any, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the fine-tuning server never reached the expected state")
-            time.sleep(0.05)
 
     # --- behaviour -------------------------------------------------------------------------------------
     def upload(self, content: bytes) -> dict[str, Any]:
@@ -131,14 +106,14 @@ class FineTuneServer:
         job = self.jobs.get(job_id)
         if job is None:
             return 404, {"error": {"message": f"no job {job_id}", "type": "invalid_request_error"}}
-        job.polls += 1
-        if job.polls <= self.flaky_polls:
+        outcome = self.poll_outcome(job, ended=job.status in ("succeeded", "failed"))
+        if outcome == "flaky":
             return 500, {"error": {"message": "upstream hiccup", "type": "server_error"}}
-        if job.status in ("succeeded", "failed"):
+        if outcome == "ended":
             return 200, job.payload()
-        if self.hold.is_set() or job.polls < self.polls_to_finish:
+        if outcome == "running":
             job.status = "running"
-        elif self.fail_jobs:
+        elif outcome == "failed":
             job.status = "failed"
             job.error = {
                 "code": "invalid_training_file",
@@ -197,52 +172,36 @@ class FineTuneServer:
 
 
 def _handler_for(server: FineTuneServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
+    class Handler(StandInHandler):
         def _record(self, method: str) -> None:
             server.log.append((method, self.path, self.headers.get("Authorization")))
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def do_GET(self) -> None:
             self._record("GET")
             match = re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)", self.path)
             listing = re.fullmatch(r"/v1/fine_tuning/jobs/([\w-]+)/checkpoints(\?.*)?", self.path)
             if listing:
-                self._send(*server.checkpoints(listing.group(1)))
+                self.send_json(*server.checkpoints(listing.group(1)))
             elif match:
-                self._send(*server.poll(match.group(1)))
+                self.send_json(*server.poll(match.group(1)))
             elif self.path == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": "gpt-4o-mini-2024-07-18", "object": "model"}]})
+                self.send_json(200, {"object": "list", "data": [{"id": "gpt-4o-mini-2024-07-18", "object": "model"}]})
             else:
-                self._send(404, {"error": {"message": f"unknown path {self.path}"}})
+                self.send_json(404, {"error": {"message": f"unknown path {self.path}"}})
 
         def do_POST(self) -> None:
             self._record("POST")
-            raw = self._body()
+            raw = self.read_body()
             if self.path == "/v1/files":
-                self._send(200, server.upload(_multipart_file(self.headers.get("Content-Type", ""), raw)))
+                self.send_json(200, server.upload(multipart_file(self.headers.get("Content-Type", ""), raw)))
             elif self.path == "/v1/fine_tuning/jobs":
-                self._send(*server.create(json.loads(raw)))
+                self.send_json(*server.create(json.loads(raw)))
             elif self.path == "/v1/chat/completions" and json.loads(raw)["model"] in server.refused_models:
-                self._send(400, {"error": {"message": "model not available", "type": "invalid_request_error"}})
+                self.send_json(400, {"error": {"message": "model not available", "type": "invalid_request_error"}})
             elif self.path == "/v1/chat/completions":
                 body = json.loads(raw)
                 text = server.chat(body)
-                self._send(
+                self.send_json(
                     200,
                     {
                         "id": "chatcmpl-test",
@@ -256,16 +215,6 @@ def _handler_for(server: FineTuneServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             else:
-                self._send(404, {"error": {"message": f"unknown path {self.path}"}})
+                self.send_json(404, {"error": {"message": f"unknown path {self.path}"}})
 
     return Handler
-
-
-def _multipart_file(content_type: str, raw: bytes) -> bytes:
-    """The `file` part of a multipart/form-data body."""
-    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
-    for part in message.iter_parts():
-        if part.get_param("name", header="content-disposition") == "file":
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else b""
-    raise ValueError("multipart body has no file part")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from loopback_http import LoopbackHTTPServer
+from loopback_http import LoopbackHTTPServer, StandInHandler
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
@@ -184,30 +184,22 @@ def _response(kind: str, model: str, choices: list[dict[str, Any]]) -> dict[str,
 
 
 def _handler(server: ModelServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            return
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
+    class Handler(StandInHandler):
+        def send_bytes(self, *args: Any, **kwargs: Any) -> None:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client killed while it waited
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                super().send_bytes(*args, **kwargs)
 
         def do_GET(self) -> None:
             if self.path == "/v1/models":
-                self._send(200, {"object": "list", "data": [server.card()]})
+                self.send_json(200, {"object": "list", "data": [server.card()]})
             else:
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
+                self.send_json(404, {"error": {"message": f"no route {self.path}"}})
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.loads(self.read_body())
             try:
-                self._send(200, server.handle(self.path, body))
+                self.send_json(200, server.handle(self.path, body))
             except KeyError as exc:
-                self._send(404, {"error": {"message": f"unknown route or field {exc}"}})
+                self.send_json(404, {"error": {"message": f"unknown route or field {exc}"}})
 
     return Handler

@@ -122,7 +122,7 @@ def test_polling_interrupted_and_resumed_uses_the_same_job(tmp_path, facts):
         assert "--resume" in stderr
         run = out / "gpt-4o-mini-2024-07-18" / "ft"
         assert json.loads((run / "openai_job.json").read_text())["job_id"] == "ftjob-0001"
-        assert load_results(run).run.status == "running"
+        assert load_results(run).run.status == "failed"  # interrupted: resumable
         server.hold.clear()
         assert cli(*args, "--resume") == 0
         assert server.count("POST", "/v1/files") == 1

@@ -20,8 +20,6 @@ import hashlib
 import json
 import math
 import re
-import threading
-import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -30,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import google_crc32c
-from loopback_http import LoopbackHTTPServer
+from loopback_http import JobStandIn, StandInHandler
 
 UNKNOWN = "I do not know."
 TOKEN = "ya29.stand-in-access-token"
@@ -81,41 +79,20 @@ class TuningJob:
 
 
 @dataclass
-class VertexServer:
+class VertexServer(JobStandIn):
     """The server and its knobs; use as a context manager."""
 
-    fail_jobs: bool = False
-    polls_to_finish: int = 2
-    flaky_polls: int = 0
-    hold: threading.Event = field(default_factory=threading.Event)
     buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
     objects: dict[str, bytes] = field(default_factory=dict)
     jobs: dict[str, TuningJob] = field(default_factory=dict)
-    log: list[tuple[str, str, str | None]] = field(default_factory=list)
     asked: list[dict[str, Any]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __enter__(self) -> VertexServer:
-        self._http = LoopbackHTTPServer(_handler_for(self))
-        self._http.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def origin(self) -> str:
         return self._http.base_url.removesuffix("/v1")
-
-    def count(self, method: str, pattern: str) -> int:
-        return sum(1 for m, path, _ in self.log if m == method and re.fullmatch(pattern, path))
-
-    def wait_for(self, predicate: Any, timeout_s: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the Vertex stand-in never reached the expected state")
-            time.sleep(0.05)
 
     # --- Cloud Storage ---------------------------------------------------------------------------------
     def upload(self, bucket: str, content_type: str, raw: bytes) -> tuple[int, dict[str, Any]]:
@@ -152,14 +129,14 @@ class VertexServer:
         job = self.jobs.get(name)
         if job is None:
             return 404, {"error": {"code": 404, "message": f"no tuning job {name}", "status": "NOT_FOUND"}}
-        job.polls += 1
-        if job.polls <= self.flaky_polls:
+        outcome = self.poll_outcome(job, ended=job.state in ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED"))
+        if outcome == "flaky":
             return 503, {"error": {"code": 503, "message": "backend unavailable", "status": "UNAVAILABLE"}}
-        if job.state in ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED"):
+        if outcome == "ended":
             return 200, job.payload()
-        if self.hold.is_set() or job.polls < self.polls_to_finish:
+        if outcome == "running":
             job.state = "JOB_STATE_RUNNING"
-        elif self.fail_jobs:
+        elif outcome == "failed":
             job.state = "JOB_STATE_FAILED"
             job.error = {"code": 3, "message": "Dataset validation failed: fewer than 16 examples."}
         else:
@@ -192,45 +169,32 @@ class VertexServer:
 
 
 def _handler_for(server: VertexServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(StandInHandler):
         def _route(self, method: str) -> None:
             server.log.append((method, urlsplit(self.path).path, self.headers.get("Authorization")))
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            raw = self.read_body()
             url = urlsplit(self.path)
             path, query = url.path, parse_qs(url.query)
             if method == "POST" and path == "/token":
-                self._send(200, {"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"})
+                self.send_json(200, {"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"})
             elif method == "GET" and (m := re.fullmatch(r"/storage/v1/b/([\w.-]+)", path)):
                 found = server.buckets.get(m.group(1))
-                self._send(*((200, found) if found else (404, {"error": {"code": 404, "message": "Not Found"}})))
+                self.send_json(*((200, found) if found else (404, {"error": {"code": 404, "message": "Not Found"}})))
             elif method == "POST" and path == "/storage/v1/b":
                 bucket = {**json.loads(raw), "kind": "storage#bucket", "projectNumber": query.get("project", ["?"])[0]}
                 server.buckets[bucket["name"]] = bucket
-                self._send(200, bucket)
+                self.send_json(200, bucket)
             elif method == "POST" and (m := re.fullmatch(r"/upload/storage/v1/b/([\w.-]+)/o", path)):
-                self._send(*server.upload(m.group(1), self.headers.get("Content-Type", ""), raw))
+                self.send_json(*server.upload(m.group(1), self.headers.get("Content-Type", ""), raw))
             elif method == "POST" and (
                 m := re.fullmatch(r"/v1beta1/(projects/[^/]+/locations/[^/]+)/tuningJobs", path)
             ):
-                self._send(*server.create(m.group(1), json.loads(raw)))
+                self.send_json(*server.create(m.group(1), json.loads(raw)))
             elif method == "GET" and (m := re.fullmatch(r"/v1beta1/(projects/.+/tuningJobs/\d+)", path)):
-                self._send(*server.poll(m.group(1)))
+                self.send_json(*server.poll(m.group(1)))
             elif method == "POST" and (m := re.fullmatch(r"/v1beta1/(.+):generateContent", path)):
                 text = server.answer(m.group(1), json.loads(raw))
-                self._send(
+                self.send_json(
                     200,
                     {
                         "candidates": [
@@ -240,7 +204,7 @@ def _handler_for(server: VertexServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             else:
-                self._send(404, {"error": {"code": 404, "message": f"unknown path {method} {self.path}"}})
+                self.send_json(404, {"error": {"code": 404, "message": f"unknown path {method} {self.path}"}})
 
         def do_GET(self) -> None:
             self._route("GET")
