@@ -214,6 +214,7 @@ def test_index_values_match_results(browser: Any, site: Path, built: dict[str, A
     assert llama["average"]["missing"]  # one task missing: the average is missing, not averaged over a 0
     assert llama["crass"] == {"value": "0", "text": "0.0%", "missing": False}  # a real zero stays a zero
     assert set(names(browser)) >= {PWN_IMG, PWN_SCRIPT}
+    assert "null" not in browser.execute_script("return document.getElementById('main').textContent")
     assert_inert(browser, "index")
 
 

@@ -385,7 +385,7 @@
     main.replaceChildren(
       el("h2", { text: view.label }),
       el("p", { class: "note", text: view.note }),
-      view.id === "settings" ? el("div", { class: "controls" }, settingPickers(view)) : null,
+      ...view.id === "settings" ? [el("div", { class: "controls" }, settingPickers(view))] : [],
       el("div", { class: "controls" }, name, CATEGORIES.map(categoryFilter), sizeFilter(), groupPicker(),
         columnPicker(view),
         el("span", { class: "downloads" }, "Download: ",
@@ -395,8 +395,8 @@
       el("div", { class: "table-wrap" }, el("table", { id: "board", class: "board", "data-view": view.id })),
       el("div", { id: "pager", class: "pager" }),
       el("section", { class: "chart-box" }, el("h3", {}, "Chart: ", chartPicker(view)), el("div", { id: "chart" })),
-      view.by_size ? el("section", { class: "chart-box" }, el("h3", { text: "Against model size (the chart's column)" }),
-        el("div", { id: "size-chart" })) : null,
+      ...view.by_size ? [el("section", { class: "chart-box" },
+        el("h3", { text: "Against model size (the chart's column)" }), el("div", { id: "size-chart" }))] : [],
       ...(view.curves || []).length ? [curvesBox(view.curves)] : [],
     );
     drawTable(view);
