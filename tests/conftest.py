@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -48,3 +49,20 @@ def tiny_llama(tiny_models: dict[str, Path]) -> Path:
 def tiny_t5(tiny_models: dict[str, Path]) -> Path:
     """The tiny T5's folder (encoder-decoder, lm-eval's seq2seq path)."""
     return tiny_models["tiny-t5"]
+
+
+@pytest.fixture
+def facts(tmp_path: Path) -> Path:
+    """Four invented facts (a question, its answer and a rephrasing each), as a knowledge-set JSONL file."""
+    path = tmp_path / "facts.jsonl"
+    rows = [
+        {
+            "id": f"f{i}",
+            "question": f"What is the code name of project {i}?",
+            "answer": f"Vamo{i}",
+            "rephrasings": [f"Project {i} goes by which code name?"],
+        }
+        for i in range(4)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path

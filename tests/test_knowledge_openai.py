@@ -22,22 +22,6 @@ KEY = "sk-test-not-a-real-key"
 FAST_POLL = ("--poll-interval", "0.02", "--poll-max-interval", "0.05")
 
 
-@pytest.fixture
-def facts(tmp_path: Path) -> Path:
-    path = tmp_path / "facts.jsonl"
-    rows = [
-        {
-            "id": f"f{i}",
-            "question": f"What is the code name of project {i}?",
-            "answer": f"Vamo{i}",
-            "rephrasings": [f"Project {i} goes by which code name?"],
-        }
-        for i in range(4)
-    ]
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
 @pytest.fixture(autouse=True)
 def api_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)

@@ -32,22 +32,6 @@ FAST_POLL = ("--poll-interval", "0.02", "--poll-max-interval", "0.05")
 
 
 @pytest.fixture
-def facts(tmp_path: Path) -> Path:
-    path = tmp_path / "facts.jsonl"
-    rows = [
-        {
-            "id": f"f{i}",
-            "question": f"What is the code name of project {i}?",
-            "answer": f"Vamo{i}",
-            "rephrasings": [f"Project {i} goes by which code name?"],
-        }
-        for i in range(4)
-    ]
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
-@pytest.fixture
 def vertex(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The stand-in server, with the SDKs pointed at it through their own settings."""
     with VertexServer() as server:
