@@ -12,8 +12,8 @@ API), augmented-finetune. Scorers: strict, exact, lenient, forced-choice, llm-gr
 from instructeval.knowledge.external import ScoreOptions, match_responses, read_responses, score_responses
 from instructeval.knowledge.formats import FORMATS, TrainingExample, training_examples
 from instructeval.knowledge.inject import METHODS, InjectOptions, inject
-from instructeval.knowledge.methods.finetune_openai import FineTuneJobFailed
 from instructeval.knowledge.methods.polling import PollPolicy
+from instructeval.knowledge.methods.provider_tuning import FineTuneJobFailed
 from instructeval.knowledge.report import knowledge_table, markdown_table
 from instructeval.knowledge.scorers import exact_match, forced_choice, lenient_match, normalise, strict_match
 from instructeval.knowledge.sets import NAMES_HELP, load_knowledge_set

@@ -33,10 +33,11 @@ from instructeval.knowledge.grader import grade, grader_names
 from instructeval.knowledge.methods.augment import AugmentSettings, augment
 from instructeval.knowledge.methods.base import Answered, FactsFor, answer_probes
 from instructeval.knowledge.methods.finetune_local import LoraSettings, train_lora
-from instructeval.knowledge.methods.finetune_openai import ApiSettings, finetune_via_api
+from instructeval.knowledge.methods.finetune_openai import finetune_via_api
 from instructeval.knowledge.methods.finetune_vertex import Staging, finetune_via_vertex
 from instructeval.knowledge.methods.icl import DEFAULT_MAX_CHARS, IclContext
 from instructeval.knowledge.methods.polling import PollPolicy
+from instructeval.knowledge.methods.provider_tuning import ApiSettings
 from instructeval.knowledge.report import knowledge_result, sample_records
 from instructeval.knowledge.scorers import (
     FORCED_CHOICE,

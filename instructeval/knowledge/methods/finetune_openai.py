@@ -8,40 +8,29 @@ is the only loop that waits. The API key comes from the environment and is never
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openai
 
 from instructeval.errors import InstructEvalError
-from instructeval.hashing import sha256_bytes
 from instructeval.knowledge.methods.polling import DEFAULT_POLL, PollPolicy, TransientPollError, wait_for_job
+from instructeval.knowledge.methods.provider_tuning import (
+    PRICES_FILE,
+    ApiSettings,
+    FineTuneJobFailed,
+    load_job_state,
+    priced_cost,
+    training_file,
+)
 from instructeval.models.openai_sdk import openai_sdk_client
 from instructeval.models.spec import ModelSpec
 from instructeval.run import write_json_atomic
 
-PRICES_FILE = Path(__file__).resolve().parent.parent / "training_prices.json"
 TERMINAL_FAILURES = frozenset({"failed", "cancelled"})
 FINISHED = TERMINAL_FAILURES | {"succeeded"}
-
-
-class FineTuneJobFailed(InstructEvalError):
-    """The provider ended the job without a model."""
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    """Hyperparameters sent to the provider (None: the provider's default)."""
-
-    epochs: int | None = None
-    learning_rate_multiplier: float | None = None
-    batch_size: int | None = None
-    seed: int = 1234
-    suffix: str = "instructeval"
 
 
 def finetune_via_api(
@@ -57,9 +46,8 @@ def finetune_via_api(
 ) -> dict[str, Any]:
     """Run (or resume) a fine-tuning job on `rows`; return the training record with the tuned model id
     (and, with `checkpoints`, the per-epoch checkpoints the provider kept)."""
-    body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-    digest = sha256_bytes(body)
-    state = _load_state(state_path, digest)
+    body, digest = training_file(rows)
+    state = load_job_state(state_path, digest)
     client = openai_sdk_client(spec)
     try:
         if "file_id" not in state:
@@ -112,13 +100,8 @@ def finetune_via_api(
 
 
 def training_cost(model: str, trained_tokens: int | None) -> float | None:
-    """Approximate training cost in US$ from the shipped price table; None when model or usage is unknown."""
-    prices = json.loads(PRICES_FILE.read_text(encoding="utf-8"))["training_per_mtok"]
-    base = model.split(":")[1] if model.startswith("ft:") else model
-    price = prices.get(base)
-    if price is None or trained_tokens is None:
-        return None
-    return round(trained_tokens * float(price) / 1e6, 6)
+    """Approximate training cost in US$ of a model (or a model tuned from it); None when unknown."""
+    return priced_cost("training_per_mtok", model.split(":")[1] if model.startswith("ft:") else model, trained_tokens)
 
 
 def _checkpoints(client: openai.OpenAI, job: Any) -> list[dict[str, Any]]:
@@ -192,15 +175,6 @@ def _call(request: Callable[[], Any]) -> Any:
         raise InstructEvalError(
             f"cannot reach the fine-tuning API ({exc}): check the URL, then rerun with --resume"
         ) from exc
-
-
-def _load_state(path: Path, digest: str) -> dict[str, Any]:
-    if not path.is_file():
-        return {"training_sha256": digest}
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if state.get("training_sha256") != digest:
-        raise InstructEvalError(f"{path} belongs to other training data: start a new run instead of --resume")
-    return state
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:

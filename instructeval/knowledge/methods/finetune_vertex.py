@@ -10,7 +10,6 @@ STORAGE_EMULATOR_HOST (google-cloud-storage's own) points uploads at another end
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from instructeval.errors import InstructEvalError
-from instructeval.hashing import sha256_bytes
-from instructeval.knowledge.methods.finetune_openai import PRICES_FILE, ApiSettings, FineTuneJobFailed
 from instructeval.knowledge.methods.polling import DEFAULT_POLL, PollPolicy, TransientPollError, wait_for_job
+from instructeval.knowledge.methods.provider_tuning import (
+    PRICES_FILE,
+    ApiSettings,
+    FineTuneJobFailed,
+    load_job_state,
+    priced_cost,
+    training_file,
+)
 from instructeval.models.vertex import VertexTarget, api_error, is_transient, vertex_client
 from instructeval.run import write_json_atomic
 
@@ -59,9 +64,8 @@ def finetune_via_vertex(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Run (or resume) a tuning job of `model` on `rows`; return the training record with the tuned endpoints."""
-    body = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-    digest = sha256_bytes(body)
-    state = _load_state(state_path, digest)
+    body, digest = training_file(rows)
+    state = load_job_state(state_path, digest)
     epochs = settings.epochs
     if "training_uri" not in state:
         state["training_uri"] = upload_training_file(body, f"{staging.prefix}/{digest[:16]}.jsonl", staging, target)
@@ -114,11 +118,7 @@ def finetune_via_vertex(
 
 def training_cost(model: str, trained_tokens: int | None) -> float | None:
     """Approximate tuning cost in US$ from the shipped Vertex price table; None when model or usage is unknown."""
-    prices = json.loads(PRICES_FILE.read_text(encoding="utf-8"))["vertex_training_per_mtok"]
-    price = prices.get(model)
-    if price is None or trained_tokens is None:
-        return None
-    return round(trained_tokens * float(price) / 1e6, 6)
+    return priced_cost("vertex_training_per_mtok", model, trained_tokens)
 
 
 def upload_training_file(body: bytes, name: str, staging: Staging, target: VertexTarget) -> str:
@@ -193,12 +193,3 @@ def _epochs_run(job: Any) -> int | None:
     spec = job.supervised_tuning_spec
     hyper = spec.hyper_parameters if spec else None
     return int(hyper.epoch_count) if hyper and hyper.epoch_count else None
-
-
-def _load_state(path: Path, digest: str) -> dict[str, Any]:
-    if not path.is_file():
-        return {"training_sha256": digest}
-    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if state.get("training_sha256") != digest:
-        raise InstructEvalError(f"{path} belongs to other training data: start a new run instead of --resume")
-    return state
