@@ -234,12 +234,17 @@ class OverlapLocation(BaseModel):
     ngram: str = Field(description="the matched n-gram, normalised")
 
 
-class ContaminatedExample(BaseModel):
-    """A test example with at least one n-gram in the corpus."""
+class ExampleRef(BaseModel):
+    """One example of a task: its subtask, its index there and the hash of its document."""
 
     subtask: str
     doc_id: int
     doc_hash: str
+
+
+class ContaminatedExample(ExampleRef):
+    """A test example with at least one n-gram in the corpus."""
+
     matched_ngrams: int = Field(description="distinct n-grams of the example found in the corpus")
     ngrams: int = Field(description="distinct n-grams of the example")
     locations: list[OverlapLocation] = Field(description="the first places they were found (at most a few)")
@@ -277,12 +282,9 @@ class TaskContamination(BaseModel):
     clean_subset: CleanSubsetScore | None = None
 
 
-class ProbeExample(BaseModel):
+class ProbeExample(ExampleRef):
     """An example's Min-K% Prob score beside its perturbed copies'."""
 
-    subtask: str
-    doc_id: int
-    doc_hash: str
     min_k: float = Field(description="mean log-probability of the example's lowest k % tokens")
     perturbed_median: float = Field(description="the median of the same score over its perturbed copies")
     calibrated: float = Field(description="min_k - perturbed_median: what is compared with the threshold")
