@@ -186,7 +186,7 @@ def test_models_meta_overrides_and_errors(runs: Path, tmp_path: Path) -> None:
     assert parse_size("8x7B") == 5.6e10 and parse_size("big") is None
 
 
-def test_models_meta_factors_are_columns_and_bad_entries_refused(runs: Path, tmp_path: Path) -> None:
+def test_models_meta_factors_are_columns_and_bad_entries_refused(site: Path, runs: Path, tmp_path: Path) -> None:
     meta = tmp_path / "meta.yaml"
     meta.write_text(
         f"{SMOL}: {{base: SmolLM2-135M, instruction_data: smol-smoltalk, method: SFT+DPO}}\n"
@@ -199,6 +199,7 @@ def test_models_meta_factors_are_columns_and_bad_entries_refused(runs: Path, tmp
     assert (smol["base"], smol["instruction_data"], smol["method"]) == ("SmolLM2-135M", "smol-smoltalk", "SFT+DPO")
     view = next(v for v in data["views"] if v["id"] == "problem-solving")
     assert [c["id"] for c in view["text_columns"]] == ["model", "family", "size", "base", "instruction_data", "method"]
+    assert [c["id"] for c in load(site)["views"][0]["text_columns"]] == ["model", "family", "size"]  # none given
     texts = {row["text"][0]: row["text"][3:6] for row in view["rows"]}
     assert texts[SMOL] == ["SmolLM2-135M", "smol-smoltalk", "SFT+DPO"] and texts[PWN_IMG] == [PWN_SET, None, None]
     header = (tmp_path / "site" / "data" / "problem-solving.csv").read_text(encoding="utf-8").splitlines()[0]
@@ -283,7 +284,7 @@ def test_preview_server_serves_the_site(site: Path) -> None:
         with urllib.request.urlopen(f"{base}/index.html", timeout=30) as response:
             assert response.status == 200 and b'id="site-data"' in response.read()
         with urllib.request.urlopen(f"{base}/data/problem-solving.csv", timeout=30) as response:
-            assert response.read().decode().startswith("Model,Family,Size,Base model,Instruction data,Method,mmlu,")
+            assert response.read().decode().startswith("Model,Family,Size,mmlu,")
     finally:
         server.shutdown()
         server.server_close()

@@ -365,9 +365,14 @@ def series(driver: Any) -> dict[str, list[list[float]]]:
 def test_score_against_size_per_family(browser: Any, meta_site: Path, built: dict[str, Any]) -> None:
     """One line per family over its models' sizes, with CI whiskers; a model of unknown size is left out and
     named, never drawn at 0; the chart follows the chosen column."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
     view = next(v for v in built["views"] if v["id"] == "problem-solving")
     ids = [c["id"] for c in view["columns"]]
     choose(browser, "#chart-column", str(ids.index("mmlu")))
+    assert series(browser) == {}  # drawn when opened
+    click(browser, "#size-box summary")
+    WebDriverWait(browser, 30).until(lambda d: series(d))  # the toggle event draws it, after the click returns
     assert series(browser) == {
         "Llama-3.1": [[8e9, pytest.approx(60.0)]],
         "SmolLM2": [[1.35e8, pytest.approx(20.0)], [1.35e8, pytest.approx(29.0)]],

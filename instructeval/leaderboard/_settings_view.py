@@ -12,9 +12,9 @@ from typing import Any
 from instructeval.grid import swing_vs_noise
 from instructeval.leaderboard._collect import Picked
 from instructeval.leaderboard._views import (
-    MODEL_COLUMNS,
     Model,
     cell,
+    model_columns,
     model_row,
     primary_score,
     problem_solving_tasks,
@@ -102,11 +102,12 @@ def settings_view(models: Sequence[Model]) -> dict[str, Any]:
     in one column. The page shows one task's settings at a time (`task` of each column)."""
     tables = [by_setting(model) for model in models]
     settings = [(task, sid, picked) for task, found in settings_of(tables).items() for sid, picked in found]
+    about = model_columns(models)
     rows = []
     for i, (model, table) in enumerate(zip(models, tables, strict=True)):
         cells = [cell(primary_score(table.get(sid))) for _t, sid, _p in settings]
         if any(c is not None for c in cells):
-            rows.append(model_row(i, model, cells))
+            rows.append(model_row(i, model, cells, about))
     columns = []
     for j, (task, sid, picked) in enumerate(settings):
         label = setting_label(picked.result)
@@ -127,7 +128,7 @@ def settings_view(models: Sequence[Model]) -> dict[str, Any]:
         "note": "Each task in every prompt setting it was run in (n-shot, direct answer or chain of thought, maj@K "
         "self-consistency), one column per setting: a column never mixes settings. Pick a task to see its "
         "settings side by side, and a setting to sort and chart the models by it.",
-        "text_columns": MODEL_COLUMNS,
+        "text_columns": about,
         "columns": columns,
         "rows": rows,
         "chart": columns[0]["id"] if columns else None,

@@ -34,14 +34,13 @@ Cell = list[Any] | None
 AVERAGE = "average"
 OVERALL = "overall"
 METHODS: tuple[str, ...] = get_args(KnowledgeResult.model_fields["method"].annotation)
-FACTORS = {"base": "Base model", "instruction_data": "Instruction data", "method": "Method"}
-"""INSTRUCTEVAL's factors that --models-meta gives beside family and size: a page hides those no model has."""
 MODEL_COLUMNS = [
     {"id": "model", "label": "Model", "kind": "model"},
     {"id": "family", "label": "Family", "kind": "text"},
     {"id": "size", "label": "Size", "kind": "size"},
-    *({"id": key, "label": label, "kind": "text", "optional": True} for key, label in FACTORS.items()),
 ]
+FACTORS = {"base": "Base model", "instruction_data": "Instruction data", "method": "Method"}
+"""INSTRUCTEVAL's factors, which --models-meta gives beside family and size: a column where a model has one."""
 
 
 @dataclass(frozen=True)
@@ -187,13 +186,20 @@ def _column(
     return {"id": column_id, "label": label, "title": title, "hidden": hidden, **scale}
 
 
-def model_row(index: int, model: Model, cells: list[Cell]) -> dict[str, Any]:
-    identity = model.identity
+def model_columns(models: Sequence[Model]) -> list[dict[str, Any]]:
+    """A view's columns about the model: name, family, size, and each factor some model has."""
+    factors = [key for key in FACTORS if any(getattr(m.identity, key) is not None for m in models)]
+    return [*MODEL_COLUMNS, *({"id": key, "label": FACTORS[key], "kind": "text"} for key in factors)]
+
+
+def model_row(index: int, model: Model, cells: list[Cell], columns: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A view's row of a model: the text of its `model_columns`, a link to its page, its score cells."""
+    text = [model.name if c["id"] == "model" else getattr(model.identity, c["id"]) for c in columns]
     return {
         "model": index,
-        "text": [model.name, identity.family, identity.size, *(getattr(identity, key) for key in FACTORS)],
-        "links": [index, None, None, *(None for _key in FACTORS)],
-        "params": identity.params,
+        "text": text,
+        "links": [index, *(None for _c in text[1:])],
+        "params": model.identity.params,
         "cells": cells,
     }
 
@@ -241,11 +247,12 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
     extra = sorted(found - set(core_tasks))
     tasks = [*core_tasks, *extra]
     table = [[primary_score(m.runs.tasks.get(t)) for t in tasks] for m in models]
+    about = model_columns(models)
     rows = []
     for i, (model, scores) in enumerate(zip(models, table, strict=True)):
         if any(s is not None for s in scores):
             core = scores[: len(core_tasks)]
-            row = model_row(i, model, [*(cell(s) for s in scores), average(core)])
+            row = model_row(i, model, [*(cell(s) for s in scores), average(core)], about)
             marks = {str(j): mark for j, t in enumerate(tasks) if (mark := contamination_mark(model.runs.tasks.get(t)))}
             rows.append({**row, "contamination": marks} if marks else row)
     columns = []
@@ -268,7 +275,7 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
         "label": "Problem solving",
         "note": "Primary metric of each task in its default prompt setting, latest complete run; the average needs "
         "every task. Other settings are columns of their own (hidden until ticked) and fill the prompt-settings view.",
-        "text_columns": MODEL_COLUMNS,
+        "text_columns": about,
         "columns": columns,
         "rows": rows,
         "chart": AVERAGE,
@@ -294,11 +301,12 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
             return primary_score(picked)
         return picked.result.breakdown.get("category", {}).get(group, {}).get(picked.result.primary_metric)
 
+    about = model_columns(models)
     rows = []
     for i, model in enumerate(models):
         cells = [cell(score(model, t, g)) for t, g in keys]
         if any(c is not None for c in cells):
-            rows.append(model_row(i, model, cells))
+            rows.append(model_row(i, model, cells, about))
     columns = [
         _column(
             f"{t}:{g}",
@@ -313,7 +321,7 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
         "id": "alignment",
         "label": "Alignment",
         "note": "HHH: how often the model prefers the helpful, honest, harmless answer, per category.",
-        "text_columns": MODEL_COLUMNS,
+        "text_columns": about,
         "columns": columns,
         "rows": rows,
         "chart": f"{tasks[0]}:{OVERALL}" if tasks else None,
@@ -321,7 +329,7 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
     }
 
 
-WRITING_COLUMNS = [*MODEL_COLUMNS, {"id": "judge_warnings", "label": "Judge warnings", "kind": "text"}]
+JUDGE_WARNINGS = {"id": "judge_warnings", "label": "Judge warnings", "kind": "text"}
 
 
 def judge_warnings(report: WritingReport) -> list[str]:
@@ -335,11 +343,12 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
     sections = [m.runs.writing[0].scores if m.runs.writing else {} for m in models]
     rubrics = list(dict.fromkeys(r for s in sections for r in s))
     keys = [(r, g) for r in rubrics for g in _groups_of(g for s in sections for g in s.get(r, {}))]
+    about = model_columns(models)
     rows = []
     for i, (model, section) in enumerate(zip(models, sections, strict=True)):
         cells = [cell(judged.score if (judged := section.get(r, {}).get(g)) else None) for r, g in keys]
         if any(c is not None for c in cells) and model.runs.writing:
-            row = model_row(i, model, cells)
+            row = model_row(i, model, cells, about)
             warning = "; ".join(judge_warnings(model.runs.writing[0]))
             row["text"].append(f"⚠ {warning}" if warning else None)
             row["links"].append(None)
@@ -354,7 +363,7 @@ def writing_view(models: Sequence[Model]) -> dict[str, Any]:
         "note": "LLM-judge scores from 1 to 5 (pointwise), mean over the answers with a valid verdict; "
         "a judge warning marks scores a judge of the model's own family gave (self-preference) or a judge "
         "that failed calibration.",
-        "text_columns": WRITING_COLUMNS,
+        "text_columns": [*about, JUDGE_WARNINGS],
         "columns": columns,
         "rows": rows,
         "chart": f"{rubrics[0]}:{OVERALL}" if rubrics else None,
@@ -396,9 +405,10 @@ def knowledge_view(models: Sequence[Model]) -> dict[str, Any]:
         for split, cells in result.splits.items():
             if scorer in cells:
                 by_cell[(result.method, split)] = cell(cells[scorer].score)
+    about = model_columns(models)
     rows: list[dict[str, Any]] = []
     for (i, kset, scorer), values in grouped.items():
-        row = model_row(i, models[i], [values.get(key) for key in keys])
+        row = model_row(i, models[i], [values.get(key) for key in keys], about)
         row["text"] += [kset, scorer]
         row["links"] += [None, None]
         rows.append(row)
@@ -411,7 +421,7 @@ def knowledge_view(models: Sequence[Model]) -> dict[str, Any]:
         "label": "Knowledge injection",
         "note": "Accuracy on probes of injected facts, per method and split; each row names its scorer.",
         "text_columns": [
-            *MODEL_COLUMNS,
+            *about,
             {"id": "set", "label": "Knowledge set", "kind": "text"},
             {"id": "scorer", "label": "Scorer", "kind": "text"},
         ],

@@ -23,6 +23,7 @@
   for (const c of CATEGORIES) filters[c.id] = "";
   const states = {};
   let current = null;
+  let sizeOpen = false;
 
   function stateOf(view) {
     if (!states[view.id]) {
@@ -154,10 +155,8 @@
     const first = state.all ? 0 : state.page * PAGE_ROWS;
     const drawn = state.all ? rows : rows.slice(first, first + PAGE_ROWS);
     const shown = view.columns.map((c, j) => ({ c, j })).filter(({ c }) => !state.hidden.has(c.id));
-    const texts = textColumns(view);
     const head = el("tr", {},
-      texts.map((i) => header(view, view.text_columns[i].label, `t${i}`, view.text_columns[i].label,
-        view.text_columns[i].kind === "size")),
+      view.text_columns.map((c, i) => header(view, c.label, `t${i}`, c.label, c.kind === "size")),
       shown.map(({ c, j }) => header(view, c.label, `s${j}`, c.title, true, c.id)));
     const body = el("tbody", {});
     const counts = groupCounts(rows);
@@ -166,9 +165,9 @@
       const value = filters.group ? categoryOf(row, filters.group) : undefined;
       if (filters.group && (k === 0 || value !== group)) {
         group = value;
-        body.append(groupHeader(value, counts.get(value), texts.length + shown.length));
+        body.append(groupHeader(value, counts.get(value), view.text_columns.length + shown.length));
       }
-      const line = el("tr", {}, texts.map((i) => textCell(view, row, i)));
+      const line = el("tr", {}, view.text_columns.map((_, i) => textCell(view, row, i)));
       for (const { c, j } of shown) {
         const cell = row.cells[j];
         line.append(scoreCell("td", cell, c, {
@@ -185,7 +184,17 @@
       `${rows.length} of ${view.rows.length} rows shown${range}` + (rows.length ? "" : ": nothing matches the filters");
     document.getElementById("pager").replaceChildren(...pager(view, rows.length));
     drawChart(view, rows);
-    if (view.by_size) drawSizeChart(view, rows);
+    if (view.by_size && document.getElementById("size-box").open) drawSizeChart(view, rows);
+  }
+
+  /* Drawn while open only: a long board pays for its points when someone looks. */
+  function sizeBox(view) {
+    return el("details", { class: "chart-box", id: "size-box", open: sizeOpen,
+      ontoggle: (e) => {
+        sizeOpen = e.target.open;
+        if (sizeOpen) drawSizeChart(view, sorted(view, visibleRows(view)));
+      } },
+    el("summary", { text: "Against model size: the chart's column, one line per family" }), el("div", { id: "size-chart" }));
   }
 
   /* The chart column against model size, a line per family; rows without a size or family are left out (and
@@ -228,12 +237,6 @@
       el("p", { class: "note", id: "size-left-out", text: `${column.label} against parameters, one line per family.`
         + (left.length ? ` Left out, not placed at 0: ${left.join("; ")}.` : "") }),
     );
-  }
-
-  /** The text columns drawn: all but the --models-meta factors no row of the view has. */
-  function textColumns(view) {
-    return view.text_columns.map((c, i) => i).filter((i) => !view.text_columns[i].optional
-      || view.rows.some((row) => row.text[i] !== null && row.text[i] !== undefined && row.text[i] !== ""));
   }
 
   function groupCounts(rows) {
@@ -395,8 +398,7 @@
       el("div", { class: "table-wrap" }, el("table", { id: "board", class: "board", "data-view": view.id })),
       el("div", { id: "pager", class: "pager" }),
       el("section", { class: "chart-box" }, el("h3", {}, "Chart: ", chartPicker(view)), el("div", { id: "chart" })),
-      ...view.by_size ? [el("section", { class: "chart-box" },
-        el("h3", { text: "Against model size (the chart's column)" }), el("div", { id: "size-chart" }))] : [],
+      ...view.by_size ? [sizeBox(view)] : [],
       ...(view.curves || []).length ? [curvesBox(view.curves)] : [],
     );
     drawTable(view);
