@@ -1,9 +1,11 @@
 """Model pages an earlier build wrote, kept beside the site so that a rebuild renders only the models that changed.
 
 A model's page is a pure function of its runs' results files, the comparison files, the models-meta file, the
-build's title and options, and this version's templates. The fingerprint of those keys the page's embedded data
-as the earlier build wrote it: a model whose fingerprint is unchanged keeps its page file untouched, and its data
-(for `data/leaderboard.json`) is read back from here instead of being computed again.
+build's title and options, and this version's templates. The fingerprint of those, with the page file's status as
+the build left it (inode, size, modification time), is all the cache holds: a model whose fingerprint is unchanged
+and whose page is still the file that build wrote keeps its page untouched, and its data (for
+`data/leaderboard.json`) is read back from the page itself. A page changed since (by hand, or cut short by a
+killed build) no longer matches its status, and is rendered again.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from pathlib import Path
 import orjson
 
 CACHE_FILE = ".instructeval-pages.json"
-"""Beside index.html: {page: [fingerprint, embedded JSON]}. Deleting it only makes the next build slower."""
+"""Beside index.html: {page: [fingerprint, page file status]}. Deleting it only makes the next build slower."""
+
+
+def file_status(status: os.stat_result) -> str:
+    """What tells a file apart from any other version of it: device, inode, size and modification time."""
+    return f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
 
 
 class PageCache:
-    """Embedded page data by page path and fingerprint; `save` keeps only what this build used."""
+    """Page fingerprints and file statuses by page path; `save` keeps only what this build used."""
 
     def __init__(self, out: Path) -> None:
         self.path = out / CACHE_FILE
@@ -36,16 +43,14 @@ class PageCache:
                 if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)
             }
 
-    def get(self, page: str, fingerprint: str) -> str | None:
-        """The page's embedded data when an earlier build wrote it from the same inputs."""
+    def holds(self, page: str, fingerprint: str, status: os.stat_result) -> bool:
+        """Whether an earlier build wrote this page file, as it is now, from the same inputs."""
         held = self._before.get(page)
-        if held is None or held[0] != fingerprint:
-            return None
-        self._now[page] = held
-        return held[1]
+        return held is not None and held == (fingerprint, file_status(status))
 
-    def put(self, page: str, fingerprint: str, data: str) -> None:
-        self._now[page] = (fingerprint, data)
+    def put(self, page: str, fingerprint: str, status: os.stat_result) -> None:
+        """Record the page this build wrote or kept."""
+        self._now[page] = (fingerprint, file_status(status))
 
     def save(self) -> None:
         """Write the entries this build used (atomically; unchanged, nothing is written)."""

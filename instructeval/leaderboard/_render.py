@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import orjson
@@ -22,10 +20,12 @@ from instructeval.leaderboard._collect import discover, latest_comparisons, sele
 from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._diffs import diff_page_data, diff_page_path
 from instructeval.leaderboard._meta import load_models_meta
-from instructeval.leaderboard._output import SiteFolder
+from instructeval.leaderboard._output import SiteFolder, encoded
 from instructeval.leaderboard._page_cache import PageCache, fingerprint
 from instructeval.leaderboard._settings_view import settings_view
+from instructeval.leaderboard._template import PageTemplate
 from instructeval.leaderboard._views import (
+    Model,
     alignment_view,
     comparison_view,
     knowledge_view,
@@ -34,6 +34,7 @@ from instructeval.leaderboard._views import (
     writing_view,
 )
 from instructeval.paths import LEADERBOARD_TEMPLATES_DIR as TEMPLATES_DIR
+from instructeval.results import Comparison
 
 DEFAULT_TITLE = "instructeval leaderboard"
 
@@ -48,12 +49,16 @@ class BuiltSite:
     comparisons: int
 
 
-def script_json(payload: Any) -> str:
+def script_bytes(payload: Any) -> bytes:
     """JSON that is inert inside <script type="application/json">: no '<', '>' or '&' can end or open a tag.
     Encoded by orjson (several times faster than the standard library on a large board); a non-finite float,
     which no score cell holds, would become null."""
-    text = orjson.dumps(payload).decode()
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return orjson.dumps(payload).replace(b"&", b"\\u0026").replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
+
+
+def script_json(payload: Any) -> str:
+    """`script_bytes` as text."""
+    return script_bytes(payload).decode()
 
 
 def _spreadsheet_safe(text: str | None) -> str:
@@ -79,14 +84,24 @@ def view_csv(view: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def extend_json(encoded_object: str, **encoded_members: str) -> str:
-    """A non-empty encoded JSON object with more members whose values are already encoded (each encoded once)."""
-    members = "".join(f",{json.dumps(key)}:{value}" for key, value in encoded_members.items())
-    return f"{encoded_object[:-1]}{members}}}"
+def extend_json(encoded_object: bytes, **members: bytes | Sequence[bytes]) -> list[bytes]:
+    """A non-empty encoded JSON object with more members whose values are already encoded (each encoded once),
+    as the chunks to write in order: a member's value may itself be chunks (a list's items), never joined."""
+    chunks = [encoded_object[:-1]]
+    for key, value in members.items():
+        chunks.append(f",{json.dumps(key)}:".encode())
+        chunks.extend([value] if isinstance(value, bytes) else value)
+    chunks.append(b"}")
+    return chunks
 
 
-def _page(template: Template, title: str, root: str, data: str) -> str:
-    return template.substitute(title=html.escape(title), root=root, data=data, generator=f"instructeval {__version__}")
+def json_list(items: Sequence[bytes]) -> list[bytes]:
+    """Encoded items as the chunks of one encoded JSON list."""
+    chunks = [b"["]
+    for i, item in enumerate(items):
+        chunks += [b",", item] if i else [item]
+    chunks.append(b"]")
+    return chunks
 
 
 def _file_digest(path: Path | None) -> str:
@@ -127,37 +142,61 @@ def _build(
 
     site = SiteFolder(out)
     site.copy_tree(TEMPLATES_DIR / "assets", "assets")
-    index = Template((TEMPLATES_DIR / "index.html").read_text(encoding="utf-8"))
-    page = Template((TEMPLATES_DIR / "model.html").read_text(encoding="utf-8"))
-    head_json, views_json = script_json(head), script_json(views)
-    summaries = script_json([m.summary() for m in models])
+    head_json, views_json = script_bytes(head), script_bytes(views)
+    summaries = script_bytes([m.summary() for m in models])
+    index = PageTemplate(TEMPLATES_DIR / "index.html")
     index_page = site.write(
-        "index.html", _page(index, title, ".", extend_json(head_json, models=summaries, views=views_json))
+        "index.html", index.page(title, ".", extend_json(head_json, models=summaries, views=views_json))
     )
-    cache = PageCache(out)
-    page_head = script_json({"title": title, "version": __version__})
-    inputs = fingerprint(
-        __version__, title, str(include_incomplete), found.comparisons_stamp, page.template, _file_digest(models_meta)
-    )
-    details_json = []
-    for model in models:
-        key = fingerprint(inputs, model.name, model.page, *sorted(f"{r.shown}@{r.stamp}" for r in model.runs.runs))
-        detail = cache.get(model.page, key) if (out / model.page).is_file() else None
-        if detail is None:
-            detail = script_json(model_details(model, comparisons, diff_pages))
-            site.write(model.page, _page(page, f"{model.name} · {title}", "..", extend_json(page_head, model=detail)))
-            cache.put(model.page, key, detail)
-        else:
-            site.keep(model.page)
-        details_json.append(detail)
-    diff = Template((TEMPLATES_DIR / "diff.html").read_text(encoding="utf-8"))
+    inputs = (__version__, title, str(include_incomplete), found.comparisons_stamp, _file_digest(models_meta))
+    details = _model_pages(site, models, comparisons, diff_pages, title, inputs)
+    diff = PageTemplate(TEMPLATES_DIR / "diff.html")
     for (comparison, label), path in zip(comparisons, diff_pages, strict=True):
-        data = script_json(diff_page_data(comparison, label, models))
+        data = script_bytes(diff_page_data(comparison, label, models))
         name = f"{comparison.base_model} → {comparison.other_model} · {title}"
-        site.write(path, _page(diff, name, "..", extend_json(head_json, comparison=data)))
+        site.write(path, diff.page(name, "..", extend_json(head_json, comparison=data)))
     for view in views:
-        site.write(f"data/{view['id']}.csv", view_csv(view))
-    site.write("data/leaderboard.json", extend_json(head_json, models=f"[{','.join(details_json)}]", views=views_json))
+        site.write(f"data/{view['id']}.csv", [encoded(view_csv(view))])
+    site.write("data/leaderboard.json", extend_json(head_json, models=json_list(details), views=views_json))
     site.finish()
-    cache.save()
     return BuiltSite(index=index_page, runs=len(found.runs), models=len(models), comparisons=len(comparisons))
+
+
+def _model_pages(
+    site: SiteFolder,
+    models: Sequence[Model],
+    comparisons: Sequence[tuple[Comparison, str]],
+    diff_pages: Sequence[str],
+    title: str,
+    inputs: tuple[str, ...],
+) -> list[bytes]:
+    """Write each model's page, or keep the one an earlier build wrote from the same inputs; each page's data."""
+    cache = PageCache(site.root)
+    template = PageTemplate(TEMPLATES_DIR / "model.html")
+    shared = fingerprint(*inputs, template.source)
+    head = extend_json(script_bytes({"title": title, "version": __version__}), model=b"")[:-1]
+    details = []
+    for model in models:
+        key = fingerprint(shared, model.name, model.page, *sorted(f"{r.shown}@{r.stamp}" for r in model.runs.runs))
+        before, after = template.around(f"{model.name} · {title}", "..")
+        start, end = [before, *head], [b"}", after]
+        detail = _kept_detail(site, cache, model.page, key, b"".join(start), b"".join(end))
+        if detail is None:
+            detail = script_bytes(model_details(model, comparisons, diff_pages))
+            cache.put(model.page, key, site.overwrite(model.page, [*start, detail, *end]))
+        details.append(detail)
+    cache.save()
+    return details
+
+
+def _kept_detail(site: SiteFolder, cache: PageCache, page: str, key: str, start: bytes, end: bytes) -> bytes | None:
+    """The data of the model page an earlier build wrote from the same inputs, when the file is still that page."""
+    held = site.read(page)
+    if held is None or not cache.holds(page, key, held[1]):
+        return None
+    text, status = held
+    if len(text) < len(start) + len(end) or not (text.startswith(start) and text.endswith(end)):
+        return None
+    site.keep(page)
+    cache.put(page, key, status)
+    return text[len(start) : len(text) - len(end)]
