@@ -1,0 +1,70 @@
+"""How a leaderboard build writes: a rebuild from the page cache publishes what a fresh build does, byte for byte,
+and a page that is no longer the file the cache vouches for (cut short by a killed build, edited) is written again."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from leaderboard_fixtures import PWN_TITLE, write_fixture_runs
+
+from instructeval.leaderboard import build_site
+from instructeval.leaderboard._page_cache import CACHE_FILE
+
+STAMP = re.compile(rb'"generated_at":"[^"]*"')
+
+
+def _site_files(out: Path) -> dict[str, bytes]:
+    """Every file of the site but the page cache, with the build time (the one thing two builds differ in) cut out."""
+    return {
+        p.relative_to(out).as_posix(): STAMP.sub(b"", p.read_bytes())
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != CACHE_FILE
+    }
+
+
+def test_a_rebuild_publishes_what_a_fresh_build_does(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_fixture_runs(runs)
+    fresh, rebuilt = tmp_path / "fresh", tmp_path / "rebuilt"
+    build_site([runs], fresh, title=PWN_TITLE)
+    build_site([runs], rebuilt, title=PWN_TITLE)
+    pages = sorted((rebuilt / "models").iterdir())
+    written = {p.name: p.stat().st_mtime_ns for p in pages}
+    build_site([runs], rebuilt, title=PWN_TITLE)  # every page kept, its data read back from the page
+    assert {p.name: p.stat().st_mtime_ns for p in pages} == written
+    assert _site_files(rebuilt) == _site_files(fresh)
+    assert not list(rebuilt.rglob("*.tmp"))
+
+
+def test_a_page_the_cache_no_longer_vouches_for_is_written_again(tmp_path: Path) -> None:
+    runs, out, fresh = tmp_path / "runs", tmp_path / "site", tmp_path / "fresh"
+    write_fixture_runs(runs)
+    build_site([runs], out)
+    build_site([runs], fresh)
+    cut, edited, kept = sorted((out / "models").iterdir())[:3]
+    with cut.open("r+b") as handle:  # a build killed while overwriting the page in place
+        handle.truncate(cut.stat().st_size // 2)
+    text = edited.read_bytes()  # an edit that keeps the page's size and its head and tail
+    middle = len(text) // 2
+    edited.write_bytes(text[:middle] + (b"1" if text[middle : middle + 1] != b"1" else b"2") + text[middle + 1 :])
+    before = kept.stat().st_mtime_ns
+    build_site([runs], out)
+    assert _site_files(out) == _site_files(fresh)
+    assert kept.stat().st_mtime_ns == before
+
+
+def test_pages_are_written_in_place_and_the_rest_replaced(tmp_path: Path) -> None:
+    """A model page keeps its file (no truncation to zero and rewrite); index.html and the data are new files,
+    so a reader or a killed build never sees them cut short."""
+    runs, out = tmp_path / "runs", tmp_path / "site"
+    write_fixture_runs(runs)
+    build_site([runs], out)
+    page = sorted((out / "models").iterdir())[0]
+    inodes = {p: os.stat(p).st_ino for p in (page, out / "index.html", out / "data" / "leaderboard.json")}
+    build_site([runs], out, title="another title")  # every page changes
+    assert os.stat(page).st_ino == inodes[page]
+    assert b"another title" in page.read_bytes()
+    assert os.stat(out / "index.html").st_ino != inodes[out / "index.html"]
+    assert os.stat(out / "data" / "leaderboard.json").st_ino != inodes[out / "data" / "leaderboard.json"]
