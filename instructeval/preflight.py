@@ -98,9 +98,7 @@ def check_model(spec: ModelSpec, adapter: Path | None) -> None:
     """Local folders exist, API keys are set and endpoints answer, before anything heavy starts."""
     if adapter is not None and not adapter.is_dir():
         raise InstructEvalError(f"adapter folder {adapter} does not exist: pass a peft LoRA output folder")
-    is_path = spec.kind in ("hf", "vllm") and spec.name.startswith((".", "/", "~"))
-    if is_path and not Path(spec.name).expanduser().is_dir():
-        raise InstructEvalError(f"model folder {spec.name} does not exist: check the path after {spec.kind}:")
+    check_model_folder(spec)
     if spec.kind == "vertex":
         raise InstructEvalError(
             f"{spec} is answered by `instructeval inject` only: run tasks through hf:, vllm: or openai:"
@@ -110,6 +108,13 @@ def check_model(spec: ModelSpec, adapter: Path | None) -> None:
     if spec.kind == "openai-compatible":
         assert spec.base_url is not None
         check_endpoint(spec.base_url)
+
+
+def check_model_folder(spec: ModelSpec) -> None:
+    """An hf: or vllm: model given as a path names an existing folder."""
+    is_path = spec.kind in ("hf", "vllm") and spec.name.startswith((".", "/", "~"))
+    if is_path and not Path(spec.name).expanduser().is_dir():
+        raise InstructEvalError(f"model folder {spec.name} does not exist: check the path after {spec.kind}:")
 
 
 def check_endpoint(base_url: str, timeout: float = 10.0) -> None:

@@ -85,6 +85,13 @@ def test_wrong_data_layout_names_the_missing_file(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()  # refused before any run folder was made
 
 
+def test_inject_refuses_a_missing_model_folder_before_making_a_run(tmp_path: Path) -> None:
+    result = _run("inject", "--model", "hf:./no-such-folder", "--knowledge", "invented:all", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "model folder ./no-such-folder does not exist" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 def test_existing_output_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "runs" / "SmolLM2-135M-Instruct" / "mine").mkdir(parents=True)
     result = _run("run", "--model", "demo", "--tasks", "crass", "--run-name", "mine", cwd=tmp_path)

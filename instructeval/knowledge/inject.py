@@ -51,6 +51,7 @@ from instructeval.knowledge.sets import load_knowledge_set
 from instructeval.knowledge.types import KnowledgeSet, Probe
 from instructeval.models.spec import ModelSpec, parse_model_spec
 from instructeval.models.vertex import VertexAnswerer, VertexTarget
+from instructeval.preflight import check_model_folder
 from instructeval.results import (
     CurvePoint,
     KnowledgeResult,
@@ -117,6 +118,7 @@ def inject(options: InjectOptions, progress: Progress = print) -> Path:
     vertex = vertex_target(options, spec)
     check_curve(options, methods, spec)
     settings = _settings(options, spec, methods, fmt, scorers, vertex)
+    check_model_folder(spec)
     with start_run(options.output, spec.slug, options.run_name, settings, resume=options.resume) as run:
         progress(f"run folder: {run.path}{' (resumed)' if run.resumed else ''}")
         device = options.device if spec.is_local else "api"
