@@ -263,11 +263,14 @@ def test_cli_build_rebuild_and_errors(runs: Path, tmp_path: Path, capsys: pytest
     assert not (out / "assets" / "old.js").exists() and (out / "assets" / "style.css").is_file()
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine", encoding="utf-8")
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("x: {method: [SFT, DPO]}\n", encoding="utf-8")
     cases = [
         (["leaderboard", "build", str(tmp_path / "nope"), "--out", str(out)], "does not exist"),
         (["leaderboard", "build", str(tmp_path / "other"), "--out", str(out)], "no results.json"),
         (["leaderboard", "build", str(runs), "--out", str(tmp_path / "other")], "not empty"),
         (["leaderboard", "serve", str(tmp_path / "other")], "holds no index.html"),
+        (["leaderboard", "build", str(runs), "--out", str(out), "--models-meta", str(meta)], "x', method: Input"),
     ]
     for argv, message in cases:
         assert main(argv) == 2

@@ -352,6 +352,15 @@ def test_models_meta_columns_filters_and_groups(browser: Any, meta_site: Path) -
     assert heads[2] == "base model: SmolLM2-135M (2 rows)" and heads[3] == "base model unknown (1 row)"
     assert_inert(browser, "grouped-by-base")
     choose(browser, "#group-by", "")
+    browser.find_element("link text", PWN_IMG).click()  # its page states the three factors, as text
+    wait_ready(browser)
+    facts = browser.execute_script(
+        "return [...document.querySelectorAll('section.summary dd')].map((d) => d.textContent)"
+    )
+    assert facts[-3:] == [PWN_SCRIPT, PWN_SET, PWN_TASK]
+    assert_inert(browser)
+    browser.back()
+    wait_ready(browser)
 
 
 def series(driver: Any) -> dict[str, list[list[float]]]:
