@@ -144,7 +144,7 @@ def load_results(run_dir: Path) -> RunResults:
     if not path.is_file():
         raise InstructEvalError(f"{run_dir} is not a run folder (no {RESULTS_FILE}): pass runs/<model>/<timestamp>")
     try:
-        return RunResults.model_validate_json(path.read_text(encoding="utf-8"))
+        return RunResults.model_validate_json(path.read_bytes())
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc

@@ -10,15 +10,25 @@ each figure is printed with its ratio to its target, and the rebuild also agains
 the same results files alone (what any build pays). "Interactive" is the
 moment the page's script has drawn the table and wired the controls (performance.now() at that point, i.e. from
 navigation start), read back from the page.
+
+`--against REV` times the builds of this checkout and of git revision REV side by side instead: each build
+sequence (first build, rebuilds, one changed) runs in a process of its own, the two alternating `--rounds` times
+over the same results files, and each figure is printed for both with the ratio REV / this one, in wall-clock and
+CPU seconds (the CPU time of a build moves less with the host's load than its wall time). Both sites are then
+compared file by file (the build time stamped into them aside): the speed-up must not change a byte.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import re
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -145,6 +155,106 @@ def time_changed_rebuild(runs: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
+def timed_builds(runs: Path, out: Path, repeats: int) -> dict[str, list[float]]:
+    """The build sequence of `time_build` and `time_changed_rebuild`, each build's wall and CPU seconds; the
+    changed results file is restored afterwards and the site rebuilt from it (untimed), so that every sequence
+    leaves the site of the same results files."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    first = sorted(runs.rglob("results.json"))[0]
+    original = first.read_bytes()
+    for step in range(2 + repeats):
+        if step == 1 + repeats:
+            _change_one_score(first.parent)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        build_site([runs], out)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    first.write_bytes(original)
+    build_site([runs], out)
+    return {"wall": wall, "cpu": cpu}
+
+
+def _change_one_score(run: Path) -> None:
+    results = load_results(run)
+    task = next(iter(results.tasks.values()))
+    metric = task.metrics[task.primary_metric]
+    task.metrics[task.primary_metric] = metric.model_copy(update={"value": 1.0 - (metric.value or 0.0)})
+    save_results(run, results)
+
+
+def _checkout(rev: str, into: Path) -> Path:
+    """The package and the folders it ships (templates, tasks) as they are at git revision `rev` of the repository
+    the bench is run in."""
+    folders = ["instructeval", "leaderboard", "tasks", "writing_prompts"]
+    archive = subprocess.run(["git", "archive", rev, *folders], check=True, capture_output=True)
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def _child_builds(python_path: Path | None, runs: Path, out: Path, repeats: int) -> dict[str, list[float]]:
+    """`timed_builds` in a process of its own, importing instructeval from `python_path` (None: this checkout)."""
+    env = dict(os.environ)
+    if python_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(python_path), env.get("PYTHONPATH")]))
+    command = [sys.executable, __file__, "--child", str(runs), str(out), str(repeats)]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    times: dict[str, list[float]] = json.loads(done.stdout.splitlines()[-1])
+    return times
+
+
+STAMPED = re.compile(rb'"generated_at":"[^"]*"')
+
+
+def differing_files(a: Path, b: Path) -> tuple[int, list[str]]:
+    """How many files two sites hold, and those that differ (or one lacks), the build time and page cache aside."""
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): STAMPED.sub(b"", p.read_bytes())
+            for p in root.rglob("*")
+            if p.is_file() and p.name != ".instructeval-pages.json"
+        }
+
+    left, right = files(a), files(b)
+    return len(left), sorted(k for k in left.keys() | right.keys() if left.get(k) != right.get(k))
+
+
+def compare_builds(runs: Path, tmp: Path, rev: str, repeats: int, rounds: int) -> dict[str, Any]:
+    """This checkout's builds against revision `rev`'s, alternating, each sequence in a fresh process."""
+    baseline = _checkout(rev, tmp / "baseline-src")
+    contenders = {rev: baseline, "this checkout": None}
+    times: dict[str, list[dict[str, list[float]]]] = {name: [] for name in contenders}
+    for i in range(rounds):
+        order = list(contenders) if i % 2 == 0 else list(reversed(contenders))
+        for name in order:
+            site = tmp / f"site-{'baseline' if contenders[name] else 'new'}"
+            shutil.rmtree(site, ignore_errors=True)
+            times[name].append(_child_builds(contenders[name], runs, site, repeats))
+    steps = [("first build into an empty folder", slice(0, 1)), ("rebuild, nothing changed", slice(1, 1 + repeats))]
+    steps.append(("rebuild after one model's run changed", slice(1 + repeats, 2 + repeats)))
+    report: dict[str, Any] = {"against": rev, "rounds": rounds}
+    for label, part in steps:
+        figures = {}
+        for clock in ("wall", "cpu"):
+            medians = {
+                name: statistics.median(t for run in runs_ for t in run[clock][part]) for name, runs_ in times.items()
+            }
+            ratio = medians[rev] / medians["this checkout"]
+            figures[clock] = {**{name: round(m, 3) for name, m in medians.items()}, "ratio": round(ratio, 2)}
+        print(
+            f"{label}: {rev} {figures['wall'][rev]:.2f} s, this checkout {figures['wall']['this checkout']:.2f} s "
+            f"({figures['wall']['ratio']:.2f}x); CPU {figures['cpu'][rev]:.2f} s vs "
+            f"{figures['cpu']['this checkout']:.2f} s ({figures['cpu']['ratio']:.2f}x)"
+        )
+        report[label] = figures
+    count, differing = differing_files(tmp / "site-baseline", tmp / "site-new")
+    print(f"output: {count} files, {len(differing)} differ{': ' + ', '.join(differing[:5]) if differing else ''}")
+    report["files"], report["differing"] = count, differing
+    return report
+
+
 def _driver() -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -180,6 +290,12 @@ def _figure(label: str, times: list[float], target: float) -> dict[str, Any]:
     return {"median_s": round(median, 4), "min_s": round(min(times), 4), "runs": len(times), "target_s": target}
 
 
+def _print_sizes(site: Path, report: dict[str, Any]) -> None:
+    report["index_bytes"] = (site / "index.html").stat().st_size
+    report["site_bytes"] = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    print(f"index.html {report['index_bytes'] / 1e6:.2f} MB; whole site {report['site_bytes'] / 1e6:.1f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=500)
@@ -188,11 +304,24 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=9, help="page loads timed, per page and way")
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the index page here (PNG)")
     parser.add_argument("--no-browser", action="store_true", help="time the build only")
+    parser.add_argument("--against", metavar="REV", help="time this checkout's builds against git revision REV's")
+    parser.add_argument("--rounds", type=int, default=3, help="with --against: build sequences per contender")
+    parser.add_argument("--child", nargs=3, metavar=("RUNS", "OUT", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        runs, out, repeats = args.child
+        print(json.dumps(timed_builds(Path(runs), Path(out), int(repeats))))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         runs, site = Path(tmp) / "runs", Path(tmp) / "site"
         write_runs(runs, args.models, args.tasks)
         report: dict[str, Any] = {"models": args.models, "tasks": args.tasks}
+        if args.against:
+            report.update(compare_builds(runs, Path(tmp), args.against, args.repeats, args.rounds))
+            site = Path(tmp) / "site-new"
+            _print_sizes(site, report)
+            print(json.dumps(report))
+            return
         first, rebuilds = time_build(runs, site, args.repeats)
         report["first_build_s"] = round(first, 4)
         ratio = first / BUILD_TARGET_S
@@ -206,9 +335,7 @@ def main() -> None:
         ratio = report["build"]["median_s"] / read
         print(f"baseline, reading the results files alone: {read:.3f} s; build / read = {ratio:.2f}")
         index = site / "index.html"
-        report["index_bytes"] = index.stat().st_size
-        report["site_bytes"] = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
-        print(f"index.html {report['index_bytes'] / 1e6:.2f} MB; whole site {report['site_bytes'] / 1e6:.1f} MB")
+        _print_sizes(site, report)
         if not args.no_browser:
             driver = _driver()
             try:

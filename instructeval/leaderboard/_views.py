@@ -7,6 +7,7 @@ Pure functions from collected runs to JSON-ready dicts; the JavaScript only disp
 from __future__ import annotations
 
 import math
+from math import isfinite
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -113,13 +114,15 @@ def _round(value: float | None) -> float | None:
 
 def cell(score: Score | None) -> Cell:
     """A score as the site stores it; None (missing) when there is no finite value."""
-    if score is None or score.value is None or not math.isfinite(score.value):
+    if score is None:
         return None
-    low, high = score.ci_low, score.ci_high
+    value, low, high = score.value, score.ci_low, score.ci_high
+    if value is None or not isfinite(value):
+        return None
     return [
-        round(score.value, 6),
-        None if low is None or not math.isfinite(low) else round(low, 6),
-        None if high is None or not math.isfinite(high) else round(high, 6),
+        round(value, 6),
+        None if low is None or not isfinite(low) else round(low, 6),
+        None if high is None or not isfinite(high) else round(high, 6),
         score.n,
     ]
 
@@ -169,14 +172,21 @@ def name_models(entries: Sequence[ModelRuns], meta: dict[str, ModelMeta]) -> lis
 
 RAW_SCALE = {"scale": 1, "digits": 2, "unit": ""}
 """How numbers that are not proportions are shown (judge grades 1-5, whatever their values)."""
+PERCENT_SCALE = {"scale": 100, "digits": 1, "unit": "%"}
+"""How proportions are shown."""
 
 
 def scale_of(cells: Iterable[Cell]) -> dict[str, Any]:
     """Proportions are shown as percentages (1 decimal), anything else as is (2 decimals)."""
-    values = [v for c in cells if c is not None for v in c[:3] if v is not None]
-    if values and all(0.0 <= v <= 1.0 for v in values):
-        return {"scale": 100, "digits": 1, "unit": "%"}
-    return RAW_SCALE
+    seen = False
+    for c in cells:
+        if c is not None:
+            for v in c[:3]:
+                if v is not None:
+                    if not 0.0 <= v <= 1.0:
+                        return RAW_SCALE
+                    seen = True
+    return PERCENT_SCALE if seen else RAW_SCALE
 
 
 def _column(
