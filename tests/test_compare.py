@@ -31,6 +31,7 @@ from instructeval.results import (
     SampleRecord,
     Score,
     TaskResult,
+    load_results,
     samples_path,
 )
 from instructeval.run import save_results, write_samples
@@ -231,6 +232,16 @@ def test_mismatched_prompts_are_refused_then_forced_and_recorded(tmp_path: Path)
     (outcome,) = compare_runs(CompareOptions(runs=(base, tuned), force=True, resamples=500))
     assert outcome.comparison.forced and len(outcome.comparison.mismatches) == 1
     assert "FORCED" in comparison_markdown(outcome.comparison)
+
+
+def test_a_vote_and_greedy_answers_are_not_paired_as_one_setting(tmp_path: Path) -> None:
+    base = make_run(tmp_path, "base", BASE_ACC, BASE_GRADE, BASE_HHH)
+    tuned = make_run(tmp_path, "tuned", TUNED_ACC, TUNED_GRADE, TUNED_HHH)
+    voted = load_results(tuned)
+    voted.tasks["mmlu"] = voted.tasks["mmlu"].model_copy(update={"self_consistency": 8})
+    save_results(tuned, voted)
+    with pytest.raises(InstructEvalError, match=r"mmlu self_consistency greedy != maj@8.*--force"):
+        compare_runs(CompareOptions(runs=(base, tuned)))
 
 
 def test_metric_by_bare_name_and_tasks_without_it_are_skipped(runs: tuple[Path, Path]) -> None:

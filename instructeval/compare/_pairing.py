@@ -24,7 +24,8 @@ def shared_tasks(base: RunResults, other: RunResults) -> list[str]:
 
 
 def protocol_mismatches(base: RunResults, other: RunResults, tasks: list[str]) -> list[str]:
-    """Every way the shared tasks were measured differently: data, prompt files, protocol, chat template."""
+    """Every way the shared tasks were measured differently: data, prompt files, protocol, chat template, and
+    greedy answers against a self-consistency vote (or votes of two sizes)."""
     found = []
     for name in tasks:
         first, second = base.tasks[name], other.tasks[name]
@@ -33,6 +34,7 @@ def protocol_mismatches(base: RunResults, other: RunResults, tasks: list[str]) -
             ("data_hash", first.data_hash, second.data_hash),
             ("prompt_hash", first.prompt_hash, second.prompt_hash),
             ("chat_template", _chat(first), _chat(second)),
+            ("self_consistency", _votes(first), _votes(second)),
         ):
             if left != right:
                 found.append(f"{name} {what} {_short(left)} != {_short(right)}")
@@ -41,6 +43,10 @@ def protocol_mismatches(base: RunResults, other: RunResults, tasks: list[str]) -
 
 def _protocol(task: TaskResult) -> str:
     return f"{task.protocol}@{task.protocol_version}"
+
+
+def _votes(task: TaskResult) -> str:
+    return f"maj@{task.self_consistency}" if task.self_consistency else "greedy"
 
 
 def _chat(task: TaskResult) -> str:
