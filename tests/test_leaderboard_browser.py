@@ -399,6 +399,7 @@ def test_score_against_size_per_family(browser: Any, meta_site: Path, built: dic
         "return [...document.querySelectorAll('#size-chart g.series > text')].map((t) => t.firstChild.nodeValue)"
     )
     assert legend[1:] == ["Llama-3.1", "SmolLM2"] and legend[0].startswith(PWN_GROUP[:20])
+    browser.execute_script("document.getElementById('size-box').scrollIntoView()")
     assert_inert(browser, "size-chart")
 
 
