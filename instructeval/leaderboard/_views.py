@@ -7,11 +7,11 @@ Pure functions from collected runs to JSON-ready dicts; the JavaScript only disp
 from __future__ import annotations
 
 import math
-from math import isfinite
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any, get_args
 
 from instructeval.hashing import sha256_text
