@@ -11,7 +11,7 @@ from e2e_checks import check_task, refusal, run_args, run_cli
 from instructeval.evaluator import protocol_files_hash
 from instructeval.leaderboard import build_site
 from instructeval.registry import resolve_tasks
-from instructeval.results import load_results, read_records
+from instructeval.results import load_results
 from instructeval.settings import base_name
 
 TASKS = "bbh_navigate,mgsm_de"  # mmlu's and gsm8k's zero-shot CoT run in the grid test
@@ -38,24 +38,6 @@ def test_zero_shot_cot_runs_every_task_in_that_setting(tiny_llama: Path, data_di
         records = check_task(results, run_dir, task, 1, 2)
         assert all(r["prompt"].endswith(prompt_end) and r["prompt"].count(prompt_end) == 1 for r in records)
     assert {name: results.n_shot[name] for name in TASKS.split(",")} == dict.fromkeys(TASKS.split(","), 0)
-
-
-def test_self_consistency_votes_on_every_cot_setting(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
-    """maj@2 on MMLU's CoT (generated, where its direct protocol is log-likelihood) and on GSM8K's CoT."""
-    args = [
-        *run_args(tiny_llama, tmp_path, "sc", "mmlu_anatomy,gsm8k", "--reasoning", "cot", "--shots", "1"),
-        "--limit",
-        "1",
-    ]
-    run_cli([*args, "--self-consistency", "2", "--data-dir", str(data_dir)])
-    results = load_results(_run_dir(tmp_path, "sc"))
-    assert results.tasks["mmlu@1shot-cot"].primary_metric == "exact_match,maj@2-get-answer"
-    assert results.tasks["gsm8k@1shot-cot"].primary_metric == "exact_match,maj@2-flexible-extract"
-    for task in ("mmlu@1shot-cot", "gsm8k@1shot-cot"):
-        assert results.tasks[task].self_consistency == 2 and results.tasks[task].generation_kwargs["repeats"] == 2
-        records = read_records(_run_dir(tmp_path, "sc") / "samples" / f"{task}.jsonl")
-        assert all(len(r.responses) == 2 for r in records)
-        assert all(r.prompt.count("\n\nQ:") == 1 for r in records)  # one exemplar, then the question
 
 
 def test_direct_and_cot_are_refused_where_they_would_do_nothing(tiny_llama: Path, tmp_path: Path) -> None:
