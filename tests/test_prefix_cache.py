@@ -1,9 +1,10 @@
 """The prefix-cached log-likelihood path gives lm-eval's plain path's numbers, request by request.
 
-Pure tests cover the prefix plan. The slow tests load the demo model once and score the same lm-eval
-`Instance`s twice, through `PrefixCachedHFLM` and through lm-eval's own `HFLM` path on the same weights:
-MMLU (5-shot, one-token continuations), HHH (`hhh_mc`: whole responses as multi-token continuations) and
-hand-made requests whose context/continuation boundary is awkward for the tokenizer. One end-to-end run
+Pure tests cover the prefix plan and the packed rows; fast ones score hand-made requests on the tiny Llama
+under each attention implementation the packed rows support. The slow tests load the demo model once and score
+the same lm-eval `Instance`s twice, through `PrefixCachedHFLM` and through lm-eval's own `HFLM` path on the same
+weights: MMLU (5-shot, one-token continuations), HHH (`hhh_mc`: whole responses as multi-token continuations)
+and hand-made requests whose context/continuation boundary is awkward for the tokenizer. One end-to-end run
 compares `instructeval run` with and without the prefix cache.
 """
 
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 import torch
 
+from instructeval.models._packing import pack, packs
+from instructeval.models._prefix_kv import unsupported_reason
 from instructeval.models._prefix_plan import PrefixNode, plan_prefixes, unique_tokens
 from instructeval.models.prefix_cache import _pad_after_prefix
 
@@ -94,6 +97,74 @@ def test_padding_moves_to_just_after_the_shared_prefix() -> None:
     ids, new_mask = _pad_after_prefix(context, mask, 2)
     assert ids.tolist() == [[7, 8, 0, 0, 9], [7, 8, 1, 2, 3]]
     assert new_mask.tolist() == [[1, 1, 0, 0, 1], [1, 1, 1, 1, 1]]
+
+
+# ---- packed rows --------------------------------------------------------------------------------------------
+
+
+def test_a_packed_suffix_sees_the_prefix_and_its_own_past_only() -> None:
+    row = pack(
+        [[11, 12], [13, 14, 15]], [1, 0], offset=2, attention="sdpa", dtype=torch.float32, device=torch.device("cpu")
+    )
+    assert row.ids.tolist() == [[11, 12, 13, 14, 15]]
+    assert row.positions.tolist() == [[2, 3, 2, 3, 4]]  # where each token sits in its own sequence
+    assert row.keep.tolist() == [[False, True, True, True, True]]
+    assert row.mask.shape == (1, 1, 5, 7)
+    assert row.mask[0, 0].int().tolist() == [
+        [1, 1, 1, 0, 0, 0, 0],
+        [1, 1, 1, 1, 0, 0, 0],
+        [1, 1, 0, 0, 1, 0, 0],
+        [1, 1, 0, 0, 1, 1, 0],
+        [1, 1, 0, 0, 1, 1, 1],
+    ]
+
+
+def test_eager_attention_gets_the_same_mask_as_additive_floats() -> None:
+    args = ([[5, 6], [7]], [0, 0], 1)
+    sdpa = pack(*args, attention="sdpa", dtype=torch.float32, device=torch.device("cpu")).mask
+    eager = pack(*args, attention="eager", dtype=torch.float32, device=torch.device("cpu")).mask
+    assert eager.dtype == torch.float32
+    assert torch.equal(eager == 0, sdpa)
+    assert bool((eager[~sdpa] == torch.finfo(torch.float32).min).all())
+
+
+def test_packs_hold_at_most_the_batch_and_the_token_budget() -> None:
+    assert packs([5, 5, 5], most=2) == [range(0, 2), range(2, 3)]
+    assert packs([1500, 600, 600, 100], most=8, max_tokens=2048) == [range(0, 1), range(1, 4)]
+    assert packs([3000, 10], most=8, max_tokens=2048) == [range(0, 1), range(1, 2)]  # an oversized suffix alone
+    assert packs([], most=8) == []
+
+
+def test_attention_without_custom_masks_leaves_the_prefix_cache_off(tiny_llama: Path) -> None:
+    from types import SimpleNamespace
+
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(tiny_llama)
+    config._attn_implementation = "sdpa"  # what loading a model sets
+    assert unsupported_reason(SimpleNamespace(config=config)) is None
+    config._attn_implementation = "flex_attention"
+    reason = unsupported_reason(SimpleNamespace(config=config))
+    assert reason is not None and "flex_attention" in reason
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_rows_match_the_plain_path_on_the_tiny_llama(tiny_llama: Path, attention: str) -> None:
+    from instructeval.models.prefix_cache import PrefixCachedHFLM
+
+    cached = PrefixCachedHFLM(
+        pretrained=str(tiny_llama), device="cpu", dtype="float32", batch_size=3, attn_implementation=attention
+    )
+    assert cached.prefix_cache_active and cached.model.config._attn_implementation == attention
+    plain = PrefixCachedHFLM(pretrained=cached.model, tokenizer=cached.tokenizer, batch_size=3, prefix_cache=False)
+    shots = "The capital of France is Paris. The capital of Italy is Rome. " * 6
+    pairs = [
+        (shots + f"Question {i}: the capital of {country} is", answer)
+        for i, country in enumerate(["Germany", "Spain", "the United Kingdom of Great Britain", "Peru"])
+        for answer in [" Berlin", " Madrid", "London", " Lima, a city of ten million people"]
+    ] + [("short", " x y z"), ("An unshared context", " with a long continuation of several tokens")]
+    _, _, ran = _compare((cached, plain), _instances(pairs))
+    assert ran < sum(len(cached.tok_encode(c + a)) for c, a in pairs) / 2  # the shared block ran once
 
 
 # ---- against lm-eval's plain path on the demo model ------------------------------------------------------------

@@ -12,13 +12,16 @@ from typing import Any
 
 import torch
 
+from instructeval.models._packing import MASKED_ATTENTION
+
 PrefixKV = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 """Per decoder layer: (keys, values), each [1, kv_heads, prefix_length, head_dim]."""
 
 
 def unsupported_reason(model: Any) -> str | None:
     """Why prefix reuse cannot be exact for this model (None when it can): it needs a plain growing cache on
-    every layer; sliding-window, chunked, linear-attention and shared-KV layers are left to the plain path."""
+    every layer (sliding-window, chunked, linear-attention and shared-KV layers are left to the plain path) and an
+    attention that takes a custom mask, for packed suffixes."""
     try:
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
@@ -34,6 +37,9 @@ def unsupported_reason(model: Any) -> str | None:
     kinds = {type(layer).__name__ for layer in layers if type(layer) is not DynamicLayer}
     if not layers or kinds:
         return f"its cache has {', '.join(sorted(kinds)) or 'no'} layers"
+    attention = getattr(config, "_attn_implementation", None)
+    if attention not in MASKED_ATTENTION:
+        return f"its attention implementation ({attention}) takes no custom mask (use sdpa or eager)"
     return None
 
 

@@ -3,7 +3,8 @@
 Log-likelihood requests arrive already tokenised by lm-eval (`_encode_pair`); we take exactly the token ids lm-eval
 would feed its model (`(context + continuation)[-(max_length + 1):][:-1]`), so no boundary is ever re-tokenised.
 Shared prefixes of those ids are planned over the sorted sequences (`_prefix_plan`), each is run once and its KV
-cache kept, every sequence runs only its suffix on top of it (batched), and only the scored positions are
+cache kept, every sequence runs only its suffix on top of it (several suffixes packed into one row with a
+block-causal mask, `_packing`: no padding, no per-row copy of the prefix), and only the scored positions are
 projected onto the vocabulary. Answers, their order and the `cache_hook` calls are those of lm-eval's own path.
 
 Greedy and sampled generation reuse the batch's shared prefix too: its KV is computed once (and kept while later
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from instructeval.models._packing import PackedRow, pack, packs
 from instructeval.models._prefix_kv import (
     PrefixKV,
     accepts_logits_to_keep,
@@ -57,7 +59,6 @@ class PrefixStats:
     sequences: int = 0
     prefix_tokens: int = 0
     suffix_tokens: int = 0
-    padded_tokens: int = 0
     forward_calls: int = 0
     generation_prefix_tokens: int = 0
     generation_prefix_hits: int = 0
@@ -77,6 +78,7 @@ class PrefixCachedHFLM(SeededHFLM):
             log.warning("prefix cache off for this model: %s; using lm-eval's plain path", reason)
         self._prefix_ok = prefix_cache and reason is None
         self._keep_positions = accepts_logits_to_keep(self.model)
+        self._attention = str(getattr(self.model.config, "_attn_implementation", None))
         self._auto_batch: int | None = None
         self._recent_encodings: OrderedDict[tuple[str, bool | None, int | None], list[int]] = OrderedDict()
         self._generation_anchor: tuple[list[int], PrefixKV] | None = None
@@ -133,8 +135,8 @@ class PrefixCachedHFLM(SeededHFLM):
         with self._inference():
             for node, prefix in self._prefixes(root):
                 leaves = sorted(node.leaves, key=lambda i: -len(sequences[i]))
-                for lo in range(0, len(leaves), batch_size):
-                    chunk = leaves[lo : lo + batch_size]
+                for group in packs([len(sequences[i]) - node.end for i in leaves], batch_size):
+                    chunk = [leaves[k] for k in group]
                     rows = self._score_suffixes(
                         prefix, node.end, [sequences[i] for i in chunk], [starts[i] for i in chunk]
                     )
@@ -186,41 +188,40 @@ class PrefixCachedHFLM(SeededHFLM):
     def _score_suffixes(
         self, prefix: PrefixKV | None, offset: int, sequences: list[tuple[int, ...]], starts: list[int]
     ) -> list[torch.Tensor]:
-        """Log-softmax rows of each sequence's scored positions, running `sequence[offset:]` on the prefix."""
+        """Log-softmax rows of each sequence's scored positions, running every `sequence[offset:]` on the prefix
+        in one packed row."""
         suffixes = [seq[offset:] for seq in sequences]
-        width = max(len(s) for s in suffixes)
-        ids = torch.zeros((len(suffixes), width), dtype=torch.long)
-        keep = torch.zeros((len(suffixes), width), dtype=torch.bool)
-        for row, (suffix, start) in enumerate(zip(suffixes, starts, strict=True)):
-            ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
-            keep[row, start - offset : len(suffix)] = True
-        ids, keep = ids.to(self.device), keep.to(self.device)
-        logits = self._selected_logits(ids, keep, prefix)
-        logprobs = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
-        self.prefix_stats.suffix_tokens += sum(len(s) for s in suffixes)
-        self.prefix_stats.padded_tokens += ids.numel()
+        scored_from = [start - offset for start in starts]
+        row = pack(suffixes, scored_from, offset, self._attention, self.model.dtype, self.device)
+        logprobs = F.log_softmax(self._selected_logits(row, prefix), dim=-1, dtype=self.softmax_dtype)
+        self.prefix_stats.suffix_tokens += row.ids.shape[1]
         self.prefix_stats.forward_calls += 1
-        return list(torch.split(logprobs, keep.sum(dim=1).tolist()))
+        return list(torch.split(logprobs, [len(s) - k for s, k in zip(suffixes, scored_from, strict=True)]))
 
-    def _selected_logits(self, ids: torch.Tensor, keep: torch.Tensor, prefix: PrefixKV | None) -> torch.Tensor:
-        """Logits at the `keep` positions only, [n_kept, vocab], in row-major order, running `ids` on `prefix`."""
+    def _selected_logits(self, row: PackedRow, prefix: PrefixKV | None) -> torch.Tensor:
+        """Logits at the row's kept positions only, [n_kept, vocab], in order, running the row on `prefix`."""
 
         def run(**kwargs: Any) -> Any:
-            if prefix is None:
-                return self.model(input_ids=ids, use_cache=False, **kwargs).logits
-            cache = cache_over(self.model, prefix, ids.shape[0])  # fresh: a failed call may have grown the last one
-            return self.model(input_ids=ids, past_key_values=cache, use_cache=True, **kwargs).logits
+            cache = None if prefix is None else cache_over(self.model, prefix, 1)  # fresh: a failed call grows it
+            return self.model(
+                input_ids=row.ids,
+                attention_mask=row.mask,
+                position_ids=row.positions,
+                past_key_values=cache,
+                use_cache=cache is not None,
+                **kwargs,
+            ).logits
 
         if self._keep_positions:
             try:
-                logits = run(logits_to_keep=keep)
+                logits = run(logits_to_keep=row.keep)
             except (TypeError, IndexError, RuntimeError):  # a model that only slices by an int count
                 logits = None
-            if logits is not None and logits.dim() == 2 and logits.shape[0] == int(keep.sum()):
+            if logits is not None and logits.dim() == 2 and logits.shape[0] == int(row.keep.sum()):
                 return logits
             log.warning("this model cannot project selected positions only; projecting every position")
             self._keep_positions = False
-        return run()[keep]
+        return run()[row.keep]
 
     def _leaf_batch_size(self, requests: list[Request], override_bs: int | None) -> int:
         if override_bs:
