@@ -1,6 +1,6 @@
 """`--grid`: each task in zero-shot and few-shot, each with direct answers and chains of thought (Flan's prompt
-settings), in one run; then one table, task x setting, and per task the swing across settings against the widest
-95 % CI (is the setting's effect larger than sampling noise?)."""
+settings), in one run; then one table, task x setting, and under it per task the swing across settings against
+the widest 95 % CI (is the setting's effect larger than sampling noise?)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from instructeval.registry import TaskInfo
 from instructeval.results import load_results
 from instructeval.score import MISSING, Score
 from instructeval.settings import base_name, setting_space, with_setting
+from instructeval.table_fit import SCORE_HEADER, fitted, metric_cell, new_table, score_cell
 
 
 def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
@@ -40,37 +41,41 @@ def swing_vs_noise(scores: Sequence[Score | None]) -> tuple[float, float] | None
     return max(values) - min(values), max(widths)
 
 
-def grid_table(run_dir: Path) -> Table:
-    """Task x setting, for the tasks run in more than one setting: headline value ± stderr [95 % CI] and n; per
-    task, the swing across settings (max - min) against the widest CI's width."""
+def grid_table(run_dir: Path, narrow: bool = False) -> Table:
+    """Task x setting, for the tasks run in more than one setting: headline value ± stderr [95 % CI] and n; under
+    it, per task, the swing across settings (max - min) against the widest CI's width."""
     results = load_results(run_dir)
     by_task: dict[str, list[tuple[str, str]]] = {}
     for key, result in results.tasks.items():
         if result.reasoning is not None:
             by_task.setdefault(base_name(key), []).append((f"{result.num_fewshot}shot-{result.reasoning}", key))
-    table = Table(title="prompt settings: setting swing vs sampling noise")
-    for column in ("task", "setting", "metric", "value ± stderr [95% CI]", "n", "swing vs widest CI"):
-        table.add_column(column, justify="left" if column in ("task", "setting", "metric") else "right")
+    columns = {"task": "left", "setting": "left", "metric": "left", SCORE_HEADER: "right", "n": "right"}
+    table = new_table("prompt settings", columns, narrow)
+    swings = []
     for task, settings in ((t, s) for t, s in by_task.items() if len(s) > 1):
         scores = [results.tasks[key].metrics.get(results.tasks[key].primary_metric) for _, key in settings]
-        found = swing_vs_noise(scores)
-        verdict = MISSING
-        if found is not None:
-            swing, widest = found
-            verdict = f"{swing:.3f} vs {widest:.3f} ({'above' if swing > widest else 'within'} noise)"
+        swings.append(f"{task}: {_verdict(swing_vs_noise(scores))}")
         for index, ((setting, key), score) in enumerate(zip(settings, scores, strict=True)):
-            result = results.tasks[key]
             table.add_row(
                 task if index == 0 else "",
                 setting,
-                result.primary_metric,
-                score.text() if score else MISSING,
+                metric_cell(results.tasks[key].primary_metric, narrow),
+                score_cell(score, narrow),
                 str(score.n if score else 0),
-                verdict if index == 0 else "",
             )
+    table.caption = "\n".join(["setting swing vs sampling noise (best - worst vs the widest 95% CI):", *swings])
+    table.caption_justify = "left"
     return table
 
 
+def _verdict(found: tuple[float, float] | None) -> str:
+    if found is None:
+        return MISSING
+    swing, widest = found
+    return f"{swing:.3f} vs {widest:.3f} ({'above' if swing > widest else 'within'} noise)"
+
+
 def print_grid(run_dir: Path, console: Console | None = None) -> None:
-    """Print the grid table of a run made with --grid."""
-    (console or Console()).print(grid_table(run_dir))
+    """Print the grid table of a run made with --grid, fitted to the console's width."""
+    console = console or Console()
+    console.print(fitted(lambda narrow: grid_table(run_dir, narrow), console))

@@ -8,33 +8,30 @@ from rich.console import Console
 from rich.table import Table
 
 from instructeval.results import load_results
-from instructeval.score import MISSING
+from instructeval.table_fit import SCORE_HEADER, fitted, metric_cell, new_table, score_cell
 from instructeval.writing.report import WritingSection
 
 
 def print_summary(run_dir: Path, console: Console | None = None) -> None:
-    """Task, metric, value ± stderr [95 % CI], n, wall time."""
+    """Task, metric, value ± stderr [95 % CI], n, wall time; fitted to the console's width."""
     results = load_results(run_dir)
-    table = Table(title=f"{results.model.spec} — {run_dir}")
-    for column, justify in (
-        ("task", "left"),
-        ("metric", "left"),
-        ("value ± stderr [95% CI]", "right"),
-        ("n", "right"),
-        ("time", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for name, task in results.tasks.items():
-        score = task.metrics.get(task.primary_metric)
-        table.add_row(
-            name,
-            task.primary_metric,
-            score.text() if score else MISSING,
-            str(score.n if score else 0),
-            f"{task.wall_seconds:.1f}s",
-        )
     console = console or Console()
-    console.print(table)
+
+    def build(narrow: bool) -> Table:
+        columns = {"task": "left", "metric": "left", SCORE_HEADER: "right", "n": "right", "time": "right"}
+        table = new_table(f"{results.model.spec} — {run_dir}", columns, narrow)
+        for name, task in results.tasks.items():
+            score = task.metrics.get(task.primary_metric)
+            table.add_row(
+                name,
+                metric_cell(task.primary_metric, narrow),
+                score_cell(score, narrow),
+                str(score.n if score else 0),
+                f"{task.wall_seconds:.1f}s",
+            )
+        return table
+
+    console.print(fitted(build, console))
     for table in writing_tables(results.writing):
         console.print(table)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from judge_server import ChatRequest, JudgeServer, Reply
 from lm_eval.api.model import hash_args
+from rich.console import Console
 
 from instructeval.cache import RequestCache
 from instructeval.cli import main
@@ -216,3 +218,22 @@ def check_pointwise_grades(run_dir: Path) -> None:
         assert cells.keys() == groups.keys()
         for group, values in groups.items():
             assert cells[group].score.value == pytest.approx(mean(values)) and cells[group].score.n == len(values)
+
+
+def render(show: Callable[[Path, Console], None], run_dir: Path, width: int) -> list[str]:
+    """What `show(run_dir, console)` prints on a terminal `width` columns wide, line by line."""
+    console = Console(file=io.StringIO(), width=width, record=True)
+    show(run_dir, console)
+    return console.export_text().splitlines()
+
+
+def check_cells_intact(lines: list[str], width: int, results: RunResults, keys: Iterable[str]) -> None:
+    """Every line fits `width`, nothing is cut short with an ellipsis, and each task's headline score (the value
+    with its stderr, and its interval) and metric (name and filter) are each whole on one line."""
+    assert all(len(line) <= width for line in lines), max(lines, key=len)
+    assert not any("…" in line for line in lines)
+    for key in keys:
+        task = results.tasks[key]
+        point, _, interval = task.metrics[task.primary_metric].text().partition(" [")
+        for piece in (point, f"[{interval}", *task.primary_metric.split(",")):
+            assert any(piece in line for line in lines), (key, piece)

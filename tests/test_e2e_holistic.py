@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from e2e_checks import check_pointwise_grades, check_task, position_biased_verdict, run_cli
+from e2e_checks import check_cells_intact, check_pointwise_grades, check_task, position_biased_verdict, render, run_cli
 from judge_server import JudgeServer
 
 from instructeval.registry import resolve_tasks
 from instructeval.results import load_results
+from instructeval.terminal_report import print_summary
 
 WIDE = "200"  # COLUMNS for the run: one table row per line, so each row can be read back whole
 
@@ -62,3 +63,11 @@ def test_the_closing_tables_print_every_task_and_the_judges_grades(holistic: tup
     (overall,) = [line for line in lines if line.startswith("│ overall ")]
     cells = [cell.strip() for cell in overall.strip("│").split("│")]
     assert cells == ["overall", "4.00 ± 0.00", f"{answers} / 0", "2.00 ± 0.00", f"{answers} / 0"]
+
+
+def test_the_summary_fits_an_80_column_terminal(holistic: tuple[Path, str]) -> None:
+    run_dir, _ = holistic
+    results = load_results(run_dir)
+    lines = render(print_summary, run_dir, 80)
+    check_cells_intact(lines, 80, results, results.tasks)
+    assert any("±" in line for line in lines)  # some score has a stderr, printed above its interval

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from e2e_checks import check_task, refusal, run_args, run_cli
+import pytest
+from e2e_checks import check_cells_intact, check_task, refusal, render, run_args, run_cli
 
 from instructeval.evaluator import protocol_files_hash
+from instructeval.grid import print_grid
 from instructeval.leaderboard import build_site
 from instructeval.registry import resolve_tasks
 from instructeval.results import load_results
@@ -53,10 +55,18 @@ def _run_dir(output: Path, name: str) -> Path:
     return model_dir / name
 
 
-def test_grid_runs_every_setting_and_prints_the_swing(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
-    args = run_args(tiny_llama, tmp_path, "grid", "mmlu_anatomy,gsm8k", "--grid", "--data-dir", str(data_dir))
+@pytest.fixture(scope="module")
+def grid(tiny_llama: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`--grid` on an MMLU subject and GSM8K: (run folder, what it printed)."""
+    output = tmp_path_factory.mktemp("grid")
+    args = run_args(tiny_llama, output, "grid", "mmlu_anatomy,gsm8k", "--grid", "--data-dir", str(data_dir))
     printed = run_cli([*args, "--limit", "1"])
-    results = load_results(_run_dir(tmp_path, "grid"))
+    return _run_dir(output, "grid"), printed
+
+
+def test_grid_runs_every_setting_and_prints_the_swing(grid: tuple[Path, str]) -> None:
+    run_dir, printed = grid
+    results = load_results(run_dir)
     protocols = {key: task.protocol for key, task in results.tasks.items()}
     assert protocols == {  # each protocol's default setting keeps the task's own name
         "mmlu@0shot-direct": "mmlu-0shot-loglikelihood",
@@ -76,9 +86,14 @@ def test_grid_runs_every_setting_and_prints_the_swing(tiny_llama: Path, data_dir
         scores = [t.metrics[t.primary_metric] for k, t in results.tasks.items() if base_name(k) == task]
         values = [s.value for s in scores if s.value is not None]
         widest = max(s.ci_high - s.ci_low for s in scores if s.ci_high is not None and s.ci_low is not None)
-        assert f"{max(values) - min(values):.3f} vs {widest:.3f}" in printed
-    # the leaderboard's settings view holds each setting in a column of its own; the model's grid, the same swing
-    build_site([tmp_path], tmp_path / "site")
+        assert f"{task}: {max(values) - min(values):.3f} vs {widest:.3f}" in printed
+
+
+def test_the_leaderboard_settings_view_holds_the_grid(grid: tuple[Path, str], tmp_path: Path) -> None:
+    """The leaderboard's settings view holds each setting in a column of its own; the model's grid, the same swing."""
+    run_dir, printed = grid
+    results = load_results(run_dir)
+    build_site([run_dir.parent.parent], tmp_path / "site")
     data = json.loads((tmp_path / "site" / "data" / "leaderboard.json").read_text(encoding="utf-8"))
     (row,) = next(v for v in data["views"] if v["id"] == "settings")["rows"]
     columns = [c["id"] for c in next(v for v in data["views"] if v["id"] == "settings")["columns"]]
@@ -91,6 +106,22 @@ def test_grid_runs_every_setting_and_prints_the_swing(tiny_llama: Path, data_dir
     }
     for task in data["models"][0]["settings"]:
         assert f"{task['swing'][0]:.3f} vs {task['swing'][1]:.3f}" in printed
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_the_grid_table_fits_the_terminal(grid: tuple[Path, str], width: int) -> None:
+    """80 columns: each cell broken at its seams (score above interval, metric above filter); 200: a line a row."""
+    run_dir, _ = grid
+    results = load_results(run_dir)
+    lines = render(print_grid, run_dir, width)
+    check_cells_intact(lines, width, results, results.tasks)
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) == (len(results.tasks) * 2 if width == 80 else len(results.tasks))
+    if width == 200:
+        for key, task in results.tasks.items():
+            setting = f"{task.num_fewshot}shot-{task.reasoning}"
+            text = task.metrics[task.primary_metric].text()
+            assert any(setting in row and task.primary_metric in row and text in row for row in rows), key
 
 
 def test_suite_holistic_needs_a_judge(tiny_llama: Path, tmp_path: Path) -> None:
