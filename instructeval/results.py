@@ -136,15 +136,15 @@ def samples_path(run_dir: Path, task: str) -> Path:
     return run_dir / SAMPLES_DIR / f"{task}.jsonl"
 
 
-def load_results(run_dir: Path) -> RunResults:
-    """Read and validate a run folder's results.json."""
+def load_results(run_dir: Path, schema: type[RunResults] = RunResults) -> RunResults:
+    """Read and validate a run folder's results.json (with `schema`: RunResults or a subclass that reads less)."""
     from instructeval.errors import InstructEvalError
 
     path = results_path(run_dir)
     if not path.is_file():
         raise InstructEvalError(f"{run_dir} is not a run folder (no {RESULTS_FILE}): pass runs/<model>/<timestamp>")
     try:
-        return RunResults.model_validate_json(path.read_bytes())
+        return schema.model_validate_json(path.read_bytes())
     except ValueError as exc:
         first = str(exc).splitlines()[0]
         raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc

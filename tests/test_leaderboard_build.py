@@ -10,7 +10,9 @@ from pathlib import Path
 from leaderboard_fixtures import PWN_TITLE, write_fixture_runs
 
 from instructeval.leaderboard import build_site
-from instructeval.leaderboard._page_cache import CACHE_FILE
+from instructeval.leaderboard._collect import IndexRunResults, discover
+from instructeval.leaderboard._page_cache import CACHE_FILE, PageCache
+from instructeval.run import save_results
 
 STAMP = re.compile(rb'"generated_at":"[^"]*"')
 
@@ -68,3 +70,26 @@ def test_pages_are_written_in_place_and_the_rest_replaced(tmp_path: Path) -> Non
     assert b"another title" in page.read_bytes()
     assert os.stat(out / "index.html").st_ino != inodes[out / "index.html"]
     assert os.stat(out / "data" / "leaderboard.json").st_ino != inodes[out / "data" / "leaderboard.json"]
+
+
+def test_a_rebuild_reads_for_the_index_only_the_runs_whose_pages_it_keeps(tmp_path: Path) -> None:
+    """Runs behind kept pages are read without the breakdowns only a page shows; a model whose page must be
+    written again (one of its runs changed, or the title did) is read in full, and every page is as fresh."""
+    runs, out = tmp_path / "runs", tmp_path / "site"
+    written = write_fixture_runs(runs)
+    build_site([runs], out)
+    found = discover([runs], index_only=PageCache(out).stamps())
+    assert found.runs and all(isinstance(run.results, IndexRunResults) for run in found.runs)
+    assert any(t.breakdown for run in found.runs for t in run.results.tasks.values())  # HHH's categories stay
+
+    older = written["smol/old"].model_copy(deep=True)  # an older run of a model with four runs changes
+    task = older.tasks["gsm8k"]
+    task.metrics[task.primary_metric] = task.metrics[task.primary_metric].model_copy(update={"value": 0.5})
+    save_results(runs / "smol" / "old", older)
+    build_site([runs], out)
+    build_site([runs], tmp_path / "fresh")
+    assert _site_files(out) == _site_files(tmp_path / "fresh")
+
+    build_site([runs], out, title=PWN_TITLE)  # every page again, each from its runs read in full
+    build_site([runs], tmp_path / "fresh-titled", title=PWN_TITLE)
+    assert _site_files(out) == _site_files(tmp_path / "fresh-titled")

@@ -9,12 +9,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey, TaskResult
+from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey, RunResults, TaskResult
 from instructeval.run import LoadedRun, load_run, parse_time
+from instructeval.score import Score
 from instructeval.writing.report import WritingReport
 
 COMPARISON_FILES = "comparison*.json"
@@ -55,8 +57,43 @@ class Found:
     """Every comparison file's label and stamp, in order: what a page that lists comparisons depends on."""
 
 
-def discover(paths: Sequence[Path]) -> Found:
-    """Load every results.json and comparison*.json under the paths (searched recursively), each file once."""
+class _ShownBreakdowns(BaseModel):
+    """The breakdowns the index's views show (HHH's categories): the only ones a run read for the index keeps."""
+
+    category: dict[str, dict[str, Score]] | None = None
+
+
+def _as_breakdown(shown: _ShownBreakdowns) -> dict[str, dict[str, dict[str, Score]]]:
+    return {} if shown.category is None else {"category": shown.category}
+
+
+class IndexTaskResult(TaskResult):
+    """A task's result without the breakdowns only a model page shows (MMLU's 57 subjects...): they are skipped
+    while parsing, never turned into objects. Everything else is validated as in any TaskResult."""
+
+    breakdown: Annotated[_ShownBreakdowns, AfterValidator(_as_breakdown)] = Field(  # type: ignore[assignment]
+        default_factory=dict
+    )
+
+
+class IndexRunResults(RunResults):
+    """A results file read for the index and the downloads only: what a build reads of a run whose model's page
+    an earlier build wrote from the same file (its model page is kept, so its breakdowns are not needed; the file
+    was read in full when that page was written)."""
+
+    tasks: dict[str, IndexTaskResult] = Field(default_factory=dict)  # type: ignore[assignment]
+
+
+def read_in_full(run: LoadedRun) -> LoadedRun:
+    """The run with every breakdown, when it was read for the index only."""
+    if not isinstance(run.results, IndexRunResults):
+        return run
+    return load_run(run.path, shown=run.shown, stamp=run.stamp)
+
+
+def discover(paths: Sequence[Path], index_only: frozenset[str] = frozenset()) -> Found:
+    """Load every results.json and comparison*.json under the paths (searched recursively), each file once; a
+    results file whose stamp is in `index_only` is read as IndexRunResults."""
     runs: dict[FileId, LoadedRun] = {}
     comparisons: dict[FileId, tuple[Comparison, str]] = {}
     stamps: list[str] = []
@@ -68,7 +105,10 @@ def discover(paths: Sequence[Path]) -> Found:
         results_files, comparison_files = _files(root)
         for file_id, (path, stamp) in results_files.items():
             if file_id not in runs:
-                runs[file_id] = load_run(path.parent, shown=_label(folder, name, path.parent), stamp=stamp)
+                schema = IndexRunResults if stamp in index_only else RunResults
+                runs[file_id] = load_run(
+                    path.parent, shown=_label(folder, name, path.parent), stamp=stamp, schema=schema
+                )
         for file_id, (path, stamp) in comparison_files.items():
             if file_id not in comparisons:
                 comparisons[file_id] = (_load_comparison(path), _label(folder, name, path))

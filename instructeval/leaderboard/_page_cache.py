@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 
 CACHE_FILE = ".instructeval-pages.json"
-"""Beside index.html: {page: [fingerprint, page file status]}. Deleting it only makes the next build slower."""
+"""Beside index.html: {page: [fingerprint, page file status, [its results files' stamps]]}. Deleting it only
+makes the next build slower."""
 
 
 def file_status(status: os.stat_result) -> str:
@@ -30,35 +32,48 @@ class PageCache:
 
     def __init__(self, out: Path) -> None:
         self.path = out / CACHE_FILE
-        self._before: dict[str, tuple[str, str]] = {}
-        self._now: dict[str, tuple[str, str]] = {}
+        self._before: dict[str, Entry] = {}
+        self._now: dict[str, Entry] = {}
         try:
             loaded = orjson.loads(self.path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             loaded = {}
         if isinstance(loaded, dict):
-            self._before = {
-                page: (entry[0], entry[1])
-                for page, entry in loaded.items()
-                if isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)
-            }
+            self._before = {page: entry for page, raw in loaded.items() if (entry := _entry(raw)) is not None}
+
+    def stamps(self) -> frozenset[str]:
+        """The results files (by stamp) behind the pages an earlier build wrote."""
+        return frozenset(stamp for entry in self._before.values() for stamp in entry[2])
 
     def holds(self, page: str, fingerprint: str, status: os.stat_result) -> bool:
         """Whether an earlier build wrote this page file, as it is now, from the same inputs."""
         held = self._before.get(page)
-        return held is not None and held == (fingerprint, file_status(status))
+        return held is not None and held[:2] == (fingerprint, file_status(status))
 
-    def put(self, page: str, fingerprint: str, status: os.stat_result) -> None:
-        """Record the page this build wrote or kept."""
-        self._now[page] = (fingerprint, file_status(status))
+    def put(self, page: str, fingerprint: str, status: os.stat_result, stamps: Sequence[str]) -> None:
+        """Record the page this build wrote or kept, and the stamps of the results files it shows."""
+        self._now[page] = (fingerprint, file_status(status), tuple(stamps))
 
     def save(self) -> None:
         """Write the entries this build used (atomically; unchanged, nothing is written)."""
         if self._now == self._before:
             return
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_bytes(orjson.dumps({page: list(entry) for page, entry in self._now.items()}))
+        tmp.write_bytes(orjson.dumps({page: [*entry[:2], list(entry[2])] for page, entry in self._now.items()}))
         os.replace(tmp, self.path)
+
+
+Entry = tuple[str, str, tuple[str, ...]]
+"""A page's fingerprint, its file status, and its results files' stamps."""
+
+
+def _entry(raw: object) -> Entry | None:
+    if not (isinstance(raw, list) and len(raw) == 3 and isinstance(raw[2], list)):
+        return None
+    fingerprint, status, stamps = raw
+    if isinstance(fingerprint, str) and isinstance(status, str) and all(isinstance(s, str) for s in stamps):
+        return (fingerprint, status, tuple(stamps))
+    return None
 
 
 def fingerprint(*parts: str) -> str:

@@ -6,8 +6,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 
 from instructeval import __version__
 from instructeval.gc_pause import gc_paused
-from instructeval.leaderboard._collect import discover, latest_comparisons, select
+from instructeval.leaderboard._collect import discover, latest_comparisons, read_in_full, select
 from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._diffs import diff_page_data, diff_page_path
 from instructeval.leaderboard._meta import load_models_meta
@@ -125,7 +126,8 @@ def _build(
     paths: Sequence[Path], out: Path, *, title: str, models_meta: Path | None, include_incomplete: bool
 ) -> BuiltSite:
     meta = load_models_meta(models_meta) if models_meta else {}
-    found = discover(paths)
+    cache = PageCache(out)
+    found = discover(paths, index_only=cache.stamps())
     models = name_models(select(found.runs, include_incomplete=include_incomplete), meta)
     comparisons = latest_comparisons(found.comparisons)
     diff_pages = [diff_page_path(i) for i in range(len(comparisons))]
@@ -149,7 +151,7 @@ def _build(
         "index.html", index.page(title, ".", extend_json(head_json, models=summaries, views=views_json))
     )
     inputs = (__version__, title, str(include_incomplete), found.comparisons_stamp, _file_digest(models_meta))
-    details = _model_pages(site, models, comparisons, diff_pages, title, inputs)
+    details = _model_pages(site, cache, models, comparisons, diff_pages, title, inputs, include_incomplete)
     diff = PageTemplate(TEMPLATES_DIR / "diff.html")
     for (comparison, label), path in zip(comparisons, diff_pages, strict=True):
         data = script_bytes(diff_page_data(comparison, label, models))
@@ -164,33 +166,50 @@ def _build(
 
 def _model_pages(
     site: SiteFolder,
+    cache: PageCache,
     models: Sequence[Model],
     comparisons: Sequence[tuple[Comparison, str]],
     diff_pages: Sequence[str],
     title: str,
     inputs: tuple[str, ...],
+    include_incomplete: bool,
 ) -> list[bytes]:
     """Write each model's page, or keep the one an earlier build wrote from the same inputs; each page's data."""
-    cache = PageCache(site.root)
     template = PageTemplate(TEMPLATES_DIR / "model.html")
     shared = fingerprint(*inputs, template.source)
     head = extend_json(script_bytes({"title": title, "version": __version__}), model=b"")[:-1]
     details = []
     for model in models:
+        stamps = [run.stamp for run in model.runs.runs]
         key = fingerprint(shared, model.name, model.page, *sorted(f"{r.shown}@{r.stamp}" for r in model.runs.runs))
         before, after = template.around(f"{model.name} · {title}", "..")
         start, end = [before, *head], [b"}", after]
-        detail = _kept_detail(site, cache, model.page, key, b"".join(start), b"".join(end))
-        if detail is None:
-            detail = script_bytes(model_details(model, comparisons, diff_pages))
-            cache.put(model.page, key, site.overwrite(model.page, [*start, detail, *end]))
+        kept = _kept_page(site, cache, model.page, key, b"".join(start), b"".join(end))
+        if kept is None:
+            detail = script_bytes(model_details(_read_in_full(model, include_incomplete), comparisons, diff_pages))
+            status = site.overwrite(model.page, [*start, detail, *end])
+        else:
+            detail, status = kept
+        cache.put(model.page, key, status, stamps)
         details.append(detail)
     cache.save()
     return details
 
 
-def _kept_detail(site: SiteFolder, cache: PageCache, page: str, key: str, start: bytes, end: bytes) -> bytes | None:
-    """The data of the model page an earlier build wrote from the same inputs, when the file is still that page."""
+def _read_in_full(model: Model, include_incomplete: bool) -> Model:
+    """The model with every breakdown of its runs, for its page (runs read for the index only are read again)."""
+    runs = [read_in_full(run) for run in model.runs.runs]
+    if all(new is old for new, old in zip(runs, model.runs.runs, strict=True)):
+        return model
+    (entry,) = select(runs, include_incomplete=include_incomplete)
+    return replace(model, runs=entry)
+
+
+def _kept_page(
+    site: SiteFolder, cache: PageCache, page: str, key: str, start: bytes, end: bytes
+) -> tuple[bytes, os.stat_result] | None:
+    """The data and file status of the model page an earlier build wrote from the same inputs, when the file is
+    still that page."""
     held = site.read(page)
     if held is None or not cache.holds(page, key, held[1]):
         return None
@@ -198,5 +217,4 @@ def _kept_detail(site: SiteFolder, cache: PageCache, page: str, key: str, start:
     if len(text) < len(start) + len(end) or not (text.startswith(start) and text.endswith(end)):
         return None
     site.keep(page)
-    cache.put(page, key, status)
-    return text[len(start) : len(text) - len(end)]
+    return text[len(start) : len(text) - len(end)], status

@@ -32,9 +32,9 @@ class LoadedRun:
         return parse_time(self.results.run.started_at)
 
 
-def load_run(path: Path, shown: str | None = None, stamp: str = "") -> LoadedRun:
+def load_run(path: Path, shown: str | None = None, stamp: str = "", schema: type[RunResults] = RunResults) -> LoadedRun:
     """Read a run folder (one-line error when it is not one); `shown` defaults to the path as given."""
-    return LoadedRun(path, load_results(path), str(path) if shown is None else shown, stamp)
+    return LoadedRun(path, load_results(path, schema), str(path) if shown is None else shown, stamp)
 
 
 def parse_time(text: str) -> datetime:
