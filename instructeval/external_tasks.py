@@ -108,6 +108,11 @@ def _load(manager: Any, name: str, lm_name: str) -> dict[str, Any]:
             "connect to the hub, or copy the task's YAML into an --include-path folder pointing dataset_path at "
             "local files (--data-dir serves instructeval's own tasks only)"
         ) from exc
+    except KeyError as exc:  # lm-eval reads a declared split (few-shot exemplars: training_split) the data lacks
+        raise DataError(
+            f"{name}: its data has no {exc.args[0]!r} (a split the task's YAML declares, such as training_split for "
+            "few-shot exemplars, or a field it reads): add it to dataset_kwargs.data_files, or set that split to null"
+        ) from exc
     return loaded
 
 
