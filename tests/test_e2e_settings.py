@@ -16,7 +16,7 @@ from instructeval.registry import resolve_tasks
 from instructeval.results import load_results
 from instructeval.settings import base_name
 
-TASKS = "bbh_navigate,mgsm_de"  # mmlu's and gsm8k's zero-shot CoT run in the grid test
+TASKS = "mmlu_anatomy,bbh_navigate,gsm8k,mgsm_de"  # one subtask of each of the mmlu,bbh,gsm8k,mgsm
 
 
 def test_zero_shot_cot_runs_every_task_in_that_setting(tiny_llama: Path, data_dir: Path, tmp_path: Path) -> None:
@@ -28,7 +28,9 @@ def test_zero_shot_cot_runs_every_task_in_that_setting(tiny_llama: Path, data_di
     run_dir = _run_dir(tmp_path, "zs-cot")
     results = load_results(run_dir)
     expected = {
+        "mmlu": ("mmlu-0shot-flan-cot", "exact_match,get-answer", "\nA: Let's think step by step."),
         "bbh": ("bbh-0shot-cot", "exact_match,get-answer", "A: Let's think step by step."),
+        "gsm8k": ("gsm8k-0shot-cot", "exact_match,flexible-extract", "\nA: Let's think step by step."),
         "mgsm": ("mgsm-0shot-native-cot", "acc,none", "\nSchritt-für-Schritt-Antwort:"),
     }
     for task, (protocol, primary, prompt_end) in expected.items():
