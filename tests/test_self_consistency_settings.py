@@ -88,3 +88,20 @@ def test_a_grid_with_self_consistency_samples_every_cot_setting(
     for key in ("mmlu@4shot-cot", "gsm8k"):  # the few-shot CoT prompts hold the grid's exemplars, then the question
         (record,) = read_samples(run_dir, key)
         assert record["prompt"].count("\n\nQ:") == results.tasks[key].num_fewshot, key
+
+
+def test_reasoning_cot_with_self_consistency_votes_in_each_tasks_own_cot_protocol(
+    tiny_llama: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The issue's `--tasks gsm8k,mgsm,bbh --reasoning cot --self-consistency K`: CoT is these tasks' protocol, so each
+    keeps its own name and few-shot count, now voted over K chains."""
+    tasks = "gsm8k,mgsm_en,bbh_navigate"
+    args = run_args(tiny_llama, tmp_path, "cot-sc", tasks, "--reasoning", "cot", "--self-consistency", "2")
+    run_cli([*args, "--limit", "1", "--data-dir", str(data_dir)])
+    (run_dir,) = tmp_path.glob("*/cot-sc")
+    results = load_results(run_dir)
+    expected = {"gsm8k": ("gsm8k-8shot-cot", 8), "mgsm": ("mgsm-8shot-native-cot", 8), "bbh": ("bbh-3shot-cot", 3)}
+    assert {key: (t.protocol, t.num_fewshot) for key, t in results.tasks.items()} == expected
+    for key, task in results.tasks.items():
+        assert task.self_consistency == 2 and "maj@2" in task.primary_metric, key
+        assert all(len(r["responses"]) == 2 for r in read_samples(run_dir, key)), key
