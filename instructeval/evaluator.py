@@ -21,6 +21,7 @@ from instructeval.preflight import (
     check_backend_flags,
     check_batch_size,
     check_data_layout,
+    check_data_parallel,
     check_limit,
     check_max_gen_toks,
     check_model,
@@ -56,6 +57,7 @@ class RunOptions:
     adapter: Path | None = None
     device: str | None = None
     tensor_parallel_size: int = 1
+    data_parallel_size: int = 1  # vllm: engine replicas sharing the requests (one model that fits one device)
     shots: int | None = None  # --shots N: exemplars per prompt (None: each task's protocol decides)
     reasoning: str | None = None  # --reasoning direct | cot | en-cot (None: each task's protocol decides)
     include_path: Path | None = None  # --include-path: a folder of the user's own lm-eval task YAMLs
@@ -106,6 +108,7 @@ def evaluate(options: RunOptions, progress: Progress = print, lm: Any = None, ba
         infos = expand_grid(infos)
     check_sampling(options.self_consistency, options.samples, options.temperature, infos)
     check_backend_flags(spec, options.device, options.tensor_parallel_size, options.prefix_cache, options.batch_size)
+    check_data_parallel(spec, options.data_parallel_size)
     source = resolve_source(options)
     check_data_layout(source, infos)
     check_model(spec, options.adapter)
@@ -160,6 +163,7 @@ def backend_options_for(options: RunOptions, spec: ModelSpec) -> BackendOptions:
         device=options.device,
         adapter=options.adapter,
         tensor_parallel_size=options.tensor_parallel_size,
+        data_parallel_size=options.data_parallel_size,
         tokenizer=options.tokenizer,
         extra={"prefix_cache": options.prefix_cache}
         if spec.kind in ("demo", "hf") and options.prefix_cache is not None

@@ -63,6 +63,16 @@ def check_sampling(
             raise InstructEvalError(f"--temperature {temperature} is not valid: sampling needs a temperature above 0")
 
 
+def check_data_parallel(spec: ModelSpec, data_parallel_size: int) -> None:
+    """--data-parallel-size: 1 or more vLLM engine replicas, read by vllm: models only."""
+    if data_parallel_size < 1:
+        raise InstructEvalError(f"--data-parallel-size {data_parallel_size} is not valid: pass 1 or more replicas")
+    if data_parallel_size != 1 and spec.kind != "vllm":
+        raise InstructEvalError(
+            f"--data-parallel-size is a vLLM setting that {spec.kind} models ignore: use a vllm: model or drop it"
+        )
+
+
 def check_backend_flags(
     spec: ModelSpec, device: str | None, tensor_parallel_size: int, prefix_cache: bool | None, batch_size: str = "auto"
 ) -> None:

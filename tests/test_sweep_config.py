@@ -9,14 +9,14 @@ import pytest
 from e2e_checks import refusal
 
 from instructeval.cli import build_parser
-from instructeval.cli.sweep import _build_options, _config
-from instructeval.sweep import Pair, plan_pairs
+from instructeval.cli.sweep import _config, build_run_options
+from instructeval.sweep import Pair, model_jobs, plan_pairs
 
 
 def _pairs(argv: list[str]) -> list[Pair]:
     args = build_parser(argv).parse_args(argv)
     config, overrides = _config(args)
-    return plan_pairs(config, overrides, _build_options)
+    return plan_pairs(config, overrides, build_run_options)
 
 
 def test_options_come_from_the_file_then_the_model_then_the_task_then_the_command_line(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ output: {tmp_path}/runs
         ("models: [hf:x]\ntasks: [crass]\nlimt: 5\n", "unknown key `limt`"),
         ("models: [hf:x]\ntasks: [crass]\nrun_name: a\n", "`run_name` is set by the sweep itself"),
         ("models: [hf:x]\n", "needs a non-empty `tasks:` list"),
-        ("models: [{model: hf:x, data_parallel_size: 2}]\ntasks: [crass]\n", "unknown key `data_parallel_size`"),
+        ("models: [{model: hf:x, data_parallel_size: 2}]\ntasks: [crass]\n", "a vLLM setting that hf models ignore"),
         ("models: [hf:./no-such-ckpt-*]\ntasks: [crass]\n", "hf:./no-such-ckpt-* matches no folder"),
         ("models: [hf:x]\ntasks: [crass]\nlimit: many\n", "run option argument --limit: invalid int value"),
         ("- just a list\n", "must be a mapping"),
@@ -86,3 +86,35 @@ def test_flags_the_sweep_chooses_itself_are_refused(tmp_path: Path) -> None:
     assert "the sweep has no tasks" in line
     line = refusal(["sweep", "--models", "hf:x", "--tasks", "crass", "--workers", "0", "--output", str(tmp_path)])
     assert line == "instructeval: error: --workers 0 is not a number of workers: pass 1 or more"
+
+
+def test_a_vllm_model_with_adapters_is_one_job_whose_task_asks_for_its_replicas_gpus(tmp_path: Path) -> None:
+    """A vLLM base and its adapters are one Ray task (one engine serves them all); with data_parallel_size 2 and
+    tensor_parallel_size 2 it asks a GPU cluster for 4 GPUs, a CPU one for none. The replica count does not
+    change the pairs' folders (the replicas give one engine's answers)."""
+    for name in ("base", "lora-a", "lora-b"):
+        (tmp_path / name).mkdir()
+    sweep = tmp_path / "sweep.yaml"
+    model = f"vllm:{tmp_path}/base"
+    sweep.write_text(
+        f"""
+models:
+  - model: {model}
+    data_parallel_size: 2
+    tensor_parallel_size: 2
+  - model: {model}
+    adapter: {tmp_path}/lora-*
+    data_parallel_size: 2
+    tensor_parallel_size: 2
+tasks: [crass, gsm8k]
+output: {tmp_path}/runs
+"""
+    )
+    pairs = _pairs(["sweep", str(sweep)])
+    assert len(pairs) == 6 and {p.options.data_parallel_size for p in pairs} == {2}
+    ((job, on_gpus),) = model_jobs(pairs, gpus=True, cpus_per_worker=2)
+    assert len(job.pairs) == 6 and on_gpus["num_gpus"] == 4
+    ((_, on_cpus),) = model_jobs(pairs, gpus=False, cpus_per_worker=2)
+    assert on_cpus["num_gpus"] == 0
+    one_replica = _pairs(["sweep", str(sweep), "--data-parallel-size", "1"])
+    assert [p.run_dir for p in one_replica] == [p.run_dir for p in pairs]

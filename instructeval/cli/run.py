@@ -75,6 +75,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--tensor-parallel-size", type=int, default=1, help="vllm: models: GPUs to split the model over (default 1)"
     )
     parser.add_argument(
+        "--data-parallel-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="vllm: models: N engine replicas sharing the requests, each on its own GPUs or CPU cores (default 1)",
+    )
+    parser.add_argument(
         "--shots", type=int, metavar="N", help="exemplars per prompt, 0 for zero-shot (default: each task's protocol)"
     )
     parser.add_argument(
@@ -166,6 +173,7 @@ def run_options(args: argparse.Namespace, model: str) -> RunOptions:
         adapter=args.adapter,
         device=args.device,
         tensor_parallel_size=args.tensor_parallel_size,
+        data_parallel_size=args.data_parallel_size,
         shots=args.shots,
         reasoning=args.reasoning,
         include_path=args.include_path,

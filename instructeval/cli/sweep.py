@@ -63,7 +63,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from instructeval.sweep import pair_state, plan_pairs, status_lines
 
     config, overrides = _config(args)
-    pairs = plan_pairs(config, overrides, _build_options)
+    pairs = plan_pairs(config, overrides, build_run_options)
     console = Console(stderr=True, highlight=False)
     if args.status:
         lines, counts = status_lines(pairs)
@@ -147,7 +147,7 @@ def _watch(
                 models = tuple(checkpoint_model(c, args.watch_backend, args.base, Resources()) for c in checkpoints)
                 for checkpoint in checkpoints:
                     print(f"sweep: new checkpoint {checkpoint}", file=sys.stderr)
-                pairs += plan_pairs(replace(config, models=models), overrides, _build_options)
+                pairs += plan_pairs(replace(config, models=models), overrides, build_run_options)
                 code = max(code, _pass(runner, pairs, site))
                 idle_since = time.monotonic()
             time.sleep(args.poll_seconds)
@@ -180,14 +180,20 @@ def _config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return config, given
 
 
-def _build_options(model: str, options: dict[str, Any]) -> Any:
-    """The RunOptions `instructeval run --model <model>` would build from these options given as flags."""
+def build_run_options(model: str, options: dict[str, Any]) -> Any:
+    """The RunOptions `instructeval run --model <model>` would build from these options given as flags (a
+    data-parallel size the model's backend would not read is refused before the sweep starts)."""
+    from instructeval.models.spec import parse_model_spec
+    from instructeval.preflight import check_data_parallel
+
     parser = _run_parser()
     try:
         args = parser.parse_args(_as_flags(options))
     except argparse.ArgumentError as exc:
         raise InstructEvalError(f"run option {exc}: fix its value in the sweep file or on the command line") from exc
-    return run_options(args, model)
+    built = run_options(args, model)
+    check_data_parallel(parse_model_spec(model), built.data_parallel_size)
+    return built
 
 
 def _as_flags(options: dict[str, Any]) -> list[str]:

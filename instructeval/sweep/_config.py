@@ -25,8 +25,8 @@ GLOB_CHARS = frozenset("*?[")
 @dataclass(frozen=True)
 class Resources:
     """What one model's Ray task asks of the cluster (its CPUs are also its torch threads). None: the cores of
-    this machine shared among the workers (one CPU on an existing cluster); GPUs: the tensor-parallel size where
-    the cluster has GPUs."""
+    this machine shared among the workers (one CPU on an existing cluster); GPUs: the tensor-parallel size times
+    the data-parallel size where the cluster has GPUs."""
 
     num_cpus: float | None = None
     num_gpus: float | None = None

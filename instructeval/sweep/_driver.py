@@ -93,7 +93,7 @@ class SweepRunner:
         from ray.util.queue import Queue
 
         events = Queue()
-        jobs = _jobs(todo, self._gpus_available(), self.cpus_per_worker)
+        jobs = model_jobs(todo, self._gpus_available(), self.cpus_per_worker)
         by_dir = {pair.run_dir: pair for pair in todo}
         with Progress(
             TextColumn("sweep"),
@@ -198,7 +198,7 @@ def append_journal(pair: Pair, outcome: PairOutcome) -> None:
         handle.write(json.dumps(entry) + "\n")
 
 
-def _jobs(pairs: list[Pair], gpus: bool, cpus_per_worker: float) -> list[tuple[ModelJob, dict[str, float]]]:
+def model_jobs(pairs: list[Pair], gpus: bool, cpus_per_worker: float) -> list[tuple[ModelJob, dict[str, float]]]:
     """One job per loaded model (spec, backend settings, and the adapter where adapters are not switched on one
     base), in the sweep's order, with its Ray resources."""
     grouped: dict[tuple[Any, ...], list[Pair]] = {}
@@ -206,7 +206,7 @@ def _jobs(pairs: list[Pair], gpus: bool, cpus_per_worker: float) -> list[tuple[M
         options = pair.options
         adapter = None if switches_adapters(pair.model) else pair.adapter
         key: tuple[Any, ...] = (pair.model, adapter, options.batch_size, options.device)
-        key += (options.tensor_parallel_size, options.prefix_cache)
+        key += (options.tensor_parallel_size, options.data_parallel_size, options.prefix_cache)
         grouped.setdefault(key, []).append(pair)
     jobs = []
     for group in grouped.values():
@@ -222,4 +222,4 @@ def _gpus(pair: Pair, available: bool) -> float:
         return pair.resources.num_gpus
     if not available or not parse_model_spec(pair.model).is_local or pair.options.device == "cpu":
         return 0.0
-    return float(pair.options.tensor_parallel_size)
+    return float(pair.options.tensor_parallel_size * pair.options.data_parallel_size)

@@ -21,8 +21,9 @@ PairState = Literal["done", "running", "stopped", "pending"]
 OptionsBuilder = Callable[[str, dict[str, Any]], RunOptions]
 """(model spec, run options by name) -> the RunOptions `instructeval run` would build from those flags."""
 
-UNHASHED = ("output", "command", "resume", "run_name")
-"""RunOptions fields that do not change a run's answers, left out of its folder name."""
+UNHASHED = ("output", "command", "resume", "run_name", "data_parallel_size")
+"""RunOptions fields that do not change a run's answers, left out of its folder name (vLLM's replicas give one
+engine's answers)."""
 
 
 @dataclass(frozen=True)

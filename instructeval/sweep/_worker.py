@@ -1,6 +1,7 @@
 """What one Ray task does: load one model once and evaluate each of its pairs with `evaluate`, reporting each
 pair as it starts and finishes. A pair begun before (by a worker that died) resumes from its request cache.
-On hf: models the pairs of a base and of its peft adapters share the one load (adapters switched on it)."""
+The pairs of a base and of its adapters share the one load (hf: peft adapters switched on it; vllm: one engine
+serving every adapter through LoRA requests)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from instructeval.errors import InstructEvalError
-from instructeval.sweep._adapters import AdapterSwitch, switches_adapters
+from instructeval.sweep._adapters import AdapterSwitch, adapter_switch, base_settings, switches_adapters
 from instructeval.sweep._plan import Pair, pair_state
 
 ANSWERS = re.compile(r"answers: (\d+) computed, (\d+) from cache")
@@ -75,8 +76,8 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
         try:
             if lm is None:
                 started = time.perf_counter()
-                lm = _load(pair)
-                switch = AdapterSwitch(lm) if switches_adapters(pair.model) else None
+                lm = _load(pair, job)
+                switch = adapter_switch(pair.model, lm) if switches_adapters(pair.model) else None
                 load_seconds = time.perf_counter() - started
             if switch is None:
                 outcome = _evaluate(pair, lm, load_seconds)
@@ -97,15 +98,20 @@ def evaluate_model(job: ModelJob, events: Events) -> list[PairOutcome]:
     return outcomes
 
 
-def _load(pair: Pair) -> Any:
-    """The pair's model as `evaluate` would build it; where adapters are switched, the base without one."""
+def _load(pair: Pair, job: ModelJob) -> Any:
+    """The pair's model as `evaluate` would build it; where adapters are switched, the base without one, ready
+    for the job's adapters."""
     from instructeval.evaluator import backend_options_for
     from instructeval.models.backends import build_lm
     from instructeval.models.spec import parse_model_spec
 
     spec = parse_model_spec(pair.options.model)
-    options = replace(pair.options, adapter=None) if switches_adapters(pair.model) else pair.options
-    return build_lm(spec, backend_options_for(options, spec))
+    if not switches_adapters(pair.model):
+        return build_lm(spec, backend_options_for(pair.options, spec))
+    backend = backend_options_for(replace(pair.options, adapter=None), spec)
+    adapters = sorted({p.adapter for p in job.pairs if p.adapter is not None})
+    backend = replace(backend, extra={**backend.extra, **base_settings(pair.model, adapters)})
+    return build_lm(spec, backend)
 
 
 def _evaluate(pair: Pair, lm: Any, load_seconds: float) -> PairOutcome:
