@@ -256,24 +256,31 @@ def problem_solving_view(models: Sequence[Model]) -> dict[str, Any]:
     found = {t for m in models for t in m.runs.tasks if is_problem_solving(t)}
     extra = sorted(found - set(core_tasks))
     tasks = [*core_tasks, *extra]
-    table = [[primary_score(m.runs.tasks.get(t)) for t in tasks] for m in models]
     about = model_columns(models)
+    first: dict[str, Picked] = {}  # per task: the first model's result, and every result's metric and setting
+    metrics: dict[str, set[str]] = {task: set() for task in tasks}
+    settings: dict[str, set[str]] = {task: set() for task in tasks}
     rows = []
-    for i, (model, scores) in enumerate(zip(models, table, strict=True)):
+    for i, model in enumerate(models):  # one pass over each model's results: a large board is read once
+        picks = [model.runs.tasks.get(t) for t in tasks]
+        for task, pick in zip(tasks, picks, strict=True):
+            if pick is not None:
+                first.setdefault(task, pick)
+                metrics[task].add(pick.result.primary_metric)
+                if setting := setting_label(pick.result):
+                    settings[task].add(setting)
+        scores = [primary_score(p) for p in picks]
         if any(s is not None for s in scores):
             core = scores[: len(core_tasks)]
             row = model_row(i, model, [*(cell(s) for s in scores), average(core)], about)
-            marks = {str(j): mark for j, t in enumerate(tasks) if (mark := contamination_mark(model.runs.tasks.get(t)))}
+            marks = {str(j): mark for j, p in enumerate(picks) if (mark := contamination_mark(p))}
             rows.append({**row, "contamination": marks} if marks else row)
     columns = []
     for j, task in enumerate(tasks):
-        picks = [p for m in models if (p := m.runs.tasks.get(task))]
-        label = result_label(task, picks[0]) if picks else task_label(task)
-        metrics = sorted({p.result.primary_metric for p in picks})
-        settings = sorted({s for p in picks if (s := setting_label(p.result))})
-        title = f"{label}: {', '.join(metrics) or 'primary metric'}"
-        if settings and label == task_label(task):  # a plain key: say which setting(s) its results were run in
-            title += f" ({', '.join(settings)})"
+        label = result_label(task, first[task]) if task in first else task_label(task)
+        title = f"{label}: {', '.join(sorted(metrics[task])) or 'primary metric'}"
+        if settings[task] and label == task_label(task):  # a plain key: say which setting(s) its results were run in
+            title += f" ({', '.join(sorted(settings[task]))})"
         column_cells = (r["cells"][j] for r in rows)
         columns.append(_column(task, label, title, column_cells, hidden=task in extra))
     names = ", ".join(task_label(t) for t in core_tasks)

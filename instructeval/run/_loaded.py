@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from instructeval.errors import InstructEvalError
@@ -26,9 +27,9 @@ class LoadedRun:
         """The model this run measured."""
         return self.results.model.key
 
-    @property
+    @cached_property
     def started(self) -> datetime:
-        """When it started, as an aware datetime, so runs sort by start time."""
+        """When it started, as an aware datetime, so runs sort by start time (parsed once)."""
         return parse_time(self.results.run.started_at)
 
 
