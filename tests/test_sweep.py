@@ -6,8 +6,9 @@ One sweep is run with a worker process SIGKILLed while it answers GSM8K: the swe
 that model on another worker, its finished runs are not recomputed and its GSM8K run resumes from the request
 cache; every run's scores and samples equal a sequential `instructeval run` of the same model and tasks. A second
 call does nothing and says so; `--status` lists every pair as done. The same sweep runs with `--watch` (one
-sweep process for both, so its warm workers serve the checkpoint too): a checkpoint folder written once it watches
-is evaluated once its marker file appears. Without Ray, `sweep` says in one line how to get it.
+sweep process for all of it, so its warm workers serve the checkpoints too): a checkpoint folder written once it
+watches is evaluated once its marker file appears, and a checkpoint that cannot load fails its pairs in one line
+each (the sweep exits 1; `--status` shows them). Without Ray, `sweep` says in one line how to get it.
 """
 
 from __future__ import annotations
@@ -91,20 +92,23 @@ def sweep_setup(tiny_llama: Path, tiny_t5: Path, tmp_path_factory: pytest.TempPa
 
 @dataclass(frozen=True)
 class Swept:
-    """What the module's sweep left: its output folder, what it printed, the run folder killed midway, and the
-    checkpoint it picked up while watching (and whether it took it before the marker file was written)."""
+    """What the module's sweep left: its output folder, what it printed, the run folder killed midway, the
+    checkpoint it picked up while watching (and whether it took it before the marker file was written), and the
+    checkpoint that could not load."""
 
     output: Path
     printed: str
     killed: Path
     checkpoint: Path
     taken_before_marker: bool
+    broken: Path
 
 
 @pytest.fixture(scope="module")
 def swept(ray_address: str, sweep_setup: tuple[Path, Path], tiny_llama: Path, data_dir: Path) -> Swept:
     """The sweep with `--watch`: one of its workers SIGKILLed once a GSM8K run has stored one of its two answers;
-    once it watches, a checkpoint folder is written, then its marker file; then Ctrl-C."""
+    once it watches, a checkpoint folder is written, then its marker file; then a checkpoint whose config.json is
+    not JSON; then Ctrl-C."""
     work, sweep_file = sweep_setup
     output, training = work / "runs", work / "train-out"
     training.mkdir()
@@ -128,12 +132,17 @@ def swept(ray_address: str, sweep_setup: tuple[Path, Path], tiny_llama: Path, da
             taken_before_marker = "new checkpoint" in log.read_text()
             (checkpoint / "DONE").touch()
             _wait_for(lambda: log.read_text().count("leaderboard:") == 2, sweep, log)
+            broken = training / "checkpoint-broken"
+            broken.mkdir()
+            (broken / "config.json").write_text("{not json")
+            (broken / "DONE").touch()
+            _wait_for(lambda: "retry the failed pairs" in log.read_text(), sweep, log)
             sweep.send_signal(signal.SIGINT)
-            assert sweep.wait(timeout=300) == 0, log.read_text()[-4000:]
+            assert sweep.wait(timeout=300) == 1, log.read_text()[-4000:]
         finally:
             if sweep.poll() is None:
                 sweep.kill()
-    return Swept(output, log.read_text(), killed, checkpoint, taken_before_marker)
+    return Swept(output, log.read_text(), killed, checkpoint, taken_before_marker, broken)
 
 
 def test_every_pair_equals_a_sequential_run(
@@ -225,22 +234,23 @@ def test_watch_evaluates_a_checkpoint_written_while_it_runs(swept: Swept, tiny_l
     assert f"sweep: stopped watching {swept.checkpoint.parent}" in swept.printed
 
 
-def test_a_failed_pair_is_reported_in_one_line_and_shown_by_status(ray_address: str, tmp_path: Path) -> None:
-    """A model that cannot load fails its pair with the one-line reason, the sweep exits 1, --status shows it."""
-    missing = tmp_path / "no-such-model"
-    command = [
-        sys.executable, "-m", "instructeval", "sweep", "--models", f"hf:{missing}", "--tasks", "crass",
-        "--output", str(tmp_path / "runs"), "--address", ray_address,
-    ]  # fmt: skip
-    failed = subprocess.run(command, cwd=tmp_path, env=ENV, capture_output=True, text=True)
-    assert failed.returncode == 1, failed.stderr[-3000:]
-    (line,) = [line for line in failed.stderr.splitlines() if line.startswith("failed ")]
-    assert line.startswith(f"failed crass on hf:{missing}: ") and str(missing) in line.split(": ", 1)[1]
-    assert "sweep: 0 pairs run, 0 already done, 1 failed" in failed.stderr
-    assert "rerun the same command to retry the failed pairs" in failed.stderr
-    status = subprocess.run([*command, "--status"], cwd=tmp_path, env=ENV, capture_output=True, text=True)
-    (row,) = status.stdout.splitlines()
-    assert row.startswith("failed ") and row.endswith(line.split(": ", 1)[1]), row
+def test_a_failed_pair_is_reported_in_one_line_and_shown_by_status(
+    swept: Swept, sweep_setup: tuple[Path, Path], ray_address: str, data_dir: Path
+) -> None:
+    """A checkpoint that cannot load fails each of its pairs with the one-line reason (the sweep goes on watching,
+    then exits 1), and `--status` shows them failed with that reason."""
+    failed = [line for line in swept.printed.splitlines() if line.startswith("failed ")]
+    assert [line.split(": ", 1)[0] for line in failed] == [f"failed {t} on hf:{swept.broken}" for t in TASKS]
+    assert all(str(swept.broken) in line.split(": ", 1)[1] for line in failed), failed
+    assert "sweep: 0 pairs run, 8 already done, 2 failed" in swept.printed
+    assert "rerun the same command to retry the failed pairs" in swept.printed
+    work, sweep_file = sweep_setup
+    command = [*_sweep(sweep_file, ray_address, data_dir, swept.output), "--models", f"hf:{swept.broken}", "--status"]
+    status = subprocess.run(command, cwd=work, env=ENV, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    rows = status.stdout.splitlines()
+    assert [row.split()[0] for row in rows] == ["failed", "failed"]
+    assert all(row.endswith(line.split(": ", 1)[1]) for row, line in zip(rows, failed, strict=True)), rows
 
 
 def test_without_ray_sweep_says_how_to_install_it(tiny_llama: Path, tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 The sweep's job for a vLLM base and its adapters (what its Ray task runs, here called in a .venv-vllm subprocess,
 which has no Ray) evaluates the base's and both adapters' pairs on one engine, each request carrying its adapter;
-every pair equals `instructeval run --model hf:... --adapter` (peft) and the adapter pairs equal
-`instructeval run --model vllm:... --adapter --data-parallel-size 2`, whose two engine replicas share the requests.
-The refusals and the replicas' core and request split run without vLLM.
+every pair equals `instructeval run --model hf:... --adapter` (peft). Marked slow (two more engine starts): an
+adapter's pairs equal `instructeval run --model vllm:... --adapter --data-parallel-size 2`, whose two engine
+replicas share the requests. The refusals and the replicas' core and request split run without vLLM.
 """
 
 from __future__ import annotations
@@ -95,37 +95,62 @@ def _assert_same_samples(ours: Path, theirs: Path, task: str, tolerance: float) 
     assert results(ours)["tasks"][task]["metrics"] == results(theirs)["tasks"][task]["metrics"]
 
 
+@pytest.fixture(scope="module")
+def pair_runs(sweep_job: dict[str, Any], tiny_llama: Path) -> dict[tuple[str | None, str], Path]:
+    """The job's run folders by (adapter, task)."""
+    folders = {}
+    for run_dir in (Path(outcome[0]) for outcome in sweep_job["outcomes"]):
+        spec, adapter = _model_of(run_dir)
+        assert spec == f"vllm:{tiny_llama}"
+        folders[(adapter, run_dir.name.rsplit("-", 1)[0])] = run_dir
+    return folders
+
+
 @needs_vllm_venv
-def test_adapters_share_one_engine_and_equal_separate_runs(
-    sweep_job: dict[str, Any], tiny_llama: Path, adapters: list[Path], data_dir: Path, tmp_path: Path
+def test_adapters_share_one_engine_and_equal_peft_runs(
+    sweep_job: dict[str, Any],
+    pair_runs: dict[tuple[str | None, str], Path],
+    tiny_llama: Path,
+    adapters: list[Path],
+    data_dir: Path,
+    tmp_path: Path,
 ) -> None:
-    """One job, one engine load, six pairs done; each pair's samples equal peft's on hf (within float32 noise),
-    the adapter pairs equal a two-replica `run --adapter` on vLLM, and each adapter changes the base's answers."""
-    report = sweep_job
-    assert report["jobs"] == 1
-    outcomes = report["outcomes"]
+    """One job, one engine load, six pairs done; each pair's samples equal `run --model hf: --adapter` (peft)
+    within float32 noise, and each adapter changes the base's answers."""
+    assert sweep_job["jobs"] == 1
+    outcomes = sweep_job["outcomes"]
     assert [status for _, status, _, _ in outcomes] == ["done"] * 6, outcomes
     assert sum(1 for *_, load_seconds in outcomes if load_seconds) == 1
-    by_model = {}
-    for run_dir in (Path(o[0]) for o in outcomes):
-        by_model.setdefault(_model_of(run_dir), {})[run_dir.name.rsplit("-", 1)[0]] = run_dir
-    assert set(by_model) == {(f"vllm:{tiny_llama}", None), *((f"vllm:{tiny_llama}", str(a)) for a in adapters)}
+    assert {adapter for adapter, _ in pair_runs} == {None, *map(str, adapters)}
     hf_runs = {}
     for number, adapter in enumerate([None, *adapters]):
         flags = [*FLAGS, "--data-dir", str(data_dir), *(["--adapter", str(adapter)] if adapter else [])]
         hf_runs[adapter] = run_here(f"hf:{tiny_llama}", tmp_path, f"hf-{number}", flags)
         for task in TASKS:
-            ours = by_model[(f"vllm:{tiny_llama}", str(adapter) if adapter else None)][task]
+            ours = pair_runs[(str(adapter) if adapter else None, task)]
             _assert_same_samples(ours, hf_runs[adapter], task, LOGLIKELIHOOD_TOLERANCE)
-    flags = [*FLAGS, "--adapter", str(adapters[0]), "--data-parallel-size", "2"]
-    replicas = run_in_vllm_venv(f"vllm:{tiny_llama}", tmp_path, "vllm-dp2", flags, vllm_env(data_dir))
-    for task in TASKS:
-        _assert_same_samples(by_model[(f"vllm:{tiny_llama}", str(adapters[0]))][task], replicas, task, 1e-6)
     base, tuned = (
-        [v for r in records(hf_runs[a], "crass").values() for v in r["choice_loglikelihoods"]]
+        [value for record in records(hf_runs[a], "crass").values() for value in record["choice_loglikelihoods"]]
         for a in (None, adapters[0])
     )
     assert base != pytest.approx(tuned, abs=1e-3)
+
+
+@pytest.mark.slow  # two more engine starts (about 80 s on a 2-core CPU)
+@needs_vllm_venv
+def test_two_replicas_with_an_adapter_give_one_engines_samples(
+    pair_runs: dict[tuple[str | None, str], Path],
+    tiny_llama: Path,
+    adapters: list[Path],
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """`run --model vllm: --adapter A --data-parallel-size 2`: two engines share the requests, and the samples
+    (answers, log-likelihoods, scores) are the one shared engine's for A."""
+    flags = [*FLAGS, "--adapter", str(adapters[0]), "--data-parallel-size", "2"]
+    replicas = run_in_vllm_venv(f"vllm:{tiny_llama}", tmp_path, "vllm-dp2", flags, vllm_env(data_dir))
+    for task in TASKS:
+        _assert_same_samples(pair_runs[(str(adapters[0]), task)], replicas, task, 1e-6)
 
 
 @pytest.mark.parametrize(
