@@ -1,8 +1,8 @@
 """The site's folder: refuse one that holds something else; rewrite an earlier build's files in place.
 
 A model page is overwritten in place without truncating it first: on ext4 a file truncated to zero and written
-again is flushed to disk when it is closed (the `auto_da_alloc` safeguard for replace-by-truncate), which made
-rewriting 5,000 pages cost seconds instead of a tenth of one. A page cut short by a killed build is harmless: the
+again is flushed to disk when it is closed (the `auto_da_alloc` safeguard for replace-by-truncate), which costs a
+build of thousands of pages far more than overwriting them. A page cut short by a killed build is harmless: the
 page cache no longer vouches for it (`_page_cache.py`), so the next build writes it again. Every other file
 (index.html, the downloads, the diff pages) is replaced atomically, so a killed build never leaves the index or
 the data cut short. Only after writing does a build remove what an earlier build wrote and this one did not.
