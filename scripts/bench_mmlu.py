@@ -8,8 +8,8 @@ questions each) it times:
   (c) `instructeval run` with the prefix cache (the default);
   (d) the pure forward floor over the same full contexts: the model calls lm-eval's path makes (one per
       unique context, same batches, logits at every position), nothing else;
-  (e) the pure forward floor over unique tokens: each shared prefix once plus each question, several questions
-      packed into one row (no padding), logits at the scored positions only;
+  (e) the pure forward floor over unique tokens: each shared prefix once plus each question, questions packed
+      into rows (no padding) as (c) packs them, logits at the scored positions only;
   (f) (e) in padded batches of `--batch-size` rows instead, to show what the row layout costs (`--skip-padded`
       leaves it out);
 and checks that (a), (b) and (c) agree per example (log-likelihoods within 1e-4, same predictions).
@@ -203,7 +203,7 @@ def forward_unique(lm: Any, sequences: list[tuple[int, ...]], starts: list[int],
     returns the tokens run."""
     import torch
 
-    from instructeval.models._packing import pack, packs
+    from instructeval.models._packing import pack, packs, row_budget
     from instructeval.models._prefix_kv import cache_over, snapshot
     from instructeval.models._prefix_plan import plan_prefixes, unique_tokens
 
@@ -219,7 +219,7 @@ def forward_unique(lm: Any, sequences: list[tuple[int, ...]], starts: list[int],
             leaves = sorted(node.leaves, key=lambda i: -len(sequences[i]))
             lengths = [len(sequences[i]) - node.end for i in leaves]
             if packed:
-                groups = packs(lengths, batch_size)
+                groups = packs(lengths, row_budget(batch_size, len(sequences[leaves[0]]))) if leaves else []
             else:
                 groups = [range(lo, min(lo + batch_size, len(leaves))) for lo in range(0, len(leaves), batch_size)]
             for group in groups:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import torch
 
-from instructeval.models._packing import pack, packs
+from instructeval.models._packing import MAX_PACKED_TOKENS, pack, packs, row_budget
 from instructeval.models._prefix_kv import unsupported_reason
 from instructeval.models._prefix_plan import PrefixNode, plan_prefixes, unique_tokens
 from instructeval.models.prefix_cache import _pad_after_prefix
@@ -128,11 +128,16 @@ def test_eager_attention_gets_the_same_mask_as_additive_floats() -> None:
     assert bool((eager[~sdpa] == torch.finfo(torch.float32).min).all())
 
 
-def test_packs_hold_at_most_the_batch_and_the_token_budget() -> None:
-    assert packs([5, 5, 5], most=2) == [range(0, 2), range(2, 3)]
-    assert packs([1500, 600, 600, 100], most=8, max_tokens=2048) == [range(0, 1), range(1, 4)]
-    assert packs([3000, 10], most=8, max_tokens=2048) == [range(0, 1), range(1, 2)]  # an oversized suffix alone
-    assert packs([], most=8) == []
+def test_packs_hold_at_most_the_token_budget() -> None:
+    assert packs([5, 5, 5], max_tokens=10) == [range(0, 2), range(2, 3)]
+    assert packs([1500, 600, 600, 100], max_tokens=2048) == [range(0, 1), range(1, 4)]
+    assert packs([3000, 10], max_tokens=2048) == [range(0, 1), range(1, 2)]  # an oversized suffix alone
+    assert packs([], max_tokens=8) == []
+
+
+def test_a_row_holds_what_a_padded_batch_of_the_longest_would() -> None:
+    assert row_budget(batch_size=2, longest=300) == 600
+    assert row_budget(batch_size=64, longest=300) == MAX_PACKED_TOKENS
 
 
 def test_attention_without_custom_masks_leaves_the_prefix_cache_off(tiny_llama: Path) -> None:

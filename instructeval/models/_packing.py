@@ -31,18 +31,25 @@ class PackedRow:
     mask: torch.Tensor
 
 
-def packs(lengths: Sequence[int], most: int, max_tokens: int = MAX_PACKED_TOKENS) -> list[range]:
-    """Consecutive groups of at most `most` suffixes and `max_tokens` tokens (a longer suffix alone)."""
+def packs(lengths: Sequence[int], max_tokens: int) -> list[range]:
+    """Consecutive groups of suffixes holding at most `max_tokens` tokens each (a longer suffix alone)."""
     groups: list[range] = []
     lo, tokens = 0, 0
     for i, length in enumerate(lengths):
-        if i > lo and (i - lo == most or tokens + length > max_tokens):
+        if i > lo and tokens + length > max_tokens:
             groups.append(range(lo, i))
             lo, tokens = i, 0
         tokens += length
     if lo < len(lengths):
         groups.append(range(lo, len(lengths)))
     return groups
+
+
+def row_budget(batch_size: int, longest: int) -> int:
+    """Tokens per packed row: what a padded batch of `batch_size` of the longest sequences would hold (so no more
+    activation memory than lm-eval's own batch), at most `MAX_PACKED_TOKENS`. Few long rows instead of many short
+    ones: fewer forward passes, each with larger matrix products."""
+    return max(1, min(MAX_PACKED_TOKENS, batch_size * longest))
 
 
 def pack(

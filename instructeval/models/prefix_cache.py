@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from instructeval.models._packing import PackedRow, pack, packs
+from instructeval.models._packing import PackedRow, pack, packs, row_budget
 from instructeval.models._prefix_kv import (
     PrefixKV,
     accepts_logits_to_keep,
@@ -135,7 +135,8 @@ class PrefixCachedHFLM(SeededHFLM):
         with self._inference():
             for node, prefix in self._prefixes(root):
                 leaves = sorted(node.leaves, key=lambda i: -len(sequences[i]))
-                for group in packs([len(sequences[i]) - node.end for i in leaves], batch_size):
+                budget = row_budget(batch_size, len(sequences[leaves[0]])) if leaves else 1
+                for group in packs([len(sequences[i]) - node.end for i in leaves], budget):
                     chunk = [leaves[k] for k in group]
                     rows = self._score_suffixes(
                         prefix, node.end, [sequences[i] for i in chunk], [starts[i] for i in chunk]
