@@ -116,7 +116,10 @@ def timed_run(client: str, prompts: int, latency: float, concurrency: int) -> di
         with tempfile.TemporaryDirectory() as tmp:
             run = make_run(Path(tmp) / "run", prompts)
             options = JudgeOptions(
-                judges=(f"openai-compatible:{base_url}@judge",), concurrency=concurrency, use_cache=False
+                judges=(f"openai-compatible:{base_url}@judge",),
+                concurrency=concurrency,
+                use_cache=False,
+                calibration=False,  # the calibration set's requests are the same client's, not this run's
             )
             cpu, start = time.process_time(), time.perf_counter()
             report = grade_run(run, options)
