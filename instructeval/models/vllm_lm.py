@@ -1,8 +1,10 @@
-"""lm-eval's vLLM backend, importable with vLLM's CPU build, each sampled request seeded by its prompt too."""
+"""lm-eval's vLLM backend, importable with vLLM's CPU build, each sampled request seeded by its prompt too, with
+data-parallel engine replicas and LoRA adapters chosen per request."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -137,7 +139,11 @@ class PromptSeededVLLM(VLLM):
             sampling_params = [sampling_params] * len(requests)
         prompts = [TokensPrompt(prompt_token_ids=request) for request in requests]
         one_by_one = not generate and bool(self.model_args.get("enable_lora"))
-        return generate_across(self.replicas, prompts, sampling_params, one_by_one, lora_request=self.lora_request)
+        # vLLM's own bar: one engine only, and never where tqdm is disabled (vLLM divides by its zero elapsed time)
+        bar = len(self.replicas) == 1 and not one_by_one and not os.environ.get("TQDM_DISABLE")
+        return generate_across(
+            self.replicas, prompts, sampling_params, one_by_one, lora_request=self.lora_request, use_tqdm=bar
+        )
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """Generate as lm-eval's VLLM does, after mixing each sampled request's prompt into its seed, one batch of

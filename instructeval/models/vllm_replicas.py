@@ -101,9 +101,11 @@ def generate_across(
     def one(index: int) -> list[Any]:
         engine, part, params = engines[index], prompt_parts[index], param_parts[index]
         calls = [([p], [q]) for p, q in zip(part, params, strict=True)] if one_by_one else [(part, params)]
-        return [
-            output for batch, ps in calls if batch for output in engine.generate(batch, ps, use_tqdm=False, **kwargs)
-        ]
+        outputs: list[Any] = []
+        for batch, batch_params in calls:
+            if batch:
+                outputs += engine.generate(batch, batch_params, **kwargs)
+        return outputs
 
     if len(engines) == 1:
         return one(0)
