@@ -1,4 +1,5 @@
-"""A page template of leaderboard/*.html, split around its embedded data (`$data`).
+"""A page template of leaderboard/*.html, split around its embedded data (`$data`); its `$head` line stands for
+leaderboard/head.html, the head every page shares (character set, Content-Security-Policy, style, data, scripts).
 
 A page is written as the template's head, the data and its tail, each encoded once: the data of a large page
 (the index, 8 MB at 5,000 models) is never copied into one string, and a model page's data can be read back from
@@ -16,6 +17,8 @@ from string import Template
 from instructeval import __version__
 from instructeval.leaderboard._output import encoded
 
+HEAD_FILE = "head.html"
+HEAD = "$head\n"
 DATA = re.compile(r"(?<!\$)\$data(?![A-Za-z0-9_])")
 """The one place in a template where the page's data goes."""
 
@@ -24,7 +27,8 @@ class PageTemplate:
     """A template file, as the text before and after its data."""
 
     def __init__(self, path: Path) -> None:
-        self.source = path.read_text(encoding="utf-8")
+        shared_head = (path.parent / HEAD_FILE).read_text(encoding="utf-8")
+        self.source = path.read_text(encoding="utf-8").replace(HEAD, shared_head, 1)
         parts = DATA.split(self.source)
         if len(parts) != 2:
             raise ValueError(f"{path} must hold $data exactly once")
