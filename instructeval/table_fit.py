@@ -18,7 +18,7 @@ SCORE_HEADER = "value ± stderr [95% CI]"
 def fitted(build: Callable[[bool], Table], console: Console) -> Table:
     """`build(narrow)`'s table: the one-line-per-row form when it fits the console's width, else the narrow one."""
     wide = build(False)
-    unbounded = console.options.update_width(UNBOUNDED)  # measured at the console's width, it would just fit it
+    unbounded = console.options.update_width(UNBOUNDED)  # rich clamps a measurement to the width it is given
     return wide if console.measure(wide, options=unbounded).maximum <= console.width else build(True)
 
 
