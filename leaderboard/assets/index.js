@@ -200,14 +200,9 @@
   /* The chart column against model size, a line per family; rows without a size or family are left out (and
    * named), never placed at 0. */
   function drawSizeChart(view, rows) {
-    const holder = document.getElementById("size-chart");
-    const state = stateOf(view);
-    const column = view.columns[state.chart];
-    if (!column) {
-      holder.replaceChildren();
-      return;
-    }
-    const present = rows.filter((r) => r.cells[state.chart] && r.cells[state.chart][0] !== null);
+    const chart = chartInput(view, rows, "size-chart");
+    if (!chart) return;
+    const { holder, state, column, present } = chart;
     const unsized = present.filter((r) => r.params === null || r.params === undefined);
     const unfamilied = present.filter((r) => r.params !== null && r.params !== undefined && categoryOf(r, "family") === null);
     const families = new Map();
@@ -255,15 +250,24 @@
       el("th", { scope: "rowgroup", colspan: span, text: `${label} (${count} row${count === 1 ? "" : "s"})` }));
   }
 
-  function drawChart(view, rows) {
-    const holder = document.getElementById("chart");
+  /* What a chart of the view's chart column draws from: its holder emptied and null when there is no column,
+   * else the holder, the view's state, the column and the rows with a value in it. */
+  function chartInput(view, rows, holderId) {
+    const holder = document.getElementById(holderId);
     const state = stateOf(view);
     const column = view.columns[state.chart];
     if (!column) {
       holder.replaceChildren();
-      return;
+      return null;
     }
     const present = rows.filter((r) => r.cells[state.chart] && r.cells[state.chart][0] !== null);
+    return { holder, state, column, present };
+  }
+
+  function drawChart(view, rows) {
+    const chart = chartInput(view, rows, "chart");
+    if (!chart) return;
+    const { holder, state, column, present } = chart;
     const top = present
       .sort((a, b) => b.cells[state.chart][0] - a.cells[state.chart][0])
       .slice(0, 30);
