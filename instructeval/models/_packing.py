@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-MAX_PACKED_TOKENS = 2048
-"""A packed row's attention grows with the square of its length: suffixes beyond this go into further rows."""
+MAX_PACKED_TOKENS = 512
+"""A packed row's attention grows with the square of its length (every token's mask spans the whole row):
+beyond this many tokens the questions go into further rows. On CPU 512 beat 2,048 (`docs/benchmarks.md`)."""
 
 MASKED_ATTENTION = ("sdpa", "eager")
 """transformers attention implementations that take a custom 4D mask (`eager` as an additive float mask)."""
