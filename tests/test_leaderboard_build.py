@@ -7,10 +7,13 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from leaderboard_fixtures import PWN_TITLE, write_fixture_runs
 
+from instructeval.errors import InstructEvalError
+from instructeval.forked import usable_workers
 from instructeval.leaderboard import build_site
-from instructeval.leaderboard._collect import IndexRunResults, discover
+from instructeval.leaderboard._collect import IndexRunResults, find_results, load_found
 from instructeval.leaderboard._page_cache import CACHE_FILE, PageCache
 from instructeval.run import save_results
 
@@ -78,7 +81,7 @@ def test_a_rebuild_reads_for_the_index_only_the_runs_whose_pages_it_keeps(tmp_pa
     runs, out = tmp_path / "runs", tmp_path / "site"
     written = write_fixture_runs(runs)
     build_site([runs], out)
-    found = discover([runs], index_only=PageCache(out).stamps())
+    found = load_found(find_results([runs]), index_only=PageCache(out).stamps())
     assert found.runs and all(isinstance(run.results, IndexRunResults) for run in found.runs)
     assert any(t.breakdown for run in found.runs for t in run.results.tasks.values())  # HHH's categories stay
 
@@ -93,3 +96,40 @@ def test_a_rebuild_reads_for_the_index_only_the_runs_whose_pages_it_keeps(tmp_pa
     build_site([runs], out, title=PWN_TITLE)  # every page again, each from its runs read in full
     build_site([runs], tmp_path / "fresh-titled", title=PWN_TITLE)
     assert _site_files(out) == _site_files(tmp_path / "fresh-titled")
+
+
+def test_a_forked_build_publishes_what_one_in_this_process_does(tmp_path: Path) -> None:
+    """Pages rendered by forked workers, into files made ahead (ReservedFiles), give the site a build in this
+    process gives, on a first build, a rebuild and after a run changed; no reserved file is left behind (the
+    fixture has more runs than models, so some are never taken)."""
+    assert usable_workers(2) == 2, "a thread an earlier test left running keeps this process from forking"
+    runs = tmp_path / "runs"
+    written = write_fixture_runs(runs)
+    here, forked = tmp_path / "here", tmp_path / "forked"
+    for step in range(3):
+        if step == 2:
+            changed = written["smol/old"].model_copy(deep=True)
+            changed.run.seed = 99
+            save_results(runs / "smol" / "old", changed)
+        build_site([runs], here, title=PWN_TITLE, workers=1)
+        build_site([runs], forked, title=PWN_TITLE, workers=2)
+        assert _site_files(forked) == _site_files(here)
+        assert not list(forked.rglob(".reserved-*"))
+
+
+def test_a_failed_build_leaves_no_reserved_files(tmp_path: Path) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "site"
+    write_fixture_runs(runs)
+    broken = sorted(runs.rglob("results.json"))[-1]
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InstructEvalError, match="does not match the results schema"):
+        build_site([runs], out, workers=2)
+    assert not list(out.rglob(".reserved-*"))
+
+
+def test_workers_below_one_are_refused(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_fixture_runs(runs)
+    with pytest.raises(InstructEvalError, match="--workers 0 is not valid"):
+        build_site([runs], tmp_path / "site", workers=0)
+    assert not (tmp_path / "site").exists()

@@ -31,6 +31,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="also take tasks from running or failed runs (default: only complete runs)",
     )
+    build.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes that render the model pages (default: one per CPU; 1 builds in this process)",
+    )
     build.set_defaults(func=build_command)
 
     serve = actions.add_parser("serve", help="serve a built site on 127.0.0.1 for a local preview")
@@ -48,6 +54,7 @@ def build_command(args: argparse.Namespace) -> int:
         title=args.title,
         models_meta=args.models_meta,
         include_incomplete=args.include_incomplete,
+        workers=args.workers,
     )
     print(
         f"leaderboard: {built.models} models from {built.runs} runs, {built.comparisons} comparisons -> {built.index}"

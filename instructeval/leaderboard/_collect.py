@@ -91,12 +91,18 @@ def read_in_full(run: LoadedRun) -> LoadedRun:
     return load_run(run.path, shown=run.shown, stamp=run.stamp)
 
 
-def discover(paths: Sequence[Path], index_only: frozenset[str] = frozenset()) -> Found:
-    """Load every results.json and comparison*.json under the paths (searched recursively), each file once; a
-    results file whose stamp is in `index_only` is read as IndexRunResults."""
-    runs: dict[FileId, LoadedRun] = {}
-    comparisons: dict[FileId, tuple[Comparison, str]] = {}
-    stamps: list[str] = []
+@dataclass(frozen=True)
+class ResultsFiles:
+    """The results and comparison files under the given paths, each once: (path, label on the site, stamp)."""
+
+    runs: list[tuple[Path, str, str]]
+    comparisons: list[tuple[Path, str, str]]
+
+
+def find_results(paths: Sequence[Path]) -> ResultsFiles:
+    """Every results.json and comparison*.json under the paths (searched recursively), each file once."""
+    runs: dict[FileId, tuple[Path, str, str]] = {}
+    comparisons: dict[FileId, tuple[Path, str, str]] = {}
     for root in paths:
         if not root.exists():
             raise InstructEvalError(f"{root} does not exist: pass run folders or folders that contain them")
@@ -104,21 +110,26 @@ def discover(paths: Sequence[Path], index_only: frozenset[str] = frozenset()) ->
         name = folder.resolve().name
         results_files, comparison_files = _files(root)
         for file_id, (path, stamp) in results_files.items():
-            if file_id not in runs:
-                schema = IndexRunResults if stamp in index_only else RunResults
-                runs[file_id] = load_run(
-                    path.parent, shown=_label(folder, name, path.parent), stamp=stamp, schema=schema
-                )
+            runs.setdefault(file_id, (path, _label(folder, name, path.parent), stamp))
         for file_id, (path, stamp) in comparison_files.items():
-            if file_id not in comparisons:
-                comparisons[file_id] = (_load_comparison(path), _label(folder, name, path))
-                stamps.append(f"{comparisons[file_id][1]}@{stamp}")
+            comparisons.setdefault(file_id, (path, _label(folder, name, path), stamp))
     if not runs and not comparisons:
         listed = ", ".join(str(p) for p in paths)
         raise InstructEvalError(
             f"no {RESULTS_FILE} or {COMPARISON_FILES} under {listed}: pass the runs/ folder `instructeval run` writes"
         )
-    return Found(runs=list(runs.values()), comparisons=list(comparisons.values()), comparisons_stamp="|".join(stamps))
+    return ResultsFiles(runs=list(runs.values()), comparisons=list(comparisons.values()))
+
+
+def load_found(files: ResultsFiles, index_only: frozenset[str] = frozenset()) -> Found:
+    """Load the files; a results file whose stamp is in `index_only` is read as IndexRunResults."""
+    runs = [
+        load_run(path.parent, shown=label, stamp=stamp, schema=IndexRunResults if stamp in index_only else RunResults)
+        for path, label, stamp in files.runs
+    ]
+    comparisons = [(_load_comparison(path), label) for path, label, _stamp in files.comparisons]
+    stamp = "|".join(f"{label}@{stamp}" for _path, label, stamp in files.comparisons)
+    return Found(runs=runs, comparisons=comparisons, comparisons_stamp=stamp)
 
 
 FileId = tuple[int, int]

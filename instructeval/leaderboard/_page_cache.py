@@ -45,14 +45,15 @@ class PageCache:
         """The results files (by stamp) behind the pages an earlier build wrote."""
         return frozenset(stamp for entry in self._before.values() for stamp in entry[2])
 
-    def holds(self, page: str, fingerprint: str, status: os.stat_result) -> bool:
-        """Whether an earlier build wrote this page file, as it is now, from the same inputs."""
+    def written_as(self, page: str, fingerprint: str) -> str | None:
+        """The `file_status` of the page as an earlier build left it, when it wrote it from the same inputs."""
         held = self._before.get(page)
-        return held is not None and held[:2] == (fingerprint, file_status(status))
+        return held[1] if held is not None and held[0] == fingerprint else None
 
-    def put(self, page: str, fingerprint: str, status: os.stat_result, stamps: Sequence[str]) -> None:
-        """Record the page this build wrote or kept, and the stamps of the results files it shows."""
-        self._now[page] = (fingerprint, file_status(status), tuple(stamps))
+    def put(self, page: str, fingerprint: str, status: str, stamps: Sequence[str]) -> None:
+        """Record the page this build wrote or kept (its `file_status`), and the stamps of the results files it
+        shows."""
+        self._now[page] = (fingerprint, status, tuple(stamps))
 
     def save(self) -> None:
         """Write the entries this build used (atomically; unchanged, nothing is written)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from string import Template
 
@@ -39,7 +39,7 @@ class PageTemplate:
         names = {"title": html.escape(title), "root": root, "generator": f"instructeval {__version__}"}
         return encoded(self._before.substitute(names)), encoded(self._after.substitute(names))
 
-    def page(self, title: str, root: str, data: Sequence[bytes]) -> list[bytes]:
+    def page(self, title: str, root: str, data: Iterable[bytes]) -> list[bytes]:
         """A whole page, as the chunks to write in order."""
         before, after = self.around(title, root)
         return [before, *data, after]

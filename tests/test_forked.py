@@ -1,0 +1,88 @@
+"""Work in forked processes (instructeval/forked.py): results in order from real forked workers, their errors
+raised in the caller, a killed worker refused in one line, and no forking where it is not safe."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from instructeval.errors import InstructEvalError
+from instructeval.forked import ForkedMap, call_forked, usable_workers
+
+
+def _pid_and_square(item: int) -> tuple[int, int]:
+    return os.getpid(), item * item
+
+
+def test_results_come_in_order_from_forked_workers() -> None:
+    items = list(range(37))
+    with ForkedMap(_pid_and_square, items, workers=2) as mapped:
+        results = list(mapped.results())
+    assert [square for _pid, square in results] == [i * i for i in items]
+    pids = {pid for pid, _square in results}
+    assert os.getpid() not in pids and pids  # worked out in the forked workers, not here
+
+
+def test_one_worker_maps_in_this_process() -> None:
+    with ForkedMap(_pid_and_square, [1, 2, 3], workers=1) as mapped:
+        assert list(mapped.results()) == [(os.getpid(), 1), (os.getpid(), 4), (os.getpid(), 9)]
+
+
+def _refuse_seven(item: int) -> int:
+    if item == 7:
+        raise InstructEvalError("item 7 is refused")
+    return item
+
+
+def test_a_workers_error_is_raised_in_the_caller() -> None:
+    with ForkedMap(_refuse_seven, list(range(20)), workers=2) as mapped, pytest.raises(InstructEvalError) as caught:
+        list(mapped.results())
+    assert str(caught.value) == "item 7 is refused"
+
+
+def _killed_at_three(item: int) -> int:
+    if item == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+
+def test_a_killed_worker_is_one_clear_error() -> None:
+    with ForkedMap(_killed_at_three, list(range(8)), workers=2) as mapped, pytest.raises(InstructEvalError) as caught:
+        list(mapped.results())
+    assert "ended without its result" in str(caught.value) and "--workers 1" in str(caught.value)
+
+
+def test_call_forked_returns_the_result_of_the_forked_call() -> None:
+    built = [object() for _ in range(3)]
+
+    def build() -> tuple[tuple[int, int], list[object]]:
+        return (os.getpid(), len(built)), built
+
+    pid, count = call_forked(build)
+    assert pid != os.getpid() and count == 3
+
+
+def test_call_forked_raises_the_calls_error() -> None:
+    def build() -> tuple[int, object]:
+        raise InstructEvalError("no results under runs/")
+
+    with pytest.raises(InstructEvalError, match="no results under runs/"):
+        call_forked(build)
+
+
+def test_usable_workers() -> None:
+    assert usable_workers(3) == 3
+    assert usable_workers() == (os.cpu_count() or 1)
+    with pytest.raises(InstructEvalError, match=r"--workers 0 is not valid: pass 1 or more"):
+        usable_workers(0)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert usable_workers(4) == 1  # forking a process with threads is not safe
+    finally:
+        stop.set()
+        thread.join()
