@@ -9,7 +9,9 @@ process, the same functions giving the same results.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,8 +30,22 @@ _HELD: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 """In a worker: the function and the items, inherited from the caller when the worker was forked."""
 
 
+def die_with_parent() -> None:
+    """In a forked process: be killed when the process that forked it ends (Linux's PR_SET_PDEATHSIG), so that a
+    killed command leaves no worker running on, or waiting forever for work."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the call
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal a process gets when its parent ends."""
+
+
 def _hold(function: Callable[[Any], Any], items: Sequence[Any]) -> None:
     global _HELD
+    die_with_parent()
     _HELD = (function, items)
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +90,47 @@ def test_usable_workers() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+CALLER = """
+import os, sys, time
+from instructeval.forked import ForkedMap, call_forked
+
+def work(item):
+    with open(os.path.join(sys.argv[1], f"{os.getpid()}.pid"), "w") as handle:
+        handle.write(str(item))
+    time.sleep(60)
+    return item
+
+def build():
+    with ForkedMap(work, [0, 1], workers=2) as mapped:
+        return list(mapped.results()), None
+
+call_forked(build)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:  # a zombie has ended, only not been reaped
+        return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_killed_caller_leaves_no_worker_running(tmp_path: Path) -> None:
+    """The command killed (SIGKILL: nothing of it runs after): its forked call and that call's own workers end
+    with it, instead of building on in the background or waiting forever for work."""
+    caller = subprocess.Popen([sys.executable, "-c", CALLER, str(tmp_path)])
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+    assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    caller.kill()
+    caller.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)

@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"instructeval: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("instructeval: interrupted; rerun the same command with --resume to continue", file=sys.stderr)
+        again = "with --resume to continue" if hasattr(args, "resume") else "to start it again"
+        print(f"instructeval: interrupted; rerun the same command {again}", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug, not bad input: one line here, the traceback kept in a file for the report
         if os.environ.get(SHOW_TRACEBACK):

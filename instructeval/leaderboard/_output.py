@@ -21,6 +21,7 @@ from types import TracebackType
 
 from instructeval import __version__
 from instructeval.errors import InstructEvalError
+from instructeval.forked import die_with_parent
 
 MARKER = ".instructeval-leaderboard"
 FOLDERS = ("models", "diffs", "data", "assets")
@@ -155,6 +156,7 @@ class ReservedFiles:
 
 
 def _make_empty(paths: list[Path]) -> None:
+    die_with_parent()
     for path in paths:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o666))
