@@ -255,7 +255,7 @@ def test_settings_view_and_model_grid(site: Path) -> None:
 
 def test_cli_build_rebuild_and_errors(runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "site"
-    assert main(["leaderboard", "build", str(runs), "--out", str(out), "--title", "T"]) == 0
+    assert main(["leaderboard", "build", str(runs), "--out", str(out), "--title", "T", "--workers", "2"]) == 0
     assert "5 models from 7 runs, 1 comparisons" in capsys.readouterr().out
     (out / "assets" / "old.js").write_text("left by an older version", encoding="utf-8")
     assert main(["leaderboard", "build", str(runs / "llama"), "--out", str(out)]) == 0  # rebuilds over its own site
@@ -271,6 +271,7 @@ def test_cli_build_rebuild_and_errors(runs: Path, tmp_path: Path, capsys: pytest
         (["leaderboard", "build", str(runs), "--out", str(tmp_path / "other")], "not empty"),
         (["leaderboard", "serve", str(tmp_path / "other")], "holds no index.html"),
         (["leaderboard", "build", str(runs), "--out", str(out), "--models-meta", str(meta)], "x', method: Input"),
+        (["leaderboard", "build", str(runs), "--out", str(out), "--workers", "0"], "--workers 0 is not valid"),
     ]
     for argv, message in cases:
         assert main(argv) == 2
