@@ -78,8 +78,11 @@ def test_call_forked_raises_the_calls_error() -> None:
 
 
 def test_usable_workers() -> None:
-    assert usable_workers(3) == 3
-    assert usable_workers() == (os.cpu_count() or 1)
+    """In a process that has started no thread (a test process may hold threads other tests left), the workers
+    asked for, by default one per CPU; with a thread running, 1; below 1, refused."""
+    code = "import os; from instructeval.forked import usable_workers; print(usable_workers(3), usable_workers())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["3", str(os.cpu_count() or 1)]
     with pytest.raises(InstructEvalError, match=r"--workers 0 is not valid: pass 1 or more"):
         usable_workers(0)
     stop = threading.Event()

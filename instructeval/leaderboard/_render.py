@@ -105,6 +105,7 @@ def build_site(
 def _build(
     paths: Sequence[Path], out: Path, *, title: str, models_meta: Path | None, include_incomplete: bool, workers: int
 ) -> tuple[BuiltSite, Found]:
+    """The build: what it wrote, and the results it read (which `call_forked` drops with the build's process)."""
     meta = load_models_meta(models_meta) if models_meta else {}
     cache = PageCache(out)
     files = find_results(paths)
