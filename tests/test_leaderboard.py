@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import random
 import re
 import threading
@@ -33,7 +34,7 @@ from instructeval.errors import InstructEvalError
 from instructeval.leaderboard import build_site, script_json, site_server
 from instructeval.leaderboard._meta import identify, parse_size
 from instructeval.leaderboard._render import view_csv
-from instructeval.leaderboard._views import disambiguate, display_name
+from instructeval.leaderboard._views import disambiguate, display_name, round6
 from instructeval.results import ModelInfo
 from instructeval.run import save_results
 
@@ -364,3 +365,17 @@ def test_judge_grades_are_never_shown_as_percentages(tmp_path: Path) -> None:
     build_site([runs], tmp_path / "site")
     writing = next(v for v in load(tmp_path / "site")["views"] if v["id"] == "writing")
     assert writing["columns"] and all(c["scale"] == 1 and c["unit"] == "" for c in writing["columns"])
+
+
+def test_round6_is_round_to_six_places_bit_for_bit() -> None:
+    """Scores, CI bounds, differences and grades, numbers one step either side of every rounding tie near them,
+    and the values round() must handle itself (a signed zero, large, nan, infinite)."""
+    rng = random.Random(6)
+    values = [rng.random() for _ in range(60_000)] + [rng.uniform(-5, 5) for _ in range(30_000)]
+    values += [rng.uniform(-1e-5, 1e-5) for _ in range(10_000)] + [rng.uniform(-2e3, 2e3) for _ in range(10_000)]
+    for i in range(0, 2_000_000, 97):
+        tie = (i + 0.5) / 1e6
+        values += [tie, -tie, math.nextafter(tie, 0.0), math.nextafter(tie, 1.0), i / 1e6]
+    values += [0.0, -0.0, 1e-9, -1e-9, 5e-7, -5e-7, 999.9999995, 1e300, -1e300, math.inf, -math.inf]
+    assert [repr(round6(v)) for v in values] == [repr(round(v, 6)) for v in values]
+    assert math.isnan(round6(math.nan))

@@ -125,7 +125,7 @@ def test_a_forked_build_publishes_what_one_in_this_process_does(tmp_path: Path) 
         assert not list(forked.rglob(".reserved-*"))
 
 
-def test_a_failed_forked_build_is_one_line_and_leaves_no_reserved_files(tmp_path: Path) -> None:
+def test_a_failed_forked_build_is_one_line_and_leaves_no_half_made_site(tmp_path: Path) -> None:
     runs, out = tmp_path / "runs", tmp_path / "site"
     write_fixture_runs(runs)
     broken = sorted(runs.rglob("results.json"))[-1]
@@ -133,7 +133,10 @@ def test_a_failed_forked_build_is_one_line_and_leaves_no_reserved_files(tmp_path
     done = _cli_build(runs, out, "--workers", "2")
     assert done.returncode == 2 and "does not match the results schema" in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
-    assert not list(out.rglob(".reserved-*"))
+    assert not out.exists()  # a first build that failed leaves nothing, its reserved files included
+    out.mkdir()
+    done = _cli_build(runs, out, "--workers", "2")  # into a folder that was there before: it stays
+    assert done.returncode == 2 and out.is_dir() and not list(out.rglob(".reserved-*"))
 
 
 def test_workers_below_one_are_refused(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,10 +16,10 @@ from typing import Any
 from instructeval import __version__
 from instructeval.forked import ForkedMap, call_forked, usable_workers
 from instructeval.gc_pause import gc_paused
-from instructeval.leaderboard._collect import Found, find_results, latest_comparisons, load_found, select
+from instructeval.leaderboard._collect import Found, ResultsFiles, find_results, latest_comparisons, load_found, select
 from instructeval.leaderboard._diffs import diff_page_data, diff_page_path
 from instructeval.leaderboard._json import extend_json, json_list, script_bytes
-from instructeval.leaderboard._meta import load_models_meta
+from instructeval.leaderboard._meta import ModelMeta, load_models_meta
 from instructeval.leaderboard._model_pages import ModelPages
 from instructeval.leaderboard._output import ReservedFiles, SiteFolder, encoded
 from instructeval.leaderboard._page_cache import PageCache
@@ -109,7 +110,27 @@ def _build(
     meta = load_models_meta(models_meta) if models_meta else {}
     cache = PageCache(out)
     files = find_results(paths)
-    site = SiteFolder(out)
+    fresh = not out.exists()
+    try:
+        site = SiteFolder(out)
+        return _write(files, site, cache, meta, _file_digest(models_meta), title, include_incomplete, workers)
+    except BaseException:
+        if fresh:  # a first build that failed leaves no half-made folder
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _write(
+    files: ResultsFiles,
+    site: SiteFolder,
+    cache: PageCache,
+    meta: dict[str, ModelMeta],
+    meta_digest: str,
+    title: str,
+    include_incomplete: bool,
+    workers: int,
+) -> tuple[BuiltSite, Found]:
+    """Read the results and write the site (see `_build`)."""
     index_only = cache.stamps()
     unseen = sum(stamp not in index_only for _path, _label, stamp in files.runs)
     with ReservedFiles(site.root / "models", unseen, fork=workers > 1) as reserve:
@@ -117,7 +138,7 @@ def _build(
         models = name_models(select(found.runs, include_incomplete=include_incomplete), meta)
         comparisons = latest_comparisons(found.comparisons)
         diff_pages = [diff_page_path(i) for i in range(len(comparisons))]
-        inputs = (__version__, title, str(include_incomplete), found.comparisons_stamp, _file_digest(models_meta))
+        inputs = (__version__, title, str(include_incomplete), found.comparisons_stamp, meta_digest)
         pages = ModelPages(
             site,
             cache,

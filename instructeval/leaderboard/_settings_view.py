@@ -18,6 +18,7 @@ from instructeval.leaderboard._views import (
     model_row,
     primary_score,
     problem_solving_tasks,
+    round6,
     scale_of,
     setting_label,
     task_label,
@@ -91,7 +92,7 @@ def model_grid(model: Model) -> list[dict[str, Any]]:
                     }
                     for (sid, picked), c in zip(settings, cells, strict=True)
                 ],
-                "swing": [round(found[0], 6), round(found[1], 6)] if found else None,
+                "swing": [round6(found[0]), round6(found[1])] if found else None,
             }
         )
     return grid

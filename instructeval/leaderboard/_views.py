@@ -106,10 +106,27 @@ def is_problem_solving(task: str) -> bool:
     return not is_alignment(task) and not task.startswith("writing")
 
 
+def round6(value: float) -> float:
+    """`round(value, 6)`, bit for bit, in about half the time (a site rounds millions of numbers).
+
+    For |value| < 1000, y = value * 1e6 as a float is within 1.2e-7 of the exact product (|y| < 2**30). With r
+    the integer nearest y, |y - r| < 0.49 puts the exact product within 0.5 of r: r is the integer round()
+    picks, with no tie to break, and round() returns the float nearest to r / 10**6, as r / 1e6 does (both
+    exact, the division correctly rounded). r = 0 is left to round(), which keeps the sign of a zero; so is
+    anything else (large, a near-tie, nan or infinite).
+    """
+    if -1e3 < value < 1e3:
+        scaled = value * 1e6
+        nearest = round(scaled)
+        if nearest and -0.49 < scaled - nearest < 0.49:
+            return nearest / 1e6
+    return round(value, 6)
+
+
 def _round(value: float | None) -> float | None:
     if value is None or not math.isfinite(value):
         return None
-    return round(value, 6)
+    return round6(value)
 
 
 def cell(score: Score | None) -> Cell:
@@ -120,9 +137,9 @@ def cell(score: Score | None) -> Cell:
     if value is None or not isfinite(value):
         return None
     return [
-        round(value, 6),
-        None if low is None or not isfinite(low) else round(low, 6),
-        None if high is None or not isfinite(high) else round(high, 6),
+        round6(value),
+        None if low is None or not isfinite(low) else round6(low),
+        None if high is None or not isfinite(high) else round6(high),
         score.n,
     ]
 
