@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from instructeval.leaderboard._collect import Picked
@@ -88,10 +89,15 @@ def _task(task: str, picked: Picked, run_index: RunIndex) -> dict[str, Any]:
     }
 
 
+@cache
+def _core_positions() -> dict[str, int]:
+    return {task: i for i, task in enumerate(problem_solving_tasks())}
+
+
 def _task_order(task: str) -> tuple[int, int, str]:
-    core = problem_solving_tasks()
-    if task in core:
-        return (0, core.index(task), task)
+    position = _core_positions().get(task)
+    if position is not None:
+        return (0, position, task)
     return (2 if is_alignment(task) else 1, 0, task)
 
 
