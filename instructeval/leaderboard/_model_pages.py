@@ -20,10 +20,9 @@ from instructeval.results import Comparison
 
 @dataclass(frozen=True)
 class PageJob:
-    """One page to render: its model, its fingerprint, the bytes around its data, and the reserved file it takes."""
+    """One page to render: its model, the bytes around its data, and the reserved file it takes."""
 
     model: Model
-    key: str
     start: bytes
     end: bytes
     reserved: int
@@ -62,7 +61,7 @@ class ModelPages:
             self._keys.append(key)
             kept = _kept_page(site, cache, model.page, key, start, end)
             if kept is None:
-                self.todo.append(PageJob(model=model, key=key, start=start, end=end, reserved=len(self.todo)))
+                self.todo.append(PageJob(model=model, start=start, end=end, reserved=len(self.todo)))
             else:
                 self._kept[i] = kept
 
