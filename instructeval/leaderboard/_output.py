@@ -119,7 +119,7 @@ class SiteFolder:
 class ReservedFiles:
     """Empty files that a forked process makes in a folder while the build reads its results, for pages whose
     names are not known yet: on some filesystems making a file costs far more than writing it (up to 0.7 ms of CPU
-    each on the ext4 of the VMs we benchmark on, 3.3 s for 5,000 model pages), and the kernel makes one file at a
+    each on the ext4 of the machines we benchmark on, 3.3 s for 5,000 model pages), and the kernel makes one file at a
     time per folder. A page written where no file is yet takes one by renaming it, which costs next to nothing.
     Those not taken are removed by the build's `finish`, as anything else it did not write (by the next build's,
     when this one is killed), or on leaving the block with an error."""
