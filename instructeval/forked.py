@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -30,7 +31,7 @@ _HELD: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 """In a worker: the function and the items, inherited from the caller when the worker was forked."""
 
 
-def die_with_parent() -> None:
+def _die_with_parent() -> None:
     """In a forked process: be killed when the process that forked it ends (Linux's PR_SET_PDEATHSIG), so that a
     killed command leaves no worker running on, or waiting forever for work."""
     parent = os.getppid()
@@ -45,7 +46,7 @@ PR_SET_PDEATHSIG = 1
 
 def _hold(function: Callable[[Any], Any], items: Sequence[Any]) -> None:
     global _HELD
-    die_with_parent()
+    _die_with_parent()
     _HELD = (function, items)
 
 
@@ -120,6 +121,18 @@ def _keeping(function: Callable[[], tuple[R, object]]) -> Callable[[None], R]:
         return result
 
     return call
+
+
+def start_forked(function: Callable[..., object], *args: object) -> BaseProcess:
+    """`function(*args)` in a forked process of its own, started now, which ends with this one; join it."""
+    process = get_context("fork").Process(target=_dying_with_parent, args=(function, *args), daemon=True)
+    process.start()
+    return process
+
+
+def _dying_with_parent(function: Callable[..., object], *args: object) -> None:
+    _die_with_parent()
+    function(*args)
 
 
 def _result(future: Future[list[R]]) -> list[R]:

@@ -97,7 +97,7 @@ def test_usable_workers() -> None:
 
 CALLER = """
 import os, sys, time
-from instructeval.forked import ForkedMap, call_forked
+from instructeval.forked import ForkedMap, call_forked, start_forked
 
 def work(item):
     with open(os.path.join(sys.argv[1], f"{os.getpid()}.pid"), "w") as handle:
@@ -106,6 +106,7 @@ def work(item):
     return item
 
 def build():
+    start_forked(work, 2)
     with ForkedMap(work, [0, 1], workers=2) as mapped:
         return list(mapped.results()), None
 
@@ -123,14 +124,14 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_killed_caller_leaves_no_worker_running(tmp_path: Path) -> None:
-    """The command killed (SIGKILL: nothing of it runs after): its forked call and that call's own workers end
-    with it, instead of building on in the background or waiting forever for work."""
+    """The command killed (SIGKILL: nothing of it runs after): its forked call and that call's own workers and
+    processes end with it, instead of building on in the background or waiting forever for work."""
     caller = subprocess.Popen([sys.executable, "-c", CALLER, str(tmp_path)])
     deadline = time.monotonic() + 30
-    while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+    while len(list(tmp_path.glob("*.pid"))) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
-    assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    assert len(workers) == 3 and all(_alive(pid) for pid in workers)
     caller.kill()
     caller.wait()
     deadline = time.monotonic() + 10

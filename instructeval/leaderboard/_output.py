@@ -14,14 +14,13 @@ import os
 import shutil
 from collections.abc import Iterable
 from contextlib import suppress
-from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
 
 from instructeval import __version__
 from instructeval.errors import InstructEvalError
-from instructeval.forked import die_with_parent
+from instructeval.forked import start_forked
 
 MARKER = ".instructeval-leaderboard"
 FOLDERS = ("models", "diffs", "data", "assets")
@@ -128,8 +127,7 @@ class ReservedFiles:
         self._paths = [folder / f".reserved-{i}" for i in range(count if fork else 0)]
         self._process: BaseProcess | None = None
         if self._paths:
-            self._process = get_context("fork").Process(target=_make_empty, args=(self._paths,), daemon=True)
-            self._process.start()
+            self._process = start_forked(_make_empty, self._paths)
 
     def __enter__(self) -> ReservedFiles:
         return self
@@ -156,7 +154,6 @@ class ReservedFiles:
 
 
 def _make_empty(paths: list[Path]) -> None:
-    die_with_parent()
     for path in paths:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o666))
