@@ -1,5 +1,5 @@
-"""Work in forked processes: a function over many items while the caller goes on (`ForkedMap`), and one call
-whose objects are dropped with its process (`call_forked`).
+"""Work in forked processes: a function over many items while the caller goes on (`ForkedMap`), one call whose
+objects are dropped with its process (`call_forked`), and a lone process beside the caller (`start_forked`).
 
 A forked process starts with the caller's memory: the function and its items are never pickled, only results
 travel back. Forking is safe only from a process with one thread and on Linux (where it is the platform's own way
