@@ -9,11 +9,11 @@ timed rebuilds over the site (as a user's next build does: pages of unchanged mo
 after one model's results changed. Baseline: the targets, build <= 5 s and load to interactive <= 1 s; each
 figure is printed with its ratio to its target, the forked first build also with its ratio to the one in this
 process. Then two floors measured in the same run: the CPU time of reading and validating the same results files
-alone, in full (what a first build pays) and for the index only (what a rebuild pays for a run whose page it
-keeps), alternating; and the time this file system takes to make as many empty files in one folder as the site
-has model pages (what any first build pays for its pages, whatever it writes into them). "Interactive" is the
-moment the page's script has drawn the table and wired the controls (performance.now() at that point, i.e. from
-navigation start), read back from the page.
+alone, in full and in the two parts a build reads them in (for the index, in the build's process; the breakdowns
+a model page shows, in the page's worker), alternating; and the time this file system takes to make as many empty
+files in one folder as the site has model pages (what any first build pays for its pages, whatever it writes into
+them). "Interactive" is the moment the page's script has drawn the table and wired the controls (performance.now()
+at that point, i.e. from navigation start), read back from the page.
 
 `--against REV` times the builds of this checkout and of git revision REV side by side instead: each build
 sequence (first build, rebuilds, one changed) runs in a process of its own, the two alternating `--rounds` times
@@ -35,13 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from instructeval.forked import usable_workers
 from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard import build_site
-from instructeval.leaderboard._collect import IndexRunResults
+from instructeval.leaderboard._collect import IndexRunResults, read_breakdowns
 from instructeval.registry import suites
 from instructeval.results import ModelInfo, RunInfo, RunResults, TaskResult, load_results
 from instructeval.run import save_results
@@ -125,16 +126,25 @@ def write_runs(root: Path, models: int, tasks: int, seed: int = 0) -> None:
         save_results(root / f"model{i:04d}" / "run", results)
 
 
-def time_read(runs: Path, repeats: int, schema: type[RunResults] = RunResults) -> list[float]:
-    """Reading and validating every results.json through results.py (RunResults: the floor a first build pays;
-    IndexRunResults: what a rebuild reads of a run whose page it keeps), with the cyclic collector paused as the
-    build has it; CPU seconds."""
+READERS: dict[str, Callable[[Path], object]] = {
+    "full": lambda run: load_results(run),
+    "index": lambda run: load_results(run, IndexRunResults),
+    "breakdowns": read_breakdowns,
+}
+"""The ways to read a results file: in full (RunResults), and in the two parts a build reads it in: for the index
+(IndexRunResults, in the build's process) and the breakdowns a model page shows (in the page's worker)."""
+
+
+def time_read(runs: Path, repeats: int, reader: str) -> list[float]:
+    """Reading and validating every results.json one of the READERS' ways, with the cyclic collector paused as
+    the build has it; CPU seconds."""
+    read = READERS[reader]
     times = []
     for _ in range(repeats):
         start = time.process_time()
         with gc_paused():
             for path in sorted(runs.rglob("results.json")):
-                load_results(path.parent, schema)
+                read(path.parent)
         times.append(time.process_time() - start)
     return times
 
@@ -379,15 +389,16 @@ def main() -> None:
         changed = time_changed_rebuild(runs, site)
         report["rebuild_one_changed_s"] = round(changed, 4)
         print(f"rebuild after one model's run changed: {changed:.3f} s (target {BUILD_TARGET_S} s)")
-        reads: dict[str, list[float]] = {"full": [], "index": []}
+        reads: dict[str, list[float]] = {reader: [] for reader in READERS}
         for _ in range(args.repeats):  # alternating, one pass each at a time
-            reads["full"] += time_read(runs, 1)
-            reads["index"] += time_read(runs, 1, IndexRunResults)
-        full, index_only = statistics.median(reads["full"]), statistics.median(reads["index"])
-        report["read_cpu_s"] = {"full": round(full, 4), "index_only": round(index_only, 4)}
+            for reader, times in reads.items():
+                times += time_read(runs, 1, reader)
+        read = {reader: statistics.median(times) for reader, times in reads.items()}
+        report["read_cpu_s"] = {reader: round(seconds, 4) for reader, seconds in read.items()}
         print(
-            f"reading the results files alone, CPU: {full:.3f} s in full, {index_only:.3f} s for the index only "
-            f"({full / index_only:.2f}x)"
+            f"reading the results files alone, CPU: {read['full']:.3f} s in full; as a build does, "
+            f"{read['index']:.3f} s for the index (in the build's process) + {read['breakdowns']:.3f} s of the "
+            f"pages' breakdowns (split over the workers)"
         )
         making = time_making_files(Path(tmp) / "empty-files", args.models)
         report["making_empty_files_s"] = round(making, 4)

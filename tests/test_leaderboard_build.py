@@ -3,6 +3,7 @@ and a page that is no longer the file the cache vouches for (cut short by a kill
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -14,8 +15,9 @@ from leaderboard_fixtures import PWN_TITLE, write_fixture_runs
 
 from instructeval.errors import InstructEvalError
 from instructeval.leaderboard import build_site
-from instructeval.leaderboard._collect import IndexRunResults, find_results, load_found
-from instructeval.leaderboard._page_cache import CACHE_FILE, PageCache
+from instructeval.leaderboard._collect import IndexRunResults, find_results, load_found, read_breakdowns
+from instructeval.leaderboard._page_cache import CACHE_FILE
+from instructeval.results import load_results
 from instructeval.run import save_results
 
 STAMP = re.compile(rb'"generated_at":"[^"]*"')
@@ -76,16 +78,39 @@ def test_pages_are_written_in_place_and_the_rest_replaced(tmp_path: Path) -> Non
     assert os.stat(out / "data" / "leaderboard.json").st_ino != inodes[out / "data" / "leaderboard.json"]
 
 
-def test_a_rebuild_reads_for_the_index_only_the_runs_whose_pages_it_keeps(tmp_path: Path) -> None:
-    """Runs behind kept pages are read without the breakdowns only a page shows; a model whose page must be
-    written again (one of its runs changed, or the title did) is read in full, and every page is as fresh."""
+def test_a_build_reads_each_run_for_the_index_and_each_page_reads_its_breakdowns(tmp_path: Path) -> None:
+    """The build's process reads every run without the breakdowns only a page shows (HHH's categories stay: the
+    index shows them); a page reads those from its runs' files, which must still be the files the build found."""
+    runs = tmp_path / "runs"
+    written = write_fixture_runs(runs)
+    found = load_found(find_results([runs]))
+    assert found.runs and all(isinstance(run.results, IndexRunResults) for run in found.runs)
+    assert {kind for run in found.runs for t in run.results.tasks.values() for kind in t.breakdown} == {"category"}
+    smol = next(run for run in found.runs if run.shown.endswith("smol/new"))
+    subjects = read_breakdowns(smol.path, smol.stamp)["mmlu"]["subject"]
+    anatomy = written["smol/new"].tasks["mmlu"].breakdown["subject"]["anatomy"]["acc"]
+    assert subjects["anatomy"]["acc"] == anatomy.model_dump(include={"value", "ci_low", "ci_high", "n"})
+    save_results(smol.path, load_results(smol.path))  # the run written again after the build found it
+    with pytest.raises(InstructEvalError, match="changed while the leaderboard was built: build it again"):
+        read_breakdowns(smol.path, smol.stamp)
+
+
+def test_a_breakdown_a_page_cannot_read_is_one_line(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_fixture_runs(runs)
+    path = runs / "smol" / "new" / "results.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["tasks"]["mmlu"]["breakdown"]["subject"]["anatomy"]["acc"]["value"] = "high"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InstructEvalError, match=r"results.json does not match the results schema \(1 validation"):
+        build_site([runs], tmp_path / "site", workers=1)
+    assert not (tmp_path / "site").exists()
+
+
+def test_a_rebuild_after_a_run_changed_publishes_what_a_fresh_build_does(tmp_path: Path) -> None:
     runs, out = tmp_path / "runs", tmp_path / "site"
     written = write_fixture_runs(runs)
     build_site([runs], out)
-    found = load_found(find_results([runs]), index_only=PageCache(out).stamps())
-    assert found.runs and all(isinstance(run.results, IndexRunResults) for run in found.runs)
-    assert any(t.breakdown for run in found.runs for t in run.results.tasks.values())  # HHH's categories stay
-
     older = written["smol/old"].model_copy(deep=True)  # an older run of a model with four runs changes
     task = older.tasks["gsm8k"]
     task.metrics[task.primary_metric] = task.metrics[task.primary_metric].model_copy(update={"value": 0.5})
@@ -94,7 +119,7 @@ def test_a_rebuild_reads_for_the_index_only_the_runs_whose_pages_it_keeps(tmp_pa
     build_site([runs], tmp_path / "fresh")
     assert _site_files(out) == _site_files(tmp_path / "fresh")
 
-    build_site([runs], out, title=PWN_TITLE)  # every page again, each from its runs read in full
+    build_site([runs], out, title=PWN_TITLE)  # every page again
     build_site([runs], tmp_path / "fresh-titled", title=PWN_TITLE)
     assert _site_files(out) == _site_files(tmp_path / "fresh-titled")
 

@@ -9,12 +9,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from typing_extensions import TypedDict
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey, RunResults, TaskResult
+from instructeval.results import (
+    RESULTS_FILE,
+    Comparison,
+    KnowledgeResult,
+    ModelKey,
+    RunResults,
+    TaskResult,
+    results_path,
+)
 from instructeval.run import LoadedRun, load_run, parse_time
 from instructeval.score import Score
 from instructeval.writing.report import WritingReport
@@ -25,10 +34,11 @@ COMPARISON_FILES = "comparison*.json"
 
 @dataclass(frozen=True)
 class Picked:
-    """A task's result, and the run it came from."""
+    """A task's result, and the run it came from (under `name` in that run's results)."""
 
     result: TaskResult
     run: LoadedRun
+    name: str
 
 
 @dataclass
@@ -77,18 +87,50 @@ class IndexTaskResult(TaskResult):
 
 
 class IndexRunResults(RunResults):
-    """A results file read for the index and the downloads only: what a build reads of a run whose model's page
-    an earlier build wrote from the same file (its model page is kept, so its breakdowns are not needed; the file
-    was read in full when that page was written)."""
+    """A results file as a build reads it: everything but the breakdowns only a model page shows, which the
+    process that renders the page reads for itself (`read_breakdowns`), in parallel when the build has workers."""
 
     tasks: dict[str, IndexTaskResult] = Field(default_factory=dict)  # type: ignore[assignment]
 
 
-def read_in_full(run: LoadedRun) -> LoadedRun:
-    """The run with every breakdown, when it was read for the index only."""
-    if not isinstance(run.results, IndexRunResults):
-        return run
-    return load_run(run.path, shown=run.shown, stamp=run.stamp)
+class ShownScore(TypedDict):
+    """What a model page shows of a breakdown group's score: the rest of the file's Score is skipped."""
+
+    value: float | None
+    ci_low: NotRequired[float | None]
+    ci_high: NotRequired[float | None]
+    n: NotRequired[int]
+
+
+Breakdown = dict[str, dict[str, dict[str, ShownScore]]]
+"""A task's breakdowns as a page reads them: kind -> group -> metric -> score."""
+
+
+class _TaskBreakdowns(BaseModel):
+    breakdown: Breakdown = Field(default_factory=dict)
+
+
+class _RunBreakdowns(BaseModel):
+    tasks: dict[str, _TaskBreakdowns] = Field(default_factory=dict)
+
+
+def read_breakdowns(run_dir: Path, stamp: str = "") -> dict[str, Breakdown]:
+    """Every task's breakdowns in the run folder's results file, by results key. Given the `stamp` the build found
+    the file with, the file must still be that one, so a page never mixes two versions of a run."""
+    path = results_path(run_dir)
+    try:
+        with path.open("rb") as handle:
+            if stamp and file_stamp(os.fstat(handle.fileno())) != stamp:
+                raise InstructEvalError(f"{path} changed while the leaderboard was built: build it again")
+            text = handle.read()
+    except FileNotFoundError:
+        raise InstructEvalError(f"{path} was removed while the leaderboard was built: build it again") from None
+    try:
+        tasks = _RunBreakdowns.model_validate_json(text).tasks
+    except ValueError as exc:
+        first = str(exc).splitlines()[0]
+        raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc
+    return {name: task.breakdown for name, task in tasks.items()}
 
 
 @dataclass(frozen=True)
@@ -121,12 +163,9 @@ def find_results(paths: Sequence[Path]) -> ResultsFiles:
     return ResultsFiles(runs=list(runs.values()), comparisons=list(comparisons.values()))
 
 
-def load_found(files: ResultsFiles, index_only: frozenset[str] = frozenset()) -> Found:
-    """Load the files; a results file whose stamp is in `index_only` is read as IndexRunResults."""
-    runs = [
-        load_run(path.parent, shown=label, stamp=stamp, schema=IndexRunResults if stamp in index_only else RunResults)
-        for path, label, stamp in files.runs
-    ]
+def load_found(files: ResultsFiles) -> Found:
+    """Load the files, each results file as IndexRunResults."""
+    runs = [load_run(path.parent, label, stamp, IndexRunResults) for path, label, stamp in files.runs]
     comparisons = [(_load_comparison(path), label) for path, label, _stamp in files.comparisons]
     stamp = "|".join(f"{label}@{stamp}" for _path, label, stamp in files.comparisons)
     return Found(runs=runs, comparisons=comparisons, comparisons_stamp=stamp)
@@ -152,9 +191,13 @@ def _files(root: Path) -> tuple[dict[FileId, tuple[Path, str]], dict[FileId, tup
             continue
         if stat.S_ISREG(info.st_mode):
             found = results if path.name == RESULTS_FILE else comparisons
-            stamp = f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
-            found.setdefault((info.st_dev, info.st_ino), (path, stamp))
+            found.setdefault((info.st_dev, info.st_ino), (path, file_stamp(info)))
     return results, comparisons
+
+
+def file_stamp(info: os.stat_result) -> str:
+    """A file's identity and version as the file system tells it: device, inode, size, mtime."""
+    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def _wanted(name: str) -> bool:
@@ -188,7 +231,7 @@ def select(runs: Sequence[LoadedRun], *, include_incomplete: bool = False) -> li
         entry = ModelRuns(key=key, runs=members)
         for run in newest_first:
             for name, result in run.results.tasks.items():
-                entry.tasks.setdefault(task_key(name, result), Picked(result=result, run=run))
+                entry.tasks.setdefault(task_key(name, result), Picked(result=result, run=run, name=name))
             pointwise = run.results.writing.pointwise if run.results.writing else None
             if entry.writing is None and pointwise is not None:
                 entry.writing = (pointwise, run)

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from instructeval import __version__
-from instructeval.leaderboard._collect import read_in_full, select
+from instructeval.leaderboard._collect import read_breakdowns
 from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._json import extend_json, script_bytes
 from instructeval.leaderboard._output import ReservedFiles, SiteFolder
@@ -43,11 +43,9 @@ class ModelPages:
         *,
         title: str,
         inputs: tuple[str, ...],
-        include_incomplete: bool,
     ) -> None:
         self._site, self._cache, self._reserve = site, cache, reserve
         self._models, self._comparisons, self._diff_pages = models, comparisons, diff_pages
-        self._include_incomplete = include_incomplete
         template = PageTemplate(TEMPLATES_DIR / "model.html")
         shared = fingerprint(*inputs, template.source)
         head = b"".join(extend_json(script_bytes({"title": title, "version": __version__}), model=b""))[:-1]
@@ -69,7 +67,9 @@ class ModelPages:
         """Write one model's page; the page file's status."""
         model = job.model
         self._reserve.take(job.reserved, self._site.root / model.page)
-        data = model_details(_read_in_full(model, self._include_incomplete), self._comparisons, self._diff_pages)
+        sources = {id(picked.run): picked.run for picked in model.runs.tasks.values()}
+        breakdowns = {key: read_breakdowns(run.path, run.stamp) for key, run in sources.items()}
+        data = model_details(model, breakdowns, self._comparisons, self._diff_pages)
         return file_status(self._site.overwrite(model.page, [job.start, script_bytes(data), job.end]))
 
     def details(self, rendered: Iterable[str]) -> Iterator[bytes]:
@@ -89,15 +89,6 @@ class ModelPages:
             self._site.keep(model.page)
             yield detail
         self._cache.save()
-
-
-def _read_in_full(model: Model, include_incomplete: bool) -> Model:
-    """The model with every breakdown of its runs, for its page (runs read for the index only are read again)."""
-    runs = [read_in_full(run) for run in model.runs.runs]
-    if all(new is old for new, old in zip(runs, model.runs.runs, strict=True)):
-        return model
-    (entry,) = select(runs, include_incomplete=include_incomplete)
-    return replace(model, runs=entry)
 
 
 def _kept_page(

@@ -131,10 +131,10 @@ def _write(
     workers: int,
 ) -> tuple[BuiltSite, Found]:
     """Read the results and write the site (see `_build`)."""
-    index_only = cache.stamps()
-    unseen = sum(stamp not in index_only for _path, _label, stamp in files.runs)
+    paged = cache.stamps()
+    unseen = sum(stamp not in paged for _path, _label, stamp in files.runs)
     with ReservedFiles(site.root / "models", unseen, fork=workers > 1) as reserve:
-        found = load_found(files, index_only)
+        found = load_found(files)
         models = name_models(select(found.runs, include_incomplete=include_incomplete), meta)
         comparisons = latest_comparisons(found.comparisons)
         diff_pages = [diff_page_path(i) for i in range(len(comparisons))]
@@ -148,7 +148,6 @@ def _write(
             diff_pages,
             title=title,
             inputs=inputs,
-            include_incomplete=include_incomplete,
         )
         reserve.wait()
         with ForkedMap(pages.render, pages.todo, workers) as rendered:
