@@ -42,7 +42,6 @@ from typing import Any
 from instructeval.forked import usable_workers
 from instructeval.gc_pause import gc_paused
 from instructeval.leaderboard import build_site
-from instructeval.leaderboard._collect import IndexRunResults, read_breakdowns
 from instructeval.registry import suites
 from instructeval.results import ModelInfo, RunInfo, RunResults, TaskResult, load_results
 from instructeval.run import save_results
@@ -126,19 +125,27 @@ def write_runs(root: Path, models: int, tasks: int, seed: int = 0) -> None:
         save_results(root / f"model{i:04d}" / "run", results)
 
 
-READERS: dict[str, Callable[[Path], object]] = {
-    "full": lambda run: load_results(run),
-    "index": lambda run: load_results(run, IndexRunResults),
-    "breakdowns": read_breakdowns,
-}
+READERS = ("full", "index", "breakdowns")
 """The ways to read a results file: in full (RunResults), and in the two parts a build reads it in: for the index
 (IndexRunResults, in the build's process) and the breakdowns a model page shows (in the page's worker)."""
+
+
+def _reader(name: str) -> Callable[[Path], object]:
+    # imported here: a --child build runs this file against an older revision, which may have neither
+    from instructeval.leaderboard._collect import IndexRunResults, read_breakdowns
+
+    readers: dict[str, Callable[[Path], object]] = {
+        "full": load_results,
+        "index": lambda run: load_results(run, IndexRunResults),
+        "breakdowns": read_breakdowns,
+    }
+    return readers[name]
 
 
 def time_read(runs: Path, repeats: int, reader: str) -> list[float]:
     """Reading and validating every results.json one of the READERS' ways, with the cyclic collector paused as
     the build has it; CPU seconds."""
-    read = READERS[reader]
+    read = _reader(reader)
     times = []
     for _ in range(repeats):
         start = time.process_time()
