@@ -8,6 +8,8 @@ import json
 import math
 import random
 import re
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -379,3 +381,12 @@ def test_round6_is_round_to_six_places_bit_for_bit() -> None:
     values += [0.0, -0.0, 1e-9, -1e-9, 5e-7, -5e-7, 999.9999995, 1e300, -1e300, math.inf, -math.inf]
     assert [repr(round6(v)) for v in values] == [repr(round(v, 6)) for v in values]
     assert math.isnan(round6(math.nan))
+
+
+def test_the_leaderboard_starts_without_the_evaluation_libraries() -> None:
+    """`leaderboard build` imports what reading results and writing pages need, not the fine-tuning clients or
+    scipy that `inject` and the statistics import (they cost seconds of start-up)."""
+    heavy = ("scipy", "openai", "torch", "transformers", "lm_eval", "instructeval.stats")
+    code = f"import sys, instructeval.cli.leaderboard; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -28,7 +28,7 @@ from instructeval.knowledge import (
     knowledge_table,
     score_responses,
 )
-from instructeval.knowledge.inject import estimate_costs
+from instructeval.knowledge.injection import estimate_costs
 from instructeval.knowledge.methods.augment import AUGMENT_CHOICES, AugmentSettings
 from instructeval.knowledge.run_report import print_run_report
 from instructeval.results import load_results

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from instructeval.knowledge.report import score_text
 from instructeval.knowledge.types import SPLITS, set_slug
 from instructeval.results import CurvePoint, KnowledgeResult
 
@@ -29,20 +28,6 @@ def curve_scorer(result: KnowledgeResult) -> str | None:
     for cells in result.splits.values():
         return next(iter(cells), None)
     return None
-
-
-def curve_cells(result: KnowledgeResult, scorer: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a curve table: one row per epoch, one column per split, '0.50 [0.2, 0.8] (8)' cells."""
-    curve = result.curve or []
-    splits = curve_splits(curve, scorer)
-    rows = [
-        [
-            str(p.epoch),
-            *(score_text(p.splits[s][scorer].score if scorer in p.splits.get(s, {}) else None) for s in splits),
-        ]
-        for p in curve
-    ]
-    return ["epoch", *splits], rows
 
 
 def curve_svg(curve: Sequence[CurvePoint], scorer: str, title: str) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from instructeval.errors import DataError, InstructEvalError
 from instructeval.judge.options import JudgeOptions
-from instructeval.knowledge.inject import Progress, resolve_scorers, score_answered
+from instructeval.knowledge.injection import Progress, resolve_scorers, score_answered
 from instructeval.knowledge.methods.base import Answered
 from instructeval.knowledge.report import knowledge_result, sample_records
 from instructeval.knowledge.sets import load_knowledge_set

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from instructeval.errors import InstructEvalError
-from instructeval.knowledge.curves import curve_cells, curve_file_name
+from instructeval.knowledge.curves import curve_file_name, curve_splits
 from instructeval.knowledge.paper_table import PaperTable, markdown_table, paper_table, table_cells
+from instructeval.knowledge.report import score_text
 from instructeval.results import KnowledgeResult, RunResults, load_results
 
 Curve = tuple[Path, str, KnowledgeResult]
@@ -98,3 +99,17 @@ def curve_markdown(curve: Curve, scorer: str) -> str:
         f"![learning curve]({run / curve_file_name(result)})",
     ]
     return "\n".join(lines) + "\n"
+
+
+def curve_cells(result: KnowledgeResult, scorer: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a curve table: one row per epoch, one column per split, '0.50 [0.2, 0.8] (8)' cells."""
+    curve = result.curve or []
+    splits = curve_splits(curve, scorer)
+    rows = [
+        [
+            str(p.epoch),
+            *(score_text(p.splits[s][scorer].score if scorer in p.splits.get(s, {}) else None) for s in splits),
+        ]
+        for p in curve
+    ]
+    return ["epoch", *splits], rows

@@ -31,6 +31,7 @@ from instructeval.leaderboard._views import (
     comparison_view,
     knowledge_view,
     name_models,
+    problem_solving_tasks,
     problem_solving_view,
     writing_view,
 )
@@ -150,6 +151,7 @@ def _write(
             inputs=inputs,
         )
         reserve.wait()
+        problem_solving_tasks()  # the task registry, read once before the workers fork: pages order tasks by it
         with ForkedMap(pages.render, pages.todo, workers) as rendered:
             head = {
                 "title": title,
