@@ -1,9 +1,9 @@
-"""Work in forked processes: a function over many items while the caller goes on (`ForkedMap`), one call whose
-objects are dropped with its process (`call_forked`), and a lone process beside the caller (`start_forked`).
+"""Work in forked processes while the caller goes on: a function over many items (`ForkedMap`), or one call
+(`Forked`).
 
 A forked process starts with the caller's memory: the function and its items are never pickled, only results
 travel back. Forking is safe only from a process with one thread and on Linux (where it is the platform's own way
-to start a process); `usable_workers` says 1 anywhere else, and with one worker everything runs in the calling
+to start a process); `usable_workers` says 1 anywhere else, and a `ForkedMap` of no processes runs in the calling
 process, the same functions giving the same results.
 """
 
@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -67,16 +69,17 @@ def usable_workers(requested: int | None = None, option: str = "--workers") -> i
 
 
 class ForkedMap(Generic[T, R]):
-    """`function` over `items` in `workers` forked processes, started now; `results` waits for them, in order.
-    Used as a context manager, so that leaving the block early stops the workers."""
+    """`function` over `items` in `processes` forked processes, started now (with none, or one item: in the
+    calling process, when `results` asks); `results` waits for them, in order. Used as a context manager, so that
+    leaving the block early stops the processes."""
 
-    def __init__(self, function: Callable[[T], R], items: Sequence[T], workers: int) -> None:
+    def __init__(self, function: Callable[[T], R], items: Sequence[T], processes: int) -> None:
         self._function, self._items = function, items
         self._executor: ProcessPoolExecutor | None = None
         self._slices: list[Future[list[R]]] = []
-        if workers > 1 and len(items) > 1:
-            self._executor = _forked_pool(workers, function, items)
-            step = -(-len(items) // (4 * workers))  # four slices a worker: a slow one is shared out
+        if processes > 0 and len(items) > 1:
+            self._executor = _forked_pool(processes, function, items)
+            step = -(-len(items) // (4 * processes))  # four slices a process: a slow one is shared out
             self._slices = [
                 self._executor.submit(_map_slice, start, min(start + step, len(items)))
                 for start in range(0, len(items), step)
@@ -101,47 +104,87 @@ class ForkedMap(Generic[T, R]):
                 yield from _result(piece)
 
 
-def call_forked(function: Callable[[], tuple[R, object]]) -> R:
-    """The result of `function()`, which returns it with the objects it built, called in one forked process (its
-    error raised here). The objects are dropped with the process instead of being freed one by one (0.6 s for the
-    validated results of a 5,000-model leaderboard)."""
-    with _forked_pool(1, _keeping(function), [None]) as pool:
-        results: list[R] = _result(pool.submit(_map_slice, 0, 1))
-    return results[0]
+class Forked(Generic[R]):
+    """`function(*args)` in a forked process of its own, started now, beside the caller (with `fork` False: in the
+    calling process, when `result` asks). Its value is pickled back; the process then ends, dropping unfreed what
+    the call gave `drop_with_process`. The caller starts no thread. Used as a context manager, so that leaving the
+    block early stops the process."""
+
+    def __init__(self, function: Callable[..., R], *args: object, fork: bool = True) -> None:
+        self._call: Callable[[], R] = partial(function, *args)
+        self._process: BaseProcess | None = None
+        if fork:
+            context = get_context("fork")
+            self._receive, send = context.Pipe(duplex=False)
+            self._process = context.Process(target=_send_back, args=(send, self._call))
+            self._process.start()
+            send.close()  # the child holds the only sending end: its death is the end of the pipe
+
+    def __enter__(self) -> Forked[R]:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.join()
+            self._receive.close()
+            self._process = None
+
+    def result(self) -> R:
+        """The call's value, waiting for it (its error raised here); once."""
+        if self._process is None:
+            return self._call()
+        try:
+            succeeded, value = self._receive.recv()
+        except EOFError:
+            raise InstructEvalError(ENDED_WITHOUT_RESULT) from None
+        finally:
+            self.__exit__(None, None, None)
+        if not succeeded:
+            raise value
+        return value  # type: ignore[no-any-return]
 
 
-_KEPT: list[object] = []
-"""In a forked call: the objects its function built, never freed (the process ends without freeing them)."""
+_KEPT: list[object] | None = None
+"""In a forked call's process: what `drop_with_process` was given (None in any other process)."""
 
 
-def _keeping(function: Callable[[], tuple[R, object]]) -> Callable[[None], R]:
-    def call(_: None) -> R:
-        result, built = function()
+def drop_with_process(built: object) -> None:
+    """In a forked call: keep `built` until the process ends, which drops it without freeing its objects one by
+    one (that costs a large build more than its last steps); in any other process, nothing."""
+    if _KEPT is not None:
         _KEPT.append(built)
-        return result
-
-    return call
 
 
-def start_forked(function: Callable[..., object], *args: object) -> BaseProcess:
-    """`function(*args)` in a forked process of its own, started now, which ends with this one; join it."""
-    process = get_context("fork").Process(target=_dying_with_parent, args=(function, *args), daemon=True)
-    process.start()
-    return process
-
-
-def _dying_with_parent(function: Callable[..., object], *args: object) -> None:
+def _send_back(send: Connection, call: Callable[[], object]) -> None:
+    global _KEPT
     _die_with_parent()
-    function(*args)
+    _KEPT = []
+    try:
+        outcome: tuple[bool, object] = (True, call())
+    except BaseException as error:  # raised in the caller instead
+        outcome = (False, error)
+    try:
+        send.send(outcome)
+    except Exception as error:  # an outcome that cannot be pickled
+        send.send((False, InstructEvalError(f"a forked process could not send back its outcome ({error})")))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # without freeing, one by one, what the call kept
+
+
+ENDED_WITHOUT_RESULT = (
+    "a forked worker process ended without its result (killed, or out of memory?): rerun, or pass --workers 1"
+)
 
 
 def _result(future: Future[list[R]]) -> list[R]:
     try:
         return future.result()
     except BrokenProcessPool as exc:
-        raise InstructEvalError(
-            "a forked worker process ended without its result (killed, or out of memory?): rerun, or pass --workers 1"
-        ) from exc
+        raise InstructEvalError(ENDED_WITHOUT_RESULT) from exc
 
 
 def _forked_pool(workers: int, function: Callable[[Any], Any], items: Sequence[Any]) -> ProcessPoolExecutor:

@@ -10,9 +10,9 @@ after one model's results changed. Baseline: the targets, build <= 5 s and load 
 figure is printed with its ratio to its target, the forked first build also with its ratio to the one in this
 process. Then two floors measured in the same run: the CPU time of reading and validating the same results files
 alone, in full and in the two parts a build reads them in (for the index, in the build's process; the breakdowns
-a model page shows, in the page's worker), alternating; and the time this file system takes to make as many empty
-files in one folder as the site has model pages (what any first build pays for its pages, whatever it writes into
-them). "Interactive" is the moment the page's script has drawn the table and wired the controls (performance.now()
+the model pages show, encoded, in a process beside it), alternating; and the time this file system takes to make
+as many empty files in one folder as the site has model pages (what any first build pays for its pages, whatever
+it writes into them). "Interactive" is the moment the page's script has drawn the table and wired the controls (performance.now()
 at that point, i.e. from navigation start), read back from the page.
 
 `--against REV` times the builds of this checkout and of git revision REV side by side instead: each build
@@ -127,17 +127,18 @@ def write_runs(root: Path, models: int, tasks: int, seed: int = 0) -> None:
 
 READERS = ("full", "index", "breakdowns")
 """The ways to read a results file: in full (RunResults), and in the two parts a build reads it in: for the index
-(IndexRunResults, in the build's process) and the breakdowns a model page shows (in the page's worker)."""
+(IndexRunResults) and the breakdowns the model pages show, encoded (in a forked process beside it)."""
 
 
 def _reader(name: str) -> Callable[[Path], object]:
     # imported here: a --child build runs this file against an older revision, which may have neither
-    from instructeval.leaderboard._collect import IndexRunResults, read_breakdowns
+    from instructeval.leaderboard._breakdowns import encoded_breakdowns
+    from instructeval.leaderboard._collect import IndexRunResults
 
     readers: dict[str, Callable[[Path], object]] = {
         "full": load_results,
         "index": lambda run: load_results(run, IndexRunResults),
-        "breakdowns": read_breakdowns,
+        "breakdowns": encoded_breakdowns,
     }
     return readers[name]
 
@@ -405,7 +406,7 @@ def main() -> None:
         print(
             f"reading the results files alone, CPU: {read['full']:.3f} s in full; as a build does, "
             f"{read['index']:.3f} s for the index (in the build's process) + {read['breakdowns']:.3f} s of the "
-            f"pages' breakdowns (split over the workers)"
+            f"pages' breakdowns, encoded (in a process beside it)"
         )
         making = time_making_files(Path(tmp) / "empty-files", args.models)
         report["making_empty_files_s"] = round(making, 4)

@@ -1,5 +1,5 @@
-"""Work in forked processes (instructeval/forked.py): results in order from real forked workers, their errors
-raised in the caller, a killed worker refused in one line, and no forking where it is not safe."""
+"""Work in forked processes (instructeval/forked.py): results in order from real forked workers, a forked call's
+value, their errors raised in the caller, a killed one refused in one line, and no forking where it is not safe."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from instructeval.errors import InstructEvalError
-from instructeval.forked import ForkedMap, call_forked, usable_workers
+from instructeval.forked import Forked, ForkedMap, usable_workers
 
 
 def _pid_and_square(item: int) -> tuple[int, int]:
@@ -23,15 +23,23 @@ def _pid_and_square(item: int) -> tuple[int, int]:
 
 def test_results_come_in_order_from_forked_workers() -> None:
     items = list(range(37))
-    with ForkedMap(_pid_and_square, items, workers=2) as mapped:
+    with ForkedMap(_pid_and_square, items, processes=2) as mapped:
         results = list(mapped.results())
     assert [square for _pid, square in results] == [i * i for i in items]
     pids = {pid for pid, _square in results}
     assert os.getpid() not in pids and pids  # worked out in the forked workers, not here
 
 
-def test_one_worker_maps_in_this_process() -> None:
-    with ForkedMap(_pid_and_square, [1, 2, 3], workers=1) as mapped:
+def test_one_process_maps_beside_this_one() -> None:
+    with ForkedMap(_pid_and_square, list(range(9)), processes=1) as mapped:
+        results = list(mapped.results())
+    assert [square for _pid, square in results] == [i * i for i in range(9)]
+    pids = {pid for pid, _square in results}
+    assert len(pids) == 1 and os.getpid() not in pids
+
+
+def test_no_processes_maps_in_this_process() -> None:
+    with ForkedMap(_pid_and_square, [1, 2, 3], processes=0) as mapped:
         assert list(mapped.results()) == [(os.getpid(), 1), (os.getpid(), 4), (os.getpid(), 9)]
 
 
@@ -42,7 +50,7 @@ def _refuse_seven(item: int) -> int:
 
 
 def test_a_workers_error_is_raised_in_the_caller() -> None:
-    with ForkedMap(_refuse_seven, list(range(20)), workers=2) as mapped, pytest.raises(InstructEvalError) as caught:
+    with ForkedMap(_refuse_seven, list(range(20)), processes=2) as mapped, pytest.raises(InstructEvalError) as caught:
         list(mapped.results())
     assert str(caught.value) == "item 7 is refused"
 
@@ -54,27 +62,35 @@ def _killed_at_three(item: int) -> int:
 
 
 def test_a_killed_worker_is_one_clear_error() -> None:
-    with ForkedMap(_killed_at_three, list(range(8)), workers=2) as mapped, pytest.raises(InstructEvalError) as caught:
+    with ForkedMap(_killed_at_three, list(range(8)), processes=2) as mapped, pytest.raises(InstructEvalError) as caught:
         list(mapped.results())
     assert "ended without its result" in str(caught.value) and "--workers 1" in str(caught.value)
 
 
-def test_call_forked_returns_the_result_of_the_forked_call() -> None:
-    built = [object() for _ in range(3)]
+def _pid_and_count(items: list[object]) -> tuple[int, int]:
+    return os.getpid(), len(items)
 
-    def build() -> tuple[tuple[int, int], list[object]]:
-        return (os.getpid(), len(built)), built
 
-    pid, count = call_forked(build)
+def test_a_forked_call_returns_its_value_from_a_process_of_its_own() -> None:
+    with Forked(_pid_and_count, [object() for _ in range(3)]) as call:
+        pid, count = call.result()
     assert pid != os.getpid() and count == 3
+    with Forked(_pid_and_count, [1, 2], fork=False) as here:
+        assert here.result() == (os.getpid(), 2)
 
 
-def test_call_forked_raises_the_calls_error() -> None:
-    def build() -> tuple[int, object]:
-        raise InstructEvalError("no results under runs/")
+def _refuse(reason: str) -> None:
+    raise InstructEvalError(reason)
 
-    with pytest.raises(InstructEvalError, match="no results under runs/"):
-        call_forked(build)
+
+def test_a_forked_call_raises_its_error_in_the_caller() -> None:
+    with Forked(_refuse, "no runs in x/") as call, pytest.raises(InstructEvalError, match=r"^no runs in x/$"):
+        call.result()
+
+
+def test_a_killed_forked_call_is_one_clear_error() -> None:
+    with Forked(_killed_at_three, 3) as call, pytest.raises(InstructEvalError, match="ended without its result"):
+        call.result()
 
 
 def test_usable_workers() -> None:
@@ -97,7 +113,7 @@ def test_usable_workers() -> None:
 
 CALLER = """
 import os, sys, time
-from instructeval.forked import ForkedMap, call_forked, start_forked
+from instructeval.forked import Forked, ForkedMap
 
 def work(item):
     with open(os.path.join(sys.argv[1], f"{os.getpid()}.pid"), "w") as handle:
@@ -106,11 +122,11 @@ def work(item):
     return item
 
 def build():
-    start_forked(work, 2)
-    with ForkedMap(work, [0, 1], workers=2) as mapped:
-        return list(mapped.results()), None
+    with Forked(work, 2), ForkedMap(work, [0, 1], processes=2) as mapped:
+        return list(mapped.results())
 
-call_forked(build)
+with Forked(build) as call:
+    call.result()
 """
 
 

@@ -15,7 +15,8 @@ from leaderboard_fixtures import PWN_TITLE, write_fixture_runs
 
 from instructeval.errors import InstructEvalError
 from instructeval.leaderboard import build_site
-from instructeval.leaderboard._collect import IndexRunResults, find_results, load_found, read_breakdowns
+from instructeval.leaderboard._breakdowns import encoded_breakdowns
+from instructeval.leaderboard._collect import IndexRunResults, find_results, load_found
 from instructeval.leaderboard._page_cache import CACHE_FILE
 from instructeval.results import load_results
 from instructeval.run import save_results
@@ -78,21 +79,25 @@ def test_pages_are_written_in_place_and_the_rest_replaced(tmp_path: Path) -> Non
     assert os.stat(out / "data" / "leaderboard.json").st_ino != inodes[out / "data" / "leaderboard.json"]
 
 
-def test_a_build_reads_each_run_for_the_index_and_each_page_reads_its_breakdowns(tmp_path: Path) -> None:
+def test_a_build_reads_each_run_for_the_index_and_the_pages_breakdowns_apart(tmp_path: Path) -> None:
     """The build's process reads every run without the breakdowns only a page shows (HHH's categories stay: the
-    index shows them); a page reads those from its runs' files, which must still be the files the build found."""
+    index shows them); the pages' breakdowns are read apart, from files that must still be the ones the build
+    found."""
     runs = tmp_path / "runs"
-    written = write_fixture_runs(runs)
+    write_fixture_runs(runs)
     found = load_found(find_results([runs]))
     assert found.runs and all(isinstance(run.results, IndexRunResults) for run in found.runs)
     assert {kind for run in found.runs for t in run.results.tasks.values() for kind in t.breakdown} == {"category"}
     smol = next(run for run in found.runs if run.shown.endswith("smol/new"))
-    subjects = read_breakdowns(smol.path, smol.stamp)["mmlu"]["subject"]
-    anatomy = written["smol/new"].tasks["mmlu"].breakdown["subject"]["anatomy"]["acc"]
-    assert subjects["anatomy"]["acc"] == anatomy.model_dump(include={"value", "ci_low", "ci_high", "n"})
+    (subjects,) = json.loads(encoded_breakdowns(smol.path, smol.stamp)["mmlu"])
+    anatomy, astronomy = [0.31, 0.28, 0.34, 200], [0.27, 0.24, 0.3, 200]  # fixture scores: value ± 0.03, n 200
+    assert subjects == {
+        "kind": "subject",
+        "groups": [{"group": "anatomy", "cell": anatomy}, {"group": "astronomy", "cell": astronomy}],
+    }
     save_results(smol.path, load_results(smol.path))  # the run written again after the build found it
     with pytest.raises(InstructEvalError, match="changed while the leaderboard was built: build it again"):
-        read_breakdowns(smol.path, smol.stamp)
+        encoded_breakdowns(smol.path, smol.stamp)
 
 
 def test_a_breakdown_a_page_cannot_read_is_one_line(tmp_path: Path) -> None:

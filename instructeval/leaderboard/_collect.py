@@ -9,10 +9,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NotRequired
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
-from typing_extensions import TypedDict
 
 from instructeval.errors import InstructEvalError
 from instructeval.results import (
@@ -22,7 +21,6 @@ from instructeval.results import (
     ModelKey,
     RunResults,
     TaskResult,
-    results_path,
 )
 from instructeval.run import LoadedRun, load_run, parse_time
 from instructeval.score import Score
@@ -87,50 +85,10 @@ class IndexTaskResult(TaskResult):
 
 
 class IndexRunResults(RunResults):
-    """A results file as a build reads it: everything but the breakdowns only a model page shows, which the
-    process that renders the page reads for itself (`read_breakdowns`), in parallel when the build has workers."""
+    """A results file as a build reads it: everything but the breakdowns only a model page shows, which are read
+    apart (`_breakdowns.py`), in parallel when the build has workers."""
 
     tasks: dict[str, IndexTaskResult] = Field(default_factory=dict)  # type: ignore[assignment]
-
-
-class ShownScore(TypedDict):
-    """What a model page shows of a breakdown group's score: the rest of the file's Score is skipped."""
-
-    value: float | None
-    ci_low: NotRequired[float | None]
-    ci_high: NotRequired[float | None]
-    n: NotRequired[int]
-
-
-Breakdown = dict[str, dict[str, dict[str, ShownScore]]]
-"""A task's breakdowns as a page reads them: kind -> group -> metric -> score."""
-
-
-class _TaskBreakdowns(BaseModel):
-    breakdown: Breakdown = Field(default_factory=dict)
-
-
-class _RunBreakdowns(BaseModel):
-    tasks: dict[str, _TaskBreakdowns] = Field(default_factory=dict)
-
-
-def read_breakdowns(run_dir: Path, stamp: str = "") -> dict[str, Breakdown]:
-    """Every task's breakdowns in the run folder's results file, by results key. Given the `stamp` the build found
-    the file with, the file must still be that one, so a page never mixes two versions of a run."""
-    path = results_path(run_dir)
-    try:
-        with path.open("rb") as handle:
-            if stamp and file_stamp(os.fstat(handle.fileno())) != stamp:
-                raise InstructEvalError(f"{path} changed while the leaderboard was built: build it again")
-            text = handle.read()
-    except FileNotFoundError:
-        raise InstructEvalError(f"{path} was removed while the leaderboard was built: build it again") from None
-    try:
-        tasks = _RunBreakdowns.model_validate_json(text).tasks
-    except ValueError as exc:
-        first = str(exc).splitlines()[0]
-        raise InstructEvalError(f"{path} does not match the results schema ({first}); was it edited by hand?") from exc
-    return {name: task.breakdown for name, task in tasks.items()}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from instructeval.leaderboard._collect import Breakdown, Picked
+import orjson
+
+from instructeval.leaderboard._breakdowns import EncodedBreakdowns
+from instructeval.leaderboard._collect import Picked
 from instructeval.leaderboard._settings_view import model_grid
 from instructeval.leaderboard._views import (
     AVERAGE,
@@ -25,7 +28,6 @@ from instructeval.leaderboard._views import (
     result_label,
     scale_of,
     setting_label,
-    shown_cell,
     task_label,
 )
 from instructeval.results import Comparison
@@ -54,16 +56,9 @@ RunIndex = dict[int, int]
 """Position of each run (by object identity) in the page's `runs` list, which holds each run's provenance once."""
 
 
-def _task(task: str, picked: Picked, breakdown: Breakdown, run_index: RunIndex) -> dict[str, Any]:
+def _task(task: str, picked: Picked, breakdowns: bytes, run_index: RunIndex) -> dict[str, Any]:
     result = picked.result
     primary = result.primary_metric
-    breakdowns = [
-        {
-            "kind": kind,
-            "groups": [{"group": group, "cell": shown_cell(metrics.get(primary))} for group, metrics in groups.items()],
-        }
-        for kind, groups in breakdown.items()
-    ]
     cells = {name: cell(score) for name, score in result.metrics.items()}
     metrics = [{"metric": name, "cell": c, **scale_of([c])} for name, c in cells.items()]
     return {
@@ -73,7 +68,7 @@ def _task(task: str, picked: Picked, breakdown: Breakdown, run_index: RunIndex) 
         "cell": cells.get(primary),
         **scale_of([cells.get(primary)]),
         "metrics": metrics,
-        "breakdowns": breakdowns,
+        "breakdowns": orjson.Fragment(breakdowns),
         "contamination": contamination_mark(picked),
         "provenance": {
             "run_index": run_index[id(picked.run)],
@@ -179,12 +174,12 @@ def _comparisons(
 
 def model_details(
     model: Model,
-    breakdowns: Mapping[int, Mapping[str, Breakdown]],
+    breakdowns: Mapping[int, EncodedBreakdowns],
     comparisons: Sequence[tuple[Comparison, str]],
     diff_pages: Sequence[str],
 ) -> dict[str, Any]:
-    """Everything the model's page shows, JSON-ready; sections point into `runs` for their run's provenance.
-    `breakdowns` holds the breakdowns of each run (by object identity) its tasks come from (`read_breakdowns`)."""
+    """Everything the model's page shows, ready for orjson; sections point into `runs` for their run's provenance.
+    `breakdowns` holds the encoded breakdowns of each run (by object identity) the model's tasks come from."""
     tasks = sorted(model.runs.tasks.items(), key=lambda item: _task_order(item[0]))
     runs = sorted(model.runs.runs, key=lambda r: r.started, reverse=True)
     run_index = {id(run): i for i, run in enumerate(runs)}
@@ -201,7 +196,7 @@ def model_details(
             "cell": average([primary_score(model.runs.tasks.get(t)) for t in problem_solving_tasks()]),
         },
         "tasks": [
-            _task(name, picked, breakdowns[id(picked.run)].get(picked.name, {}), run_index) for name, picked in tasks
+            _task(name, picked, breakdowns[id(picked.run)].get(picked.name, b"[]"), run_index) for name, picked in tasks
         ],
         "settings": model_grid(model),
         "writing": _writing(model, run_index),

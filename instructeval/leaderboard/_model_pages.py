@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from instructeval import __version__
-from instructeval.leaderboard._collect import read_breakdowns
+from instructeval.leaderboard._breakdowns import PageBreakdowns
 from instructeval.leaderboard._details import model_details
 from instructeval.leaderboard._json import extend_json, script_bytes
 from instructeval.leaderboard._output import ReservedFiles, SiteFolder
@@ -37,6 +37,7 @@ class ModelPages:
         site: SiteFolder,
         cache: PageCache,
         reserve: ReservedFiles,
+        breakdowns: PageBreakdowns,
         models: Sequence[Model],
         comparisons: Sequence[tuple[Comparison, str]],
         diff_pages: Sequence[str],
@@ -44,7 +45,7 @@ class ModelPages:
         title: str,
         inputs: tuple[str, ...],
     ) -> None:
-        self._site, self._cache, self._reserve = site, cache, reserve
+        self._site, self._cache, self._reserve, self._breakdowns = site, cache, reserve, breakdowns
         self._models, self._comparisons, self._diff_pages = models, comparisons, diff_pages
         template = PageTemplate(TEMPLATES_DIR / "model.html")
         shared = fingerprint(*inputs, template.source)
@@ -68,7 +69,7 @@ class ModelPages:
         model = job.model
         self._reserve.take(job.reserved, self._site.root / model.page)
         sources = {id(picked.run): picked.run for picked in model.runs.tasks.values()}
-        breakdowns = {key: read_breakdowns(run.path, run.stamp) for key, run in sources.items()}
+        breakdowns = {key: self._breakdowns.of(run) for key, run in sources.items()}
         data = model_details(model, breakdowns, self._comparisons, self._diff_pages)
         return file_status(self._site.overwrite(model.page, [job.start, script_bytes(data), job.end]))
 

@@ -14,13 +14,12 @@ import os
 import shutil
 from collections.abc import Iterable
 from contextlib import suppress
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
 
 from instructeval import __version__
 from instructeval.errors import InstructEvalError
-from instructeval.forked import start_forked
+from instructeval.forked import Forked
 
 MARKER = ".instructeval-leaderboard"
 FOLDERS = ("models", "diffs", "data", "assets")
@@ -125,9 +124,7 @@ class ReservedFiles:
 
     def __init__(self, folder: Path, count: int, *, fork: bool) -> None:
         self._paths = [folder / f".reserved-{i}" for i in range(count if fork else 0)]
-        self._process: BaseProcess | None = None
-        if self._paths:
-            self._process = start_forked(_make_empty, self._paths)
+        self._making: Forked[None] | None = Forked(_make_empty, self._paths) if self._paths else None
 
     def __enter__(self) -> ReservedFiles:
         return self
@@ -135,16 +132,17 @@ class ReservedFiles:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self.wait()
+        if self._making is not None:
+            self._making.__exit__(kind, error, trace)
         if error is not None:
             for path in self._paths:
                 path.unlink(missing_ok=True)
 
     def wait(self) -> None:
         """Wait until every reserved file is made (before taking any)."""
-        if self._process is not None:
-            self._process.join()
-            self._process = None
+        if self._making is not None:
+            self._making.result()
+            self._making = None
 
     def take(self, index: int, path: Path) -> None:
         """Move reserved file `index` to `path` when no file is there yet (none reserved: the write makes one)."""

@@ -16,7 +16,7 @@ from typing import Any, get_args
 
 from instructeval.hashing import sha256_text
 from instructeval.knowledge.curves import curve_scorer, curve_splits
-from instructeval.leaderboard._collect import ModelRuns, Picked, ShownScore
+from instructeval.leaderboard._collect import ModelRuns, Picked
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import all_tasks, suites
 from instructeval.results import (
@@ -131,17 +131,11 @@ def _round(value: float | None) -> float | None:
 
 def cell(score: Score | None) -> Cell:
     """A score as the site stores it; None (missing) when there is no finite value."""
-    return None if score is None else _cell(score.value, score.ci_low, score.ci_high, score.n)
+    return None if score is None else cell_of(score.value, score.ci_low, score.ci_high, score.n)
 
 
-def shown_cell(score: ShownScore | None) -> Cell:
-    """`cell` of a breakdown score as a model page reads it."""
-    if score is None:
-        return None
-    return _cell(score["value"], score.get("ci_low"), score.get("ci_high"), score.get("n", 0))
-
-
-def _cell(value: float | None, low: float | None, high: float | None, n: int) -> Cell:
+def cell_of(value: float | None, low: float | None, high: float | None, n: int) -> Cell:
+    """`cell` of a score given by its parts."""
     if value is None or not isfinite(value):
         return None
     return [
