@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
@@ -84,11 +84,31 @@ class IndexTaskResult(TaskResult):
     )
 
 
+class _Unread(BaseModel):
+    """A section the leaderboard never shows: parsed past, never turned into objects."""
+
+
+def _as_empty(_: _Unread) -> dict[str, Any]:
+    return {}
+
+
+Unread = Annotated[_Unread, AfterValidator(_as_empty)]
+"""lm-eval's sections of a results file (its configs alone can outweigh our own tasks' results), for the index."""
+
+
 class IndexRunResults(RunResults):
-    """A results file as a build reads it: everything but the breakdowns only a model page shows, which are read
-    apart (`_breakdowns.py`), in parallel when the build has workers."""
+    """A results file as a build reads it: everything but lm-eval's sections, which the site does not show, and
+    the breakdowns only a model page shows, which are read apart (`_breakdowns.py`), in parallel when the build
+    has workers."""
 
     tasks: dict[str, IndexTaskResult] = Field(default_factory=dict)  # type: ignore[assignment]
+    results: Unread = Field(default_factory=dict)  # type: ignore[assignment]
+    groups: Unread = Field(default_factory=dict)  # type: ignore[assignment]
+    configs: Unread = Field(default_factory=dict)  # type: ignore[assignment]
+    versions: Unread = Field(default_factory=dict)  # type: ignore[assignment]
+    n_shot: Unread = Field(default_factory=dict, alias="n-shot")  # type: ignore[assignment]
+    higher_is_better: Unread = Field(default_factory=dict)  # type: ignore[assignment]
+    n_samples: Unread = Field(default_factory=dict, alias="n-samples")  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

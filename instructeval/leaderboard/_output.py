@@ -116,11 +116,12 @@ class SiteFolder:
 
 class ReservedFiles:
     """Empty files that a forked process makes in a folder while the build reads its results, for pages whose
-    names are not known yet: on some filesystems making a file costs far more than writing it (up to 0.7 ms of CPU
-    each on the ext4 of the machines we benchmark on, 3.3 s for 5,000 model pages), and the kernel makes one file at a
-    time per folder. A page written where no file is yet takes one by renaming it, which costs next to nothing.
-    Those not taken are removed by the build's `finish`, as anything else it did not write (by the next build's,
-    when this one is killed), or on leaving the block with an error."""
+    names are not known yet: on some filesystems making a file costs far more than writing it (on an ext4 without a
+    journal, as on the machines we benchmark on, the kernel scans past every recently deleted inode for each new
+    one: up to 2 s of CPU for 5,000 model pages, against 0.13 s on an ext4 with a journal). A page written where
+    no file is yet takes one by renaming it, which costs next to nothing. Those not taken are removed by the
+    build's `finish`, as anything else it did not write (by the next build's, when this one is killed), or on
+    leaving the block with an error."""
 
     def __init__(self, folder: Path, count: int, *, fork: bool) -> None:
         self._paths = [folder / f".reserved-{i}" for i in range(count if fork else 0)]
