@@ -12,8 +12,10 @@ process. Then two floors measured in the same run: the CPU time of reading and v
 alone, in full and in the two parts a build reads them in (for the index, in the build's process; the breakdowns
 the model pages show, encoded, in a process beside it), alternating; and the time this file system takes to make
 as many empty files in one folder as the site has model pages (what any first build pays for its pages, whatever
-it writes into them). "Interactive" is the moment the page's script has drawn the table and wired the controls (performance.now()
-at that point, i.e. from navigation start), read back from the page.
+it writes into them). "Interactive" is the moment the page's script has drawn the table and wired the controls
+(performance.now() at that point, i.e. from navigation start), read back from the page. `--lm-eval-sections`
+gives every results file lm-eval's sections as a real run's file has them (a config per task and subtask):
+without them, the files hold only what the leaderboard reads.
 
 `--against REV` times the builds of this checkout and of git revision REV side by side instead: each build
 sequence (first build, rebuilds, one changed) runs in a process of its own, the two alternating `--rounds` times
@@ -95,8 +97,34 @@ def _task(rng: random.Random, name: str, skill: float) -> TaskResult:
     )
 
 
-def write_runs(root: Path, models: int, tasks: int, seed: int = 0) -> None:
-    """One complete run per model with `tasks` tasks (the suite's eight first), a few tasks left missing."""
+def _lm_eval_sections(results: RunResults) -> None:
+    """lm-eval's sections as a real run's results file has them, for every task and subtask (breakdown group):
+    its config (about 3.5 KB: the task's YAML, prompt template included), result, version, n-shot and more."""
+    names = [*results.tasks, *(g for t in results.tasks.values() for groups in t.breakdown.values() for g in groups)]
+    template = "Question: {{question}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\n"
+    for name in names:
+        results.configs[name] = {
+            "task": name,
+            "dataset_path": f"hub/{name}",
+            "test_split": "test",
+            "fewshot_split": "dev",
+            "doc_to_text": template * 24,
+            "doc_to_target": "answer",
+            "doc_to_choice": ["A", "B", "C", "D"],
+            "output_type": "multiple_choice",
+            "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],
+            "metadata": {"version": 1.0},
+        }
+        results.results[name] = {"alias": name, "acc,none": 0.5, "acc_stderr,none": 0.01}
+        results.versions[name] = 1.0
+        results.n_shot[name] = 0
+        results.higher_is_better[name] = {"acc": True}
+        results.n_samples[name] = {"original": 100, "effective": 100}
+
+
+def write_runs(root: Path, models: int, tasks: int, seed: int = 0, *, lm_eval_sections: bool = False) -> None:
+    """One complete run per model with `tasks` tasks (the suite's eight first), a few tasks left missing; with
+    `lm_eval_sections`, lm-eval's sections too, as a real run's file has them."""
     rng = random.Random(seed)
     names = [*CORE, *(f"extra_{k:02d}" for k in range(max(0, tasks - len(CORE))))][:tasks]
     for i in range(models):
@@ -122,6 +150,8 @@ def write_runs(root: Path, models: int, tasks: int, seed: int = 0) -> None:
             tasks={t: _task(rng, t, skill) for t in names if rng.random() > 0.03},
             writing=None,
         )
+        if lm_eval_sections:
+            _lm_eval_sections(results)
         save_results(root / f"model{i:04d}" / "run", results)
 
 
@@ -363,6 +393,11 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=9, help="page loads timed, per page and way")
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the index page here (PNG)")
     parser.add_argument("--no-browser", action="store_true", help="time the build only")
+    parser.add_argument(
+        "--lm-eval-sections",
+        action="store_true",
+        help="give each results file lm-eval's sections as a real run's has them (a config per task and subtask)",
+    )
     parser.add_argument("--against", metavar="REV", help="time this checkout's builds against git revision REV's")
     parser.add_argument("--rounds", type=int, default=3, help="with --against: build sequences per contender")
     parser.add_argument("--child", nargs=3, metavar=("RUNS", "OUT", "REPEATS"), help=argparse.SUPPRESS)
@@ -373,7 +408,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         runs, site = Path(tmp) / "runs", Path(tmp) / "site"
-        write_runs(runs, args.models, args.tasks)
+        write_runs(runs, args.models, args.tasks, lm_eval_sections=args.lm_eval_sections)
         report: dict[str, Any] = {"models": args.models, "tasks": args.tasks}
         if args.against:
             report.update(compare_builds(runs, Path(tmp), args.against, args.repeats, args.rounds))
