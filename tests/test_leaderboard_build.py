@@ -110,6 +110,9 @@ def test_a_breakdown_a_page_cannot_read_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InstructEvalError, match=r"results.json does not match the results schema \(1 validation"):
         build_site([runs], tmp_path / "site", workers=1)
     assert not (tmp_path / "site").exists()
+    done = _cli_build(runs, tmp_path / "site", "--workers", "2")  # read ahead in a forked process: the same line
+    assert done.returncode == 2 and "does not match the results schema" in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "site").exists()
 
 
 def test_a_rebuild_after_a_run_changed_publishes_what_a_fresh_build_does(tmp_path: Path) -> None:

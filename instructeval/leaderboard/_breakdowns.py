@@ -89,11 +89,11 @@ def _read_ahead(runs: Sequence[tuple[Path, str]]) -> dict[str, EncodedBreakdowns
 
 class PageBreakdowns:
     """The encoded breakdowns of the runs whose pages a build writes: those of `runs` (run folder, stamp) are read
-    ahead, in a forked process when `fork` (started now, beside the caller), else in `wait`; a run not among them
-    is read when a page asks for it (a kept run of a model whose page is written again)."""
+    ahead, in a forked process when `fork` and there are several (started now, beside the caller), else in `wait`;
+    a run not among them is read when a page asks for it (a kept run of a model whose page is written again)."""
 
     def __init__(self, runs: Sequence[tuple[Path, str]], *, fork: bool) -> None:
-        self._reading = Forked(_read_ahead, runs, fork=fork)
+        self._reading = Forked(_read_ahead, runs, fork=fork and len(runs) > 1)
         self._ahead: dict[str, EncodedBreakdowns] = {}
 
     def __enter__(self) -> PageBreakdowns:
