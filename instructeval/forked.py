@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, suppress
 from functools import partial
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
@@ -35,11 +36,26 @@ _HELD: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 def _die_with_parent() -> None:
     """In a forked process: be killed when the process that forked it ends (Linux's PR_SET_PDEATHSIG), so that a
-    killed command leaves no worker running on, or waiting forever for work."""
+    killed command leaves no worker running on, or waiting forever for work; then take interrupts again."""
     parent = os.getppid()
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # it ended before the call
         os._exit(1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)
+
+
+INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while forking: raised inside fork's own handlers, an interrupt is lost and can
+    leave a lock held. They arrive once the fork is done; the forked process takes them again itself."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 PR_SET_PDEATHSIG = 1
@@ -78,12 +94,13 @@ class ForkedMap(Generic[T, R]):
         self._executor: ProcessPoolExecutor | None = None
         self._slices: list[Future[list[R]]] = []
         if processes > 0 and len(items) > 1:
-            self._executor = _forked_pool(processes, function, items)
             step = -(-len(items) // (4 * processes))  # four slices a process: a slow one is shared out
-            self._slices = [
-                self._executor.submit(_map_slice, start, min(start + step, len(items)))
-                for start in range(0, len(items), step)
-            ]
+            with _interrupts_held():  # the pool forks its processes at the first submit
+                self._executor = _forked_pool(processes, function, items)
+                self._slices = [
+                    self._executor.submit(_map_slice, start, min(start + step, len(items)))
+                    for start in range(0, len(items), step)
+                ]
 
     def __enter__(self) -> ForkedMap[T, R]:
         return self
@@ -107,8 +124,8 @@ class ForkedMap(Generic[T, R]):
 class Forked(Generic[R]):
     """`function(*args)` in a forked process of its own, started now, beside the caller (with `fork` False: in the
     calling process, when `result` asks). Its value is pickled back; the process then ends, dropping unfreed what
-    the call gave `drop_with_process`. The caller starts no thread. Used as a context manager, so that leaving the
-    block early stops the process."""
+    the call gave `drop_with_process`. The caller starts no thread. Used as a context manager: leaving the block
+    early (an error, Ctrl-C) stops the call as an interrupt does, so that it cleans up, and waits for it."""
 
     def __init__(self, function: Callable[..., R], *args: object, fork: bool = True) -> None:
         self._call: Callable[[], R] = partial(function, *args)
@@ -117,7 +134,8 @@ class Forked(Generic[R]):
             context = get_context("fork")
             self._receive, send = context.Pipe(duplex=False)
             self._process = context.Process(target=_send_back, args=(send, self._call))
-            self._process.start()
+            with _interrupts_held():
+                self._process.start()
             send.close()  # the child holds the only sending end: its death is the end of the pipe
 
     def __enter__(self) -> Forked[R]:
@@ -126,11 +144,15 @@ class Forked(Generic[R]):
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        if self._process is not None:
+        if self._process is None:
+            return
+        self._receive.close()  # what it sends from now on is not wanted
+        if self._process.is_alive():  # stopped as if interrupted, so that it cleans up (then killed)
+            self._process.terminate()  # SIGTERM, which the call takes for an interrupt
+            self._process.join(STOP_SECONDS)
             self._process.kill()
-            self._process.join()
-            self._receive.close()
-            self._process = None
+        self._process.join()
+        self._process = None
 
     def result(self) -> R:
         """The call's value, waiting for it (its error raised here); once."""
@@ -140,8 +162,10 @@ class Forked(Generic[R]):
             succeeded, value = self._receive.recv()
         except EOFError:
             raise InstructEvalError(ENDED_WITHOUT_RESULT) from None
+        else:
+            self._process.join()  # it ends once it has sent its outcome
         finally:
-            self.__exit__(None, None, None)
+            self.__exit__(None, None, None)  # stopped, when interrupted
         if not succeeded:
             raise value
         return value  # type: ignore[no-any-return]
@@ -158,8 +182,18 @@ def drop_with_process(built: object) -> None:
         _KEPT.append(built)
 
 
+STOP_SECONDS = 30
+"""How long a stopped forked call may take to clean up (a first build removes its half-made site) before it is
+killed."""
+
+
+def _interrupted(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _send_back(send: Connection, call: Callable[[], object]) -> None:
     global _KEPT
+    signal.signal(signal.SIGTERM, _interrupted)  # how the caller stops it
     _die_with_parent()
     _KEPT = []
     try:
@@ -168,8 +202,11 @@ def _send_back(send: Connection, call: Callable[[], object]) -> None:
         outcome = (False, error)
     try:
         send.send(outcome)
+    except OSError:  # the caller stopped listening
+        pass
     except Exception as error:  # an outcome that cannot be pickled
-        send.send((False, InstructEvalError(f"a forked process could not send back its outcome ({error})")))
+        with suppress(OSError):
+            send.send((False, InstructEvalError(f"a forked process could not send back its outcome ({error})")))
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # without freeing, one by one, what the call kept

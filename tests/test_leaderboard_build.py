@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,53 @@ def test_workers_below_one_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InstructEvalError, match="--workers 0 is not valid"):
         build_site([runs], tmp_path / "site", workers=0)
     assert not (tmp_path / "site").exists()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except OSError:  # ended meanwhile
+                continue
+    found, todo = [], [pid]
+    while todo:
+        below = todo.pop()
+        children = [child for child, parent in parents.items() if parent == below]
+        found += children
+        todo += children
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_an_interrupted_first_build_leaves_no_site_and_no_process(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the command alone, as `kill -INT` sends it) while the forked build works: one line, the
+    build stops as an interrupted one does and removes its half-made site, and no process of it is left."""
+    runs, out = tmp_path / "runs", tmp_path / "site"
+    run = write_fixture_runs(runs)["smol/new"]
+    for i in range(1500):  # enough models that the build is still at work when the signal comes
+        model = run.model.model_copy(update={"name": f"org/model-{i}", "spec": f"hf:org/model-{i}"})
+        save_results(runs / "many" / f"model-{i}", run.model_copy(update={"model": model}))
+    command = [sys.executable, "-m", "instructeval", "leaderboard", "build", str(runs), "--out", str(out)]
+    build = subprocess.Popen([*command, "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    while not (out / ".instructeval-leaderboard").exists() and build.poll() is None:
+        pass
+    below = _descendants(build.pid)
+    build.send_signal(signal.SIGINT)
+    _, stderr = build.communicate(timeout=120)
+    assert build.returncode == 130 and stderr == "instructeval: interrupted; rerun the same command to start it again\n"
+    assert below and not out.exists()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in below)
