@@ -17,7 +17,7 @@ from typing_extensions import TypedDict
 from instructeval.errors import InstructEvalError
 from instructeval.forked import Forked
 from instructeval.leaderboard._collect import file_stamp
-from instructeval.leaderboard._views import cell_of
+from instructeval.leaderboard._views import Cell, cell_of
 from instructeval.results import results_path
 from instructeval.run import LoadedRun
 
@@ -61,7 +61,7 @@ def _sections(task: _TaskBreakdowns) -> list[dict[str, object]]:
     ]
 
 
-def _cell(score: ShownScore | None) -> list[float | int | None] | None:
+def _cell(score: ShownScore | None) -> Cell:
     if score is None:
         return None
     return cell_of(score["value"], score.get("ci_low"), score.get("ci_high"), score.get("n", 0))
