@@ -14,14 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import (
-    RESULTS_FILE,
-    Comparison,
-    KnowledgeResult,
-    ModelKey,
-    RunResults,
-    TaskResult,
-)
+from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey, RunResults, TaskResult
 from instructeval.run import LoadedRun, load_run, parse_time
 from instructeval.score import Score
 from instructeval.writing.report import WritingReport
