@@ -64,6 +64,7 @@ PR_SET_PDEATHSIG = 1
 
 def _hold(function: Callable[[Any], Any], items: Sequence[Any]) -> None:
     global _HELD
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it stops the pool
     _die_with_parent()
     _HELD = (function, items)
 
@@ -193,11 +194,15 @@ def _interrupted(_signal: int, _frame: object) -> None:
 
 def _send_back(send: Connection, call: Callable[[], object]) -> None:
     global _KEPT
-    signal.signal(signal.SIGTERM, _interrupted)  # how the caller stops it
-    _die_with_parent()
-    _KEPT = []
+    signal.signal(signal.SIGTERM, _interrupted)  # how the caller stops it (held until `_die_with_parent`)
     try:
-        outcome: tuple[bool, object] = (True, call())
+        try:
+            _die_with_parent()
+            _KEPT = []
+            outcome: tuple[bool, object] = (True, call())
+        finally:  # the call is over: from here on, an interrupt just ends the process
+            for interrupt in INTERRUPTS:
+                signal.signal(interrupt, signal.SIG_DFL)
     except BaseException as error:  # raised in the caller instead
         outcome = (False, error)
     try:
