@@ -3,19 +3,19 @@
     .venv/bin/python scripts/bench_leaderboard.py [--models 500] [--tasks 20] [--screenshot docs/leaderboard.png]
 
 Synthetic results.json files (one run per model, MMLU/BBH/MGSM/HHH with their real breakdown sizes, about 3% of
-tasks missing) are written to a temporary folder first; that is not timed. First builds go into an empty folder,
-with forked workers (one per CPU) and in this process (one worker), alternating `--first-builds` times; then the
-timed rebuilds over the site (as a user's next build does: pages of unchanged models are kept), then one rebuild
-after one model's results changed. Baseline: the targets, build <= 5 s and load to interactive <= 1 s; each
-figure is printed with its ratio to its target, the forked first build also with its ratio to the one in this
-process. Then two floors measured in the same run: the CPU time of reading and validating the same results files
-alone, in full and in the two parts a build reads them in (for the index, in the build's process; the breakdowns
-the model pages show, encoded, in a process beside it), alternating; and the time this file system takes to make
-as many empty files in one folder as the site has model pages (what any first build pays for its pages, whatever
-it writes into them). "Interactive" is the moment the page's script has drawn the table and wired the controls
-(performance.now() at that point, i.e. from navigation start), read back from the page. `--lm-eval-sections`
-gives every results file lm-eval's sections as a real run's file has them (a config per task and subtask):
-without them, the files hold only what the leaderboard reads.
+tasks missing) are written to a temporary folder first; that is not timed. First builds go into a new folder each
+(none is removed until the bench ends), with forked workers (one per CPU) and in this process (one worker),
+alternating `--first-builds` times; then the timed rebuilds over the site (as a user's next build does: pages of
+unchanged models are kept), then one rebuild after one model's results changed. Baseline: the targets, build <= 5 s
+and load to interactive <= 1 s; each figure is printed with its ratio to its target, the forked first build also
+with its ratio to the one in this process. Then two floors measured in the same run: the CPU time of reading and
+validating the same results files alone, in full and in the two parts a build reads them in (for the index, in the
+build's process; the breakdowns the model pages show, encoded, in a process beside it), alternating; and the time
+this file system takes to make as many empty files in one folder as the site has model pages (what any first build
+pays for its pages, whatever it writes into them). "Interactive" is the moment the page's script has drawn the
+table and wired the controls (performance.now() at that point, i.e. from navigation start), read back from the
+page. `--lm-eval-sections` gives every results file lm-eval's sections as a real run's file has them (a config per
+task and subtask): without them, the files hold only what the leaderboard reads.
 
 `--against REV` times the builds of this checkout and of git revision REV side by side instead: each build
 sequence (first build, rebuilds, one changed) runs in a process of its own, the two alternating `--rounds` times
@@ -194,16 +194,19 @@ def cpu_seconds() -> float:
 
 
 def time_first_builds(runs: Path, tmp: Path, rounds: int, workers: int) -> dict[int, list[float]]:
-    """First builds into an empty folder, in this process (1 worker) and with `workers` forked ones, alternating
-    `rounds` times (the folders are emptied untimed); the last build's folder is left at tmp/site."""
+    """First builds into a new folder, in this process (1 worker) and with `workers` forked ones, alternating
+    `rounds` times; the last build's folder is moved to tmp/site. Every build gets a folder of its own, and none is
+    removed before the last build: on an ext4 without a journal, making files within half a minute of deleting
+    thousands costs seconds more (docs/leaderboard.md), which a user's first build does not pay."""
     times: dict[int, list[float]] = {1: [], workers: []}
+    site = tmp / "site"
     for i in range(rounds):
         for count in (1, workers) if i % 2 == 0 else (workers, 1):
-            site = tmp / "site"
-            shutil.rmtree(site, ignore_errors=True)
+            site = tmp / f"first-build-{i}-{count}"
             start = time.perf_counter()
             build_site([runs], site, workers=count)
             times[count].append(time.perf_counter() - start)
+    site.rename(tmp / "site")
     return times
 
 
@@ -315,8 +318,7 @@ def compare_builds(runs: Path, tmp: Path, rev: str, repeats: int, rounds: int) -
     for i in range(rounds):
         order = list(contenders) if i % 2 == 0 else list(reversed(contenders))
         for name in order:
-            site = tmp / f"site-{'baseline' if contenders[name] else 'new'}"
-            shutil.rmtree(site, ignore_errors=True)
+            site = tmp / f"site-{'baseline' if contenders[name] else 'new'}-{i}"  # new folders: see time_first_builds
             times[name].append(_child_builds(contenders[name], runs, site, repeats))
     steps = [("first build into an empty folder", slice(0, 1)), ("rebuild, nothing changed", slice(1, 1 + repeats))]
     steps.append(("rebuild after one model's run changed", slice(1 + repeats, 2 + repeats)))
@@ -335,7 +337,7 @@ def compare_builds(runs: Path, tmp: Path, rev: str, repeats: int, rounds: int) -
             f"{figures['cpu']['this checkout']:.2f} s ({figures['cpu']['ratio']:.2f}x)"
         )
         report[label] = figures
-    count, differing = differing_files(tmp / "site-baseline", tmp / "site-new")
+    count, differing = differing_files(tmp / f"site-baseline-{rounds - 1}", tmp / f"site-new-{rounds - 1}")
     print(f"output: {count} files, {len(differing)} differ{': ' + ', '.join(differing[:5]) if differing else ''}")
     report["files"], report["differing"] = count, differing
     return report
@@ -402,6 +404,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="with --against: build sequences per contender")
     parser.add_argument("--child", nargs=3, metavar=("RUNS", "OUT", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_builds < 1 or args.rounds < 1:
+        parser.error("--first-builds and --rounds take 1 or more")
     if args.child:
         runs, out, repeats = args.child
         print(json.dumps(timed_builds(Path(runs), Path(out), int(repeats))))
@@ -412,7 +416,7 @@ def main() -> None:
         report: dict[str, Any] = {"models": args.models, "tasks": args.tasks}
         if args.against:
             report.update(compare_builds(runs, Path(tmp), args.against, args.repeats, args.rounds))
-            site = Path(tmp) / "site-new"
+            site = Path(tmp) / f"site-new-{args.rounds - 1}"
             _print_sizes(site, report)
             print(json.dumps(report))
             return

@@ -118,7 +118,7 @@ class ReservedFiles:
     """Empty files that a forked process makes in a folder while the build reads its results, for pages whose
     names are not known yet: on some filesystems making a file costs far more than writing it (on an ext4 without a
     journal, as on the machines we benchmark on, the kernel scans past every recently deleted inode for each new
-    one: up to 2 s of CPU for 5,000 model pages, against 0.13 s on an ext4 with a journal). A page written where
+    one: up to 4 s of CPU for 5,000 model pages, against 0.13 s on an ext4 with a journal). A page written where
     no file is yet takes one by renaming it, which costs next to nothing. Those not taken are removed by the
     build's `finish`, as anything else it did not write (by the next build's, when this one is killed), or on
     leaving the block with an error."""
