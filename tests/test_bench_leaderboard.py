@@ -36,3 +36,9 @@ def test_the_bench_against_a_revision_finds_the_same_site(tmp_path: Path) -> Non
     report = _bench(tmp_path, "--repeats", "1", "--against", "HEAD", "--rounds", "1")
     assert report["against"] == "HEAD" and report["files"] > 12 and report["differing"] == []
     assert report["first build into an empty folder"]["wall"]["this checkout"] > 0
+
+
+def test_the_bench_refuses_no_first_builds_in_one_line() -> None:
+    done = subprocess.run([*BENCH, "--first-builds", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].endswith("--first-builds and --rounds take 1 or more")
