@@ -163,7 +163,7 @@ READERS = ("full", "index", "breakdowns")
 def _reader(name: str) -> Callable[[Path], object]:
     # imported here: a --child build runs this file against an older revision, which may have neither
     from instructeval.leaderboard._breakdowns import encoded_breakdowns
-    from instructeval.leaderboard._collect import IndexRunResults
+    from instructeval.leaderboard._index_schema import IndexRunResults
 
     readers: dict[str, Callable[[Path], object]] = {
         "full": load_results,

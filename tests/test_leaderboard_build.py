@@ -14,13 +14,16 @@ from pathlib import Path
 
 import pytest
 from leaderboard_fixtures import PWN_TITLE, write_fixture_runs
+from pydantic import TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from instructeval.errors import InstructEvalError
 from instructeval.leaderboard import build_site
 from instructeval.leaderboard._breakdowns import encoded_breakdowns
-from instructeval.leaderboard._collect import IndexRunResults, find_results, load_found
+from instructeval.leaderboard._collect import find_results, load_found
+from instructeval.leaderboard._index_schema import IndexRunResults, IndexTaskResult
 from instructeval.leaderboard._page_cache import CACHE_FILE
-from instructeval.results import load_results
+from instructeval.results import TaskResult, load_results
 from instructeval.run import save_results
 
 STAMP = re.compile(rb'"generated_at":"[^"]*"')
@@ -100,6 +103,28 @@ def test_a_build_reads_each_run_for_the_index_and_the_pages_breakdowns_apart(tmp
     save_results(smol.path, load_results(smol.path))  # the run written again after the build found it
     with pytest.raises(InstructEvalError, match="changed while the leaderboard was built: build it again"):
         encoded_breakdowns(smol.path, smol.stamp)
+
+
+def test_the_index_reads_a_task_result_as_task_result_does() -> None:
+    """The index's light record of a task result has TaskResult's fields, types and defaults, in its order (a
+    field added to one and not the other fails here), and refuses what TaskResult refuses."""
+
+    def fields(found: dict[str, FieldInfo]) -> list[tuple[str, object, object, object]]:
+        return [(name, f.annotation, f.default, f.default_factory) for name, f in found.items()]
+
+    assert fields(IndexTaskResult.__pydantic_fields__) == fields(TaskResult.model_fields)
+    task = {"task": "gsm8k", "protocol": "generate", "protocol_version": "1", "output_type": "generate_until"}
+    task |= {"num_fewshot": 8, "primary_metric": "exact_match", "data_source": "local", "data_hash": "d"}
+    task |= {"prompt_hash": "p", "chat_template_applied": True, "wall_seconds": 1.0, "n_samples": 2}
+    task |= {"samples_file": "samples/gsm8k.jsonl", "metrics": {"exact_match": {"value": 0.5, "n": 2}}}
+    record = TypeAdapter(IndexTaskResult).validate_python(task)
+    assert (record.num_fewshot, record.metrics["exact_match"].value, record.breakdown) == (8, 0.5, {})
+    for bad in ({"num_fewshot": "eight"}, {"metrics": {"exact_match": {"n": 2}}}, {"data_hash": None}):
+        with pytest.raises(ValidationError) as model_error:
+            TaskResult.model_validate(task | bad)
+        with pytest.raises(ValidationError) as record_error:
+            TypeAdapter(IndexTaskResult).validate_python(task | bad)
+        assert [e["loc"] for e in record_error.value.errors()] == [e["loc"] for e in model_error.value.errors()]
 
 
 def test_a_breakdown_a_page_cannot_read_is_one_line(tmp_path: Path) -> None:

@@ -9,14 +9,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from instructeval.errors import InstructEvalError
-from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey, RunResults, TaskResult
+from instructeval.leaderboard._index_schema import IndexRunResults, IndexTaskResult
+from instructeval.results import RESULTS_FILE, Comparison, KnowledgeResult, ModelKey
 from instructeval.run import LoadedRun, load_run, parse_time
-from instructeval.score import Score
 from instructeval.writing.report import WritingReport
 
 COMPARISON_FILES = "comparison*.json"
@@ -27,7 +26,7 @@ COMPARISON_FILES = "comparison*.json"
 class Picked:
     """A task's result, and the run it came from (under `name` in that run's results)."""
 
-    result: TaskResult
+    result: IndexTaskResult
     run: LoadedRun
     name: str
 
@@ -56,52 +55,6 @@ class Found:
     comparisons: list[tuple[Comparison, str]]
     comparisons_stamp: str = ""
     """Every comparison file's label and stamp, in order: what a page that lists comparisons depends on."""
-
-
-class _ShownBreakdowns(BaseModel):
-    """The breakdowns the index's views show (HHH's categories): the only ones a run read for the index keeps."""
-
-    category: dict[str, dict[str, Score]] | None = None
-
-
-def _as_breakdown(shown: _ShownBreakdowns) -> dict[str, dict[str, dict[str, Score]]]:
-    return {} if shown.category is None else {"category": shown.category}
-
-
-class IndexTaskResult(TaskResult):
-    """A task's result without the breakdowns only a model page shows (MMLU's 57 subjects...): they are skipped
-    while parsing, never turned into objects. Everything else is validated as in any TaskResult."""
-
-    breakdown: Annotated[_ShownBreakdowns, AfterValidator(_as_breakdown)] = Field(  # type: ignore[assignment]
-        default_factory=dict
-    )
-
-
-class _Unread(BaseModel):
-    """A section the leaderboard never shows: parsed past, never turned into objects."""
-
-
-def _as_empty(_: _Unread) -> dict[str, Any]:
-    return {}
-
-
-Unread = Annotated[_Unread, AfterValidator(_as_empty)]
-"""lm-eval's sections of a results file (its configs alone can outweigh our own tasks' results), for the index."""
-
-
-class IndexRunResults(RunResults):
-    """A results file as a build reads it: everything but lm-eval's sections, which the site does not show, and
-    the breakdowns only a model page shows, which are read apart (`_breakdowns.py`), in parallel when the build
-    has workers."""
-
-    tasks: dict[str, IndexTaskResult] = Field(default_factory=dict)  # type: ignore[assignment]
-    results: Unread = Field(default_factory=dict)  # type: ignore[assignment]
-    groups: Unread = Field(default_factory=dict)  # type: ignore[assignment]
-    configs: Unread = Field(default_factory=dict)  # type: ignore[assignment]
-    versions: Unread = Field(default_factory=dict)  # type: ignore[assignment]
-    n_shot: Unread = Field(default_factory=dict, alias="n-shot")  # type: ignore[assignment]
-    higher_is_better: Unread = Field(default_factory=dict)  # type: ignore[assignment]
-    n_samples: Unread = Field(default_factory=dict, alias="n-samples")  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -201,7 +154,7 @@ def select(runs: Sequence[LoadedRun], *, include_incomplete: bool = False) -> li
         newest_first = sorted(usable, key=lambda run: run.started, reverse=True)
         entry = ModelRuns(key=key, runs=members)
         for run in newest_first:
-            for name, result in run.results.tasks.items():
+            for name, result in index_tasks(run).items():
                 entry.tasks.setdefault(task_key(name, result), Picked(result=result, run=run, name=name))
             pointwise = run.results.writing.pointwise if run.results.writing else None
             if entry.writing is None and pointwise is not None:
@@ -217,7 +170,15 @@ def select(runs: Sequence[LoadedRun], *, include_incomplete: bool = False) -> li
     return models
 
 
-def task_key(name: str, result: TaskResult) -> str:
+def index_tasks(run: LoadedRun) -> dict[str, IndexTaskResult]:
+    """The task results of a run `load_found` read (as IndexRunResults)."""
+    results = run.results
+    if not isinstance(results, IndexRunResults):
+        raise TypeError(f"{run.shown} was not read for the index (load_found reads runs as IndexRunResults)")
+    return results.tasks
+
+
+def task_key(name: str, result: IndexTaskResult) -> str:
     """What the leaderboard files a result under: its results key (which names any setting other than the task's
     default, `gsm8k@0shot-cot`), plus `+majK` for a self-consistency vote, so that a voted and a greedy result of
     one setting are two settings, never the newer of the two."""

@@ -17,6 +17,7 @@ from typing import Any, get_args
 from instructeval.hashing import sha256_text
 from instructeval.knowledge.curves import curve_scorer, curve_splits
 from instructeval.leaderboard._collect import ModelRuns, Picked
+from instructeval.leaderboard._index_schema import IndexTaskResult
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import all_tasks, suites
 from instructeval.results import (
@@ -25,7 +26,6 @@ from instructeval.results import (
     ModelInfo,
     ModelKey,
     PairedTaskComparison,
-    TaskResult,
 )
 from instructeval.score import Score
 from instructeval.settings import Setting, base_name
@@ -76,7 +76,7 @@ def task_label(task: str) -> str:
     return info.label if info else task
 
 
-def setting_label(result: TaskResult) -> str | None:
+def setting_label(result: IndexTaskResult) -> str | None:
     """The prompt setting a result was measured in (`0-shot cot`, `8-shot cot · maj@8`); None for a task with one
     fixed protocol."""
     if result.reasoning is None:
