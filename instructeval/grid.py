@@ -13,7 +13,7 @@ from rich.table import Table
 from instructeval.errors import InstructEvalError
 from instructeval.registry import TaskInfo
 from instructeval.results import load_results
-from instructeval.score import MISSING, Score
+from instructeval.score import MISSING, ScoreLike
 from instructeval.settings import base_name, setting_space, with_setting
 from instructeval.table_fit import SCORE_HEADER, fitted, metric_cell, new_table, score_cell
 
@@ -31,7 +31,7 @@ def expand_grid(infos: list[TaskInfo]) -> list[TaskInfo]:
     return expanded
 
 
-def swing_vs_noise(scores: Sequence[Score | None]) -> tuple[float, float] | None:
+def swing_vs_noise(scores: Sequence[ScoreLike | None]) -> tuple[float, float] | None:
     """A task's setting swing (best minus worst value across its settings) and its widest 95 % CI's width; None
     without a value and an interval to compare."""
     values = [s.value for s in scores if s is not None and s.value is not None]

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MISSING = "—"
 """How a score without a value is shown, everywhere."""
+
+
+class ScoreLike(Protocol):
+    """What tables and the leaderboard read of a score: a `Score`, or a lighter record with its fields (the
+    leaderboard's index holds 150,000 of them at 5,000 models)."""
+
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def stderr(self) -> float | None: ...
+    @property
+    def ci_low(self) -> float | None: ...
+    @property
+    def ci_high(self) -> float | None: ...
+    @property
+    def n(self) -> int: ...
 
 
 class Score(BaseModel):

@@ -21,10 +21,11 @@ from instructeval.errors import InstructEvalError
 from instructeval.leaderboard import build_site
 from instructeval.leaderboard._breakdowns import encoded_breakdowns
 from instructeval.leaderboard._collect import find_results, load_found
-from instructeval.leaderboard._index_schema import IndexRunResults, IndexTaskResult
+from instructeval.leaderboard._index_schema import IndexRunResults, IndexScore, IndexTaskResult
 from instructeval.leaderboard._page_cache import CACHE_FILE
 from instructeval.results import TaskResult, load_results
 from instructeval.run import save_results
+from instructeval.score import Score
 
 STAMP = re.compile(rb'"generated_at":"[^"]*"')
 
@@ -105,14 +106,16 @@ def test_a_build_reads_each_run_for_the_index_and_the_pages_breakdowns_apart(tmp
         encoded_breakdowns(smol.path, smol.stamp)
 
 
-def test_the_index_reads_a_task_result_as_task_result_does() -> None:
-    """The index's light record of a task result has TaskResult's fields, types and defaults, in its order (a
-    field added to one and not the other fails here), and refuses what TaskResult refuses."""
+def test_the_index_reads_task_results_and_scores_as_the_models_do() -> None:
+    """The index's light records of a task result and a score have TaskResult's and Score's fields, types and
+    defaults, in their order (a field added to one and not the other fails here), and refuse what they refuse."""
 
-    def fields(found: dict[str, FieldInfo]) -> list[tuple[str, object, object, object]]:
-        return [(name, f.annotation, f.default, f.default_factory) for name, f in found.items()]
+    def fields(found: dict[str, FieldInfo]) -> list[tuple[str, str, object, object]]:
+        scores = tuple(f"{t.__module__}.{t.__qualname__}" for t in (IndexScore, Score))
+        return [(n, repr(f.annotation).replace(*scores), f.default, f.default_factory) for n, f in found.items()]
 
     assert fields(IndexTaskResult.__pydantic_fields__) == fields(TaskResult.model_fields)
+    assert fields(IndexScore.__pydantic_fields__) == fields(Score.model_fields)
     task = {"task": "gsm8k", "protocol": "generate", "protocol_version": "1", "output_type": "generate_until"}
     task |= {"num_fewshot": 8, "primary_metric": "exact_match", "data_source": "local", "data_hash": "d"}
     task |= {"prompt_hash": "p", "chat_template_applied": True, "wall_seconds": 1.0, "n_samples": 2}

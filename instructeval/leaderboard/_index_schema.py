@@ -15,21 +15,37 @@ from pydantic.dataclasses import dataclass
 from pydantic_core import core_schema
 
 from instructeval.results import RunResults
-from instructeval.score import Score
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class IndexScore:
+    """A score (Score's fields, validated as Score validates them) as a slotted record."""
+
+    value: float | None
+    stderr: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    ci_method: str | None = None
+    confidence: float = 0.95
+    resamples: int | None = None
+    seed: int | None = None
+    clusters: int | None = None
+    naive: IndexScore | None = None
 
 
 class _ShownBreakdowns(BaseModel):
     """The breakdowns the index's views show (HHH's categories): the only ones a run read for the index keeps."""
 
-    category: dict[str, dict[str, Score]] | None = None
+    category: dict[str, dict[str, IndexScore]] | None = None
 
 
-def _as_breakdown(shown: _ShownBreakdowns) -> dict[str, dict[str, dict[str, Score]]]:
+def _as_breakdown(shown: _ShownBreakdowns) -> dict[str, dict[str, dict[str, IndexScore]]]:
     return {} if shown.category is None else {"category": shown.category}
 
 
 ShownBreakdowns = Annotated[
-    dict[str, dict[str, dict[str, Score]]],
+    dict[str, dict[str, dict[str, IndexScore]]],
     GetPydanticSchema(
         lambda _type, handler: core_schema.no_info_after_validator_function(_as_breakdown, handler(_ShownBreakdowns))
     ),
@@ -39,8 +55,9 @@ ShownBreakdowns = Annotated[
 
 @dataclass(slots=True, frozen=True, kw_only=True)
 class IndexTaskResult:
-    """A task's result (TaskResult's fields, validated as TaskResult validates them) without the breakdowns only
-    a model page shows (MMLU's 57 subjects...): they are skipped while parsing, never turned into objects."""
+    """A task's result (TaskResult's fields, validated as TaskResult validates them, its scores as IndexScore)
+    without the breakdowns only a model page shows (MMLU's 57 subjects...): they are skipped while parsing, never
+    turned into objects."""
 
     task: str
     protocol: str
@@ -50,7 +67,7 @@ class IndexTaskResult:
     reasoning: str | None = None
     self_consistency: int | None = None
     primary_metric: str
-    metrics: dict[str, Score]
+    metrics: dict[str, IndexScore]
     breakdown: ShownBreakdowns = Field(default_factory=dict)
     data_source: str
     data_hash: str

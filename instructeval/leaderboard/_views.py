@@ -17,7 +17,7 @@ from typing import Any, get_args
 from instructeval.hashing import sha256_text
 from instructeval.knowledge.curves import curve_scorer, curve_splits
 from instructeval.leaderboard._collect import ModelRuns, Picked
-from instructeval.leaderboard._index_schema import IndexTaskResult
+from instructeval.leaderboard._index_schema import IndexScore, IndexTaskResult
 from instructeval.leaderboard._meta import Identity, ModelMeta, identify, name_stem, with_meta
 from instructeval.registry import all_tasks, suites
 from instructeval.results import (
@@ -27,7 +27,7 @@ from instructeval.results import (
     ModelKey,
     PairedTaskComparison,
 )
-from instructeval.score import Score
+from instructeval.score import ScoreLike
 from instructeval.settings import Setting, base_name
 from instructeval.writing.report import WritingReport
 
@@ -129,7 +129,7 @@ def _round(value: float | None) -> float | None:
     return round6(value)
 
 
-def cell(score: Score | None) -> Cell:
+def cell(score: ScoreLike | None) -> Cell:
     """A score as the site stores it; None (missing) when there is no finite value."""
     return None if score is None else cell_of(score.value, score.ci_low, score.ci_high, score.n)
 
@@ -251,11 +251,11 @@ def contamination_mark(picked: Picked | None) -> dict[str, Any] | None:
     }
 
 
-def primary_score(picked: Picked | None) -> Score | None:
+def primary_score(picked: Picked | None) -> IndexScore | None:
     return picked.result.metrics.get(picked.result.primary_metric) if picked else None
 
 
-def average(scores: Sequence[Score | None]) -> Cell:
+def average(scores: Sequence[ScoreLike | None]) -> Cell:
     """Mean of the tasks' primary scores, missing unless every task has one; CI from the stderrs when all known."""
     if not scores or any(s is None or _round(s.value) is None for s in scores):
         return None
@@ -331,7 +331,7 @@ def alignment_view(models: Sequence[Model]) -> dict[str, Any]:
         groups = [g for m in models if (p := m.runs.tasks.get(task)) for g in p.result.breakdown.get("category", {})]
         keys += [(task, g) for g in _groups_of(groups)]
 
-    def score(model: Model, task: str, group: str) -> Score | None:
+    def score(model: Model, task: str, group: str) -> IndexScore | None:
         picked = model.runs.tasks.get(task)
         if picked is None or group == OVERALL:
             return primary_score(picked)
