@@ -1,9 +1,10 @@
 """A results file as a build reads it for the index: what the views and model pages show, in light records.
 
-At 5,000 runs the index holds 150,000 task results. As slotted records (no per-object `__dict__` or fields-set)
-a run of 30 tasks takes 73 KB rather than 150 KB as models, which a build pays for in page faults while it reads,
-and again in copy-on-write faults when its forked page workers touch them. They are validated exactly as the
-models are; `tests/test_leaderboard_build.py` holds the record's fields to TaskResult's.
+At 5,000 runs the index holds 150,000 task results and as many scores. As slotted records (no per-object
+`__dict__` or fields-set) a run of 30 tasks takes 35 KB rather than 150 KB as models, which a build pays for in
+page faults while it reads, and again in copy-on-write faults when its forked page workers touch them. They are
+validated exactly as the models are; `tests/test_leaderboard_build.py` holds the records' fields to TaskResult's
+and Score's.
 """
 
 from __future__ import annotations
