@@ -202,8 +202,11 @@ def cli_build(runs: Path, out: Path, workers: int | None = None) -> float:
     command = [sys.executable, "-m", "instructeval", "leaderboard", "build", str(runs), "--out", str(out)]
     command += [] if workers is None else ["--workers", str(workers)]
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start
+    done = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"the build failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return elapsed
 
 
 def time_first_builds(runs: Path, tmp: Path, rounds: int, workers: int) -> dict[int, list[float]]:
